@@ -1,0 +1,212 @@
+"""``okml``: the command line of the OKPay fraud workbench.
+
+Thin on purpose: parse arguments, load params, call one function per command, and turn
+known errors into one-line messages with exit code 2 (3 when a retrain is already running).
+Run ``okml COMMAND --help`` for each command's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+
+from okml.config import Params, load_params
+from okml.errors import OkmlError
+
+log = logging.getLogger("okml")
+
+EPILOG = """\
+typical day:
+  okml simulate                      # make the default OKPay data under data/raw/
+  okml validate data/raw/transactions.parquet
+  okml features --input data/raw/transactions.parquet --output data/interim/features.parquet
+  okml evaluate                      # compare models on prequential folds
+  okml train                         # run notebooks/02_train.ipynb under MLflow, register the model
+  okml retrain --as-of 2026-06-01    # what cron runs nightly; promotes only a better model
+  okml score --input new.parquet --history data/raw/transactions.parquet
+  okml report --date 2026-06-28      # reviewers' HTML report of the day's flagged cases
+
+every command takes --params FILE (default: params.yaml) and --set section.key=value
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", metavar="FILE", help="params file (default: params.yaml in the project)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one parameter, e.g. --set model.max_depth=4 (repeatable)",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_simulate(args: argparse.Namespace, params: Params) -> int:
+    from okml.paths import resolve
+    from okml.simulate import print_summary, simulate_to_file
+
+    target = resolve(args.output or params.simulate.output)
+    if args.if_missing and target.exists():
+        print(f"data already at {target}; not simulating (delete it to regenerate)")
+        return 0
+    path, df = simulate_to_file(params.simulate, output=args.output, progress=not args.quiet)
+    print_summary(df)
+    print(f"\nwrote {len(df):,} transactions to {path}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, params: Params) -> int:
+    from okml.data import load, print_validation_summary
+
+    df = load(args.path, preset=args.preset, params=params.data)
+    print_validation_summary(df, source=args.path)
+    return 0
+
+
+def cmd_features(args: argparse.Namespace, params: Params) -> int:
+    from okml.data import load
+    from okml.features import build_features
+    from okml.io import write_parquet
+    from okml.paths import resolve
+
+    tx = load(args.input or params.data.path, preset=args.preset, params=params.data)
+    feats = build_features(tx, params.features, progress=not args.quiet)
+    out = resolve(args.output)
+    write_parquet(feats.reset_index(), out)
+    print(f"wrote {feats.shape[1]} features for {len(feats):,} transactions to {out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, params: Params) -> int:
+    from okml.evaluate import run_evaluation
+
+    run_evaluation(params, output_dir=args.output, progress=not args.quiet)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, params: Params) -> int:
+    from okml.train import train
+
+    return train(params, params_path=args.params, overrides=args.overrides)
+
+
+def cmd_retrain(args: argparse.Namespace, params: Params) -> int:
+    from okml.train import retrain
+
+    return retrain(params, as_of=args.as_of, params_path=args.params, overrides=args.overrides)
+
+
+def cmd_score(args: argparse.Namespace, params: Params) -> int:
+    from okml.score import score_cli
+
+    return score_cli(params, input=args.input, history=args.history, model=args.model,
+                     output=args.output, progress=not args.quiet)
+
+
+def cmd_report(args: argparse.Namespace, params: Params) -> int:
+    from okml.report import report_cli
+
+    return report_cli(params, date=args.date, scored=args.scored, model=args.model,
+                      output=args.output)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="okml",
+        description="OKPay fraud-detection workbench: simulate, featurize, train, evaluate, explain.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, fn: Callable[..., int], help: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        _common(p)
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("simulate", cmd_simulate, "generate OKPay transactions (deterministic by seed)",
+            "Simulate customers, merchants and five kinds of fraud with late-arriving labels.\n"
+            "Size, fraud knobs and the seed come from the `simulate` section of params.yaml.")
+    p.add_argument("--output", metavar="PATH",
+                   help="Parquet file to write (default: simulate.output, data/raw/transactions.parquet)")
+    p.add_argument("--if-missing", action="store_true", help="do nothing if the output exists")
+
+    p = add("validate", cmd_validate, "check a transactions file against the canonical schema",
+            "Load a CSV/Parquet file (or a Handbook folder) through a preset and print a summary:\n"
+            "rows, time range, customers, merchants, fraud rate by type, label delays.")
+    p.add_argument("path", help="file or folder to check")
+    p.add_argument("--preset", choices=["canonical", "handbook", "paysim", "custom"],
+                   help="input format (default: data.preset)")
+
+    p = add("features", cmd_features, "build the point-in-time feature table",
+            "Compute features that use only what was known before each transaction.")
+    p.add_argument("--input", metavar="PATH", help="transactions (default: data.path)")
+    p.add_argument("--preset", choices=["canonical", "handbook", "paysim", "custom"])
+    p.add_argument("--output", metavar="PATH", default="data/interim/features.parquet",
+                   help="Parquet file (default: data/interim/features.parquet)")
+
+    p = add("evaluate", cmd_evaluate, "prequential comparison of models and imbalance strategies",
+            "Train every candidate in evaluate.candidates on time-ordered folds (train, delay, test)\n"
+            "and print AUC, AP, Card Precision@k, recall@FPR, money caught and missed.")
+    p.add_argument("--output", metavar="DIR", help="plots, table and test scores (default: evaluate.output)")
+
+    p = add("train", cmd_train, "train via notebooks/02_train.ipynb under an MLflow run",
+            "Run the training notebook with papermill inside an MLflow run, log metrics, plots and\n"
+            "the executed notebook, register the model, promote it if it is the first.")
+
+    p = add("retrain", cmd_retrain, "nightly retrain: promote the challenger only if better",
+            "Train on the window ending at --as-of with labels known by then, compare with the\n"
+            "champion on the latest window with known labels, promote only if better by the margin.")
+    p.add_argument("--as-of", required=False, metavar="DATE", help="training cutoff (default: today, UTC)")
+
+    p = add("score", cmd_score, "score new transactions and give reason codes",
+            "Score new transactions with features built from their history; flag them at the\n"
+            "model's operating point and write score, flag, rank and reasons.")
+    p.add_argument("--input", required=True, metavar="PATH", help="transactions to score")
+    p.add_argument("--history", metavar="PATH", help="earlier transactions for look-back features")
+    p.add_argument("--model", metavar="URI", help="MLflow model URI (default: models:/NAME@champion)")
+    p.add_argument("--output", metavar="PATH", help="Parquet file (default: data/scored/...)")
+
+    p = add("report", cmd_report, "reviewers' HTML report of a day's flagged cases",
+            "Execute notebooks/03_explain_flagged.ipynb and export self-contained HTML without code.")
+    p.add_argument("--date", metavar="DATE", help="day to report (default: last day of the scored file)")
+    p.add_argument("--scored", metavar="FILE", help="scored Parquet (default: newest in data/scored)")
+    p.add_argument("--model", metavar="URI", help="MLflow model URI (default: champion)")
+    p.add_argument("--output", metavar="PATH", help="HTML file (default: data/reports/report-DATE.html)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``okml`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    try:
+        params = load_params(args.params, args.overrides)
+        return int(args.func(args, params) or 0)
+    except OkmlError as e:
+        if args.debug:
+            raise
+        print(f"okml {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"okml {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,404 @@
+"""Run parameters: ``params.yaml`` loaded into typed, validated models.
+
+The file is nested by concern (``data``, ``simulate``, ``features``, ``split``, ``model``,
+``evaluate``, ``explain``, ``mlflow``). Unknown keys and wrong types fail with a one-line
+message naming the key path, e.g. ``model.max_dept: unknown key; did you mean max_depth?``.
+
+Examples
+--------
+>>> from okml.config import load_params
+>>> params = load_params(overrides=["model.max_depth=4"])
+>>> params.model.max_depth
+4
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from okml.errors import ConfigError
+from okml.paths import DEFAULT_PARAMS, resolve
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | int | float) -> int:
+    """Parse ``"10min"``, ``"1h"``, ``"7d"``, ``"2w"`` (or plain seconds) into whole seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"cannot parse duration {text!r}")
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        m = _DURATION.match(str(text))
+        if not m:
+            raise ValueError(
+                f"cannot parse duration {text!r}; use a number and a unit: s, min, h, d, w (e.g. '10min', '7d')"
+            )
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds <= 0 or seconds != int(seconds):
+        raise ValueError(f"duration {text!r} must be a positive whole number of seconds")
+    return int(seconds)
+
+
+def format_duration(seconds: int) -> str:
+    """Inverse of :func:`parse_duration` for whole units: 600 -> '10min', 86400 -> '1d'."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+Duration = str | int
+
+
+# ----------------------------------------------------------------------------- data
+class HandbookPreset(_Section):
+    label_delay_days: float = Field(7.0, ge=0, description="label_time = timestamp + this delay")
+
+
+class PaysimPreset(_Section):
+    start: str = Field("2026-01-01T00:00:00Z", description="UTC time of step 0")
+    label_delay_days: float = Field(7.0, ge=0)
+
+
+class CustomPreset(_Section):
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical column -> column in your file"
+    )
+    timestamp_unit: Literal["s", "ms", "us", "ns"] | None = Field(
+        None, description="numeric epoch timestamps: their unit"
+    )
+    timezone: str | None = Field(
+        None, description="timezone of naive timestamps (e.g. 'Asia/Shanghai'); None rejects them"
+    )
+    label_delay_days: float | None = Field(
+        None, ge=0, description="fill a missing label_time as timestamp + delay"
+    )
+
+
+class DataParams(_Section):
+    path: str = Field("data/raw/transactions.parquet", description="transactions used for training")
+    preset: Literal["canonical", "handbook", "paysim", "custom"] = "canonical"
+    handbook: HandbookPreset = HandbookPreset()
+    paysim: PaysimPreset = PaysimPreset()
+    custom: CustomPreset = CustomPreset()
+
+
+# ------------------------------------------------------------------------- simulate
+class AccountTakeover(_Section):
+    victims_per_1000_customers: float = Field(4.0, ge=0)
+    burst_size_mean: float = Field(8.0, gt=0, description="fraudulent payments before the block")
+    amount_multiplier: float = Field(4.0, gt=0)
+    burst_hours: float = Field(12.0, gt=0, description="how long the takeover lasts")
+
+
+class FakeOrders(_Section):
+    rings: int = Field(6, ge=0, description="colluding rings (accounts + merchant)")
+    accounts_per_ring: int = Field(8, ge=1)
+    devices_per_ring: int = Field(2, ge=1)
+    orders_per_ring: int = Field(250, ge=0)
+    active_days: float = Field(5.0, gt=0)
+    amount_max: float = Field(60.0, gt=0)
+    round_share: float = Field(0.7, ge=0, le=1)
+
+
+class CompromisedMerchant(_Section):
+    merchants: int = Field(6, ge=0)
+    days: float = Field(10.0, gt=0)
+    fraud_share: float = Field(0.3, ge=0, le=1)
+
+
+class ForgedIdentity(_Section):
+    accounts: int = Field(40, ge=0)
+    payments_mean: float = Field(5.0, gt=0)
+    amount_mean: float = Field(900.0, gt=0)
+    within_days: float = Field(3.0, gt=0, description="spends this soon after account creation")
+
+
+class NewPattern(_Section):
+    """A fraud pattern that appears only from ``start_fraction`` of the period on."""
+
+    enabled: bool = True
+    start_fraction: float = Field(2 / 3, ge=0, le=1)
+    victims_per_1000_customers: float = Field(6.0, ge=0)
+    payments_mean: float = Field(6.0, gt=0)
+    amount_mean: float = Field(45.0, gt=0)
+
+
+class Labels(_Section):
+    delay_days_median: float = Field(10.0, gt=0, description="chargeback/review delay")
+    delay_days_max: float = Field(45.0, gt=0)
+    report_share: float = Field(0.4, ge=0, le=1, description="victims who report themselves")
+    report_hours_median: float = Field(18.0, gt=0)
+    never_labelled_share: float = Field(0.05, ge=0, le=1)
+
+
+class SimulateParams(_Section):
+    seed: int = 42
+    n_customers: int = Field(5000, ge=1)
+    n_merchants: int = Field(2000, ge=1)
+    n_days: int = Field(180, ge=1)
+    start: str = Field("2026-01-01", description="first day (UTC)")
+    tx_per_customer_day: float = Field(2.0, gt=0, description="mean daily payments of a customer")
+    output: str = "data/raw/transactions.parquet"
+    account_takeover: AccountTakeover = AccountTakeover()
+    fake_orders: FakeOrders = FakeOrders()
+    compromised_merchant: CompromisedMerchant = CompromisedMerchant()
+    forged_identity: ForgedIdentity = ForgedIdentity()
+    new_pattern: NewPattern = NewPattern()
+    labels: Labels = Labels()
+
+
+# ------------------------------------------------------------------------- features
+class FeatureFamilies(_Section):
+    calendar: bool = True
+    customer_velocity: bool = True
+    customer_history: bool = True
+    merchant: bool = True
+    merchant_risk: bool = True
+    customer_fraud_history: bool = True
+    ring: bool = True
+
+
+class FeatureParams(_Section):
+    families: FeatureFamilies = FeatureFamilies()
+    customer_windows: list[Duration] = ["10min", "1h", "1d", "7d", "30d"]
+    merchant_windows: list[Duration] = ["1d", "7d", "30d"]
+    history_window: Duration = "30d"
+    device_window: Duration = "7d"
+    pair_window: Duration = "1d"
+    risk_smoothing: float = Field(
+        20.0, ge=0, description="pseudo-count pulling a merchant's fraud share toward the global rate"
+    )
+
+    @field_validator("customer_windows", "merchant_windows")
+    @classmethod
+    def _windows(cls, v: list[Duration]) -> list[Duration]:
+        for w in v:
+            parse_duration(w)
+        return v
+
+    @field_validator("history_window", "device_window", "pair_window")
+    @classmethod
+    def _window(cls, v: Duration) -> Duration:
+        parse_duration(v)
+        return v
+
+
+# ---------------------------------------------------------------------------- split
+class SplitParams(_Section):
+    train_days: int = Field(28, ge=1)
+    delay_days: int = Field(7, ge=0, description="gap for label delay between train and test")
+    test_days: int = Field(7, ge=1)
+    n_folds: int = Field(3, ge=1, description="prequential folds stepping back in time")
+    step_days: int | None = Field(None, ge=1, description="days between folds; default test_days")
+    test_end: str | None = Field(None, description="last test day (exclusive end); default: end of data")
+    train_starts: list[str] | None = Field(
+        None, description="explicit training start dates, one per fold (overrides n_folds)"
+    )
+    remove_known_compromised: bool = True
+
+
+# ---------------------------------------------------------------------------- model
+class ModelParams(_Section):
+    kind: Literal["xgboost", "logistic", "random_forest"] = "xgboost"
+    imbalance: Literal["none", "class_weight", "undersample", "smote"] = "none"
+    n_estimators: int = Field(300, ge=1)
+    max_depth: int = Field(6, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    subsample: float = Field(0.9, gt=0, le=1)
+    colsample_bytree: float = Field(0.9, gt=0, le=1)
+    min_child_weight: float = Field(1.0, ge=0)
+    undersample_ratio: float = Field(0.1, gt=0, le=1, description="fraud : legit after undersampling")
+    n_jobs: int = Field(1, ge=1)
+    random_state: int = 0
+
+
+class CostParams(_Section):
+    review_cost: float = Field(5.0, ge=0, description="cost of reviewing one alert")
+    reimbursed_share: float = Field(1.0, ge=0, le=1, description="share of missed fraud paid back")
+    false_alert_cost: float = Field(2.0, ge=0, description="friction cost of flagging a good customer")
+
+
+class Candidate(_Section):
+    kind: Literal["xgboost", "logistic", "random_forest"]
+    imbalance: Literal["none", "class_weight", "undersample", "smote"] = "none"
+
+
+class EvaluateParams(_Section):
+    k: int = Field(100, ge=1, description="alerts (customers) the review team handles per day")
+    fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate for recall@FPR")
+    operating_point: Literal["top_k", "cost"] = "top_k"
+    cost: CostParams = CostParams()
+    candidates: list[Candidate] = [
+        Candidate(kind="xgboost", imbalance="none"),
+        Candidate(kind="xgboost", imbalance="class_weight"),
+        Candidate(kind="logistic", imbalance="class_weight"),
+        Candidate(kind="random_forest", imbalance="undersample"),
+    ]
+    output: str = "data/evaluation"
+
+
+class ExplainParams(_Section):
+    language: Literal["en", "zh"] = "en"
+    top_reasons: int = Field(3, ge=1)
+    n_cases: int = Field(50, ge=1, description="flagged cases in the reviewers' report")
+    report_dir: str = "data/reports"
+    scored_dir: str = "data/scored"
+
+
+class MlflowParams(_Section):
+    tracking_uri: str | None = Field(
+        None, description="default: SQLite under mlruns/; set a server URL for a team server"
+    )
+    artifact_root: str = "mlruns/artifacts"
+    experiment: str = "okpay-fraud"
+    model_name: str = "okpay-fraud"
+    promote_metric: str = "cp_at_k"
+    promote_margin: float = Field(0.0, ge=0)
+    kernel: str = "okml"
+    start_timeout: int = Field(120, ge=1)
+    execution_timeout: int = Field(1800, ge=1)
+
+
+class Params(_Section):
+    data: DataParams = DataParams()
+    simulate: SimulateParams = SimulateParams()
+    features: FeatureParams = FeatureParams()
+    split: SplitParams = SplitParams()
+    model: ModelParams = ModelParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    explain: ExplainParams = ExplainParams()
+    mlflow: MlflowParams = MlflowParams()
+
+    def flat(self) -> dict[str, Any]:
+        """Parameters flattened to ``section.key`` for MLflow."""
+        return flatten(self.model_dump(mode="json"))
+
+
+# --------------------------------------------------------------------------- loading
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"max_depth": 4}}`` -> ``{"model.max_depth": 4}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = Params
+    for part in path:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = field.annotation
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _format_error(err: dict[str, Any], source: str) -> str:
+    loc = tuple(p for p in err["loc"] if not isinstance(p, int) or True)
+    key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        hint = ""
+        if parent is not None:
+            close = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1)
+            if close:
+                hint = f"; did you mean {close[0]}?"
+            else:
+                hint = f"; known keys: {', '.join(parent.model_fields)}"
+        return f"{source}: {key}: unknown key{hint}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"{source}: {key}: {msg} (got {err.get('input')!r})"
+
+
+def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    cur = d
+    for p in parts[:-1]:
+        nxt = cur.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"--set {dotted}: '{p}' is not a section")
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"model.max_depth=4"`` -> ``("model.max_depth", 4)`` (the value is read as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text}: expected KEY=VALUE, e.g. model.max_depth=4")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def params_from_dict(raw: dict[str, Any], source: str = "params") -> Params:
+    """Validate a nested dict into :class:`Params`; raise :class:`ConfigError` on the first problem."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as e:
+        errors = e.errors()
+        first = _format_error(errors[0], source)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(first + more) from None
+
+
+def load_params(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> Params:
+    """Load ``params.yaml`` (default: the project's), apply ``KEY=VALUE`` overrides, validate.
+
+    Parameters
+    ----------
+    path:
+        YAML file; relative paths are taken from the project root. ``None`` uses the
+        project's ``params.yaml``, or built-in defaults if it does not exist.
+    overrides:
+        ``"section.key=value"`` strings, as given to ``--set``; values are parsed as YAML.
+    """
+    raw: dict[str, Any] = {}
+    source = "params"
+    if path is not None or DEFAULT_PARAMS.exists():
+        file = resolve(path) if path is not None else DEFAULT_PARAMS
+        source = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"{file}: cannot read params file ({e.strerror})") from None
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{file}:{where} not valid YAML ({getattr(e, 'problem', e)})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{file}: expected a mapping of sections at the top level")
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_path(raw, key, value)
+    return params_from_dict(raw, source)
+
+
+def dump_params(params: Params) -> str:
+    """Params as YAML text (what a run actually used)."""
+    return yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
