@@ -1,0 +1,128 @@
+"""params.yaml loading: typed, validated, overridable, with key paths in errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from okml.cli import main
+from okml.config import (
+    Params,
+    dump_params,
+    flatten,
+    format_duration,
+    load_params,
+    parse_duration,
+)
+from okml.errors import ConfigError
+from okml.paths import PROJECT_ROOT, resolve
+
+
+def test_shipped_params_match_defaults() -> None:
+    # params.yaml is the documented default; it must load and equal the built-in defaults
+    assert load_params(PROJECT_ROOT / "params.yaml") == Params()
+
+
+def test_override_parses_yaml_values() -> None:
+    p = load_params(overrides=["model.max_depth=4", "features.customer_windows=[1h, 2d]",
+                               "explain.language=zh"])
+    assert p.model.max_depth == 4
+    assert p.features.customer_windows == ["1h", "2d"]
+    assert p.explain.language == "zh"
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    with pytest.raises(ConfigError, match=r"model\.max_dept: unknown key; did you mean max_depth\?"):
+        load_params(overrides=["model.max_dept=3"])
+
+
+def test_unknown_section_lists_known_keys() -> None:
+    with pytest.raises(ConfigError, match=r"zzz: unknown key; known keys: data, simulate"):
+        load_params(overrides=["zzz.a=1"])
+
+
+def test_wrong_type_names_key_path() -> None:
+    with pytest.raises(ConfigError, match=r"split\.train_days: .*integer.*'x'"):
+        load_params(overrides=["split.train_days=x"])
+
+
+def test_bad_window_names_key() -> None:
+    with pytest.raises(ConfigError, match=r"features\.customer_windows: cannot parse duration '5q'"):
+        load_params(overrides=["features.customer_windows=[5q]"])
+
+
+def test_yaml_file_errors(tmp_path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("model:\n  max_depth: [1\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: line \d+ not valid YAML"):
+        load_params(bad)
+    with pytest.raises(ConfigError, match="cannot read params file"):
+        load_params(tmp_path / "missing.yaml")
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping of sections"):
+        load_params(bad)
+
+
+def test_override_without_equals() -> None:
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_params(overrides=["model.max_depth"])
+
+
+def test_partial_file_keeps_defaults(tmp_path) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text("model:\n  max_depth: 3\n")
+    p = load_params(f)
+    assert p.model.max_depth == 3 and p.model.n_estimators == Params().model.n_estimators
+
+
+def test_dump_roundtrip(tmp_path) -> None:
+    p = load_params(overrides=["model.max_depth=2"])
+    f = tmp_path / "p.yaml"
+    f.write_text(dump_params(p))
+    assert load_params(f) == p
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("10min", 600), ("1h", 3600), ("7d", 604800), ("2w", 1209600), (30, 30)]
+)
+def test_parse_duration(text, seconds) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "1.5s", "-1d", "0h", "1y", True])
+def test_parse_duration_rejects(text) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_format_duration() -> None:
+    assert [format_duration(s) for s in (600, 3600, 86400, 90)] == ["10min", "1h", "1d", "90s"]
+
+
+def test_flatten() -> None:
+    assert flatten({"model": {"max_depth": 4, "x": {"y": 1}}, "a": []}) == {
+        "model.max_depth": 4, "model.x.y": 1, "a": []}
+    assert Params().flat()["model.max_depth"] == Params().model.max_depth
+
+
+def test_paths_resolve_from_project_root(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve("data/raw") == PROJECT_ROOT / "data" / "raw"
+    assert resolve(tmp_path) == tmp_path
+
+
+def test_cli_reports_config_error_in_one_line(capsys) -> None:
+    rc = main(["simulate", "--set", "simulate.n_custmers=3"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and "did you mean n_customers?" in err
+    assert "Traceback" not in err
+
+
+def test_cli_help_teaches(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("simulate", "validate", "features", "evaluate", "train", "retrain", "score", "report"):
+        assert cmd in out
+    assert "--set" in out
