@@ -1,0 +1,221 @@
+"""Everything that touches MLflow: the store, runs, logged models and the registry.
+
+The default store is a SQLite database under ``mlruns/`` with artifacts in
+``mlruns/artifacts`` (MLflow 3.17 refuses the plain ``./mlruns`` file store). Set
+``mlflow.tracking_uri`` in params (or ``MLFLOW_TRACKING_URI``) to use a team server.
+Nothing here runs at import: call :func:`configure` first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from okml.config import MlflowParams
+from okml.paths import PROJECT_ROOT, resolve
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PACKAGES = ["okml", "pandas", "numpy", "scikit-learn", "xgboost-cpu", "shap", "mlflow",
+            "imbalanced-learn", "papermill", "pandera", "pyarrow"]
+
+
+def tracking_uri(params: MlflowParams) -> str:
+    """The tracking URI: params, else ``MLFLOW_TRACKING_URI``, else SQLite under mlruns/."""
+    import os
+
+    if params.tracking_uri:
+        uri = params.tracking_uri
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            # relative SQLite paths are taken from the project root, not the cwd
+            uri = "sqlite:///" + str(resolve(uri[len("sqlite:///"):]))
+        return uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    db = resolve("mlruns") / "mlflow.db"
+    return f"sqlite:///{db}"
+
+
+def configure(params: MlflowParams) -> str:
+    """Point MLflow at the configured store and experiment; return the experiment id."""
+    import mlflow
+
+    uri = tracking_uri(params)
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name(params.experiment)
+    if exp is None:
+        artifacts = None
+        if uri.startswith("sqlite:"):
+            root = resolve(params.artifact_root)
+            root.mkdir(parents=True, exist_ok=True)
+            artifacts = root.as_uri()
+        return client.create_experiment(params.experiment, artifact_location=artifacts)
+    return exp.experiment_id
+
+
+# ----------------------------------------------------------------------- provenance
+def data_fingerprint(df: pd.DataFrame) -> dict[str, Any]:
+    """Content hash (row-order independent of file format), row count and time range."""
+    hashed = pd.util.hash_pandas_object(df.reset_index(drop=True), index=False)
+    digest = hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
+    fp: dict[str, Any] = {"data.sha256": digest, "data.rows": int(len(df))}
+    if len(df) and "timestamp" in df:
+        fp["data.start"] = df["timestamp"].min().isoformat()
+        fp["data.end"] = df["timestamp"].max().isoformat()
+    return fp
+
+
+def code_version() -> dict[str, str]:
+    """Git commit (``+dirty`` when the tree has uncommitted changes) and package versions."""
+    out: dict[str, str] = {}
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+                               ).stdout.strip()
+        out["git.commit"] = sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        out["git.commit"] = "unknown"
+    out["python"] = platform.python_version()
+    for pkg in PACKAGES:
+        try:
+            out[f"pkg.{pkg}"] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def pip_requirements() -> list[str]:
+    """What a logged model needs to load and score (the okml code travels as code_paths)."""
+    names = ["pandas", "numpy", "pyarrow", "xgboost-cpu", "scikit-learn", "pandera", "pydantic",
+             "pyyaml", "tqdm", "mlflow"]
+    reqs = []
+    for n in names:
+        try:
+            reqs.append(f"{n}=={metadata.version(n)}")
+        except metadata.PackageNotFoundError:
+            reqs.append(n)
+    return reqs
+
+
+# ------------------------------------------------------------------------------ runs
+@contextmanager
+def run(params: MlflowParams, run_name: str, tags: Mapping[str, str] | None = None
+        ) -> Iterator[Any]:
+    """Open an MLflow run; it is marked FAILED if the body raises, FINISHED otherwise."""
+    import mlflow
+
+    exp_id = configure(params)
+    active = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=dict(tags or {}))
+    try:
+        yield active
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+
+
+def log_params(flat: Mapping[str, Any]) -> None:
+    """Log flattened params; lists and None become their JSON text (MLflow stores strings)."""
+    import mlflow
+
+    clean = {k: (json.dumps(v) if isinstance(v, list | dict) or v is None else v)
+             for k, v in flat.items()}
+    items = list(clean.items())
+    for i in range(0, len(items), 90):  # MLflow caps a batch at 100 params
+        mlflow.log_params(dict(items[i:i + 90]))
+
+
+def log_metrics(metrics: Mapping[str, float], run_id: str | None = None) -> None:
+    """Log numeric metrics (non-finite and non-numeric values are skipped as tags)."""
+    import math
+
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    rid = run_id or mlflow.active_run().info.run_id
+    for k, v in metrics.items():
+        if isinstance(v, int | float) and math.isfinite(float(v)):
+            client.log_metric(rid, k.replace("@", "_at_"), float(v))
+        else:
+            client.set_tag(rid, f"metric.{k}", str(v))
+
+
+def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    rid = run_id or mlflow.active_run().info.run_id
+    for k, v in tags.items():
+        client.set_tag(rid, k, str(v))
+
+
+def log_artifact(path: str | Path, artifact_path: str | None = None,
+                 run_id: str | None = None) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    rid = run_id or mlflow.active_run().info.run_id
+    client.log_artifact(rid, str(path), artifact_path)
+
+
+# -------------------------------------------------------------------------- registry
+def register(model_uri: str, params: MlflowParams, tags: Mapping[str, Any] | None = None) -> str:
+    """Register a logged model under ``params.model_name``; return the new version."""
+    import mlflow
+
+    mv = mlflow.register_model(model_uri, params.model_name)
+    client = mlflow.MlflowClient()
+    for k, v in (tags or {}).items():
+        client.set_model_version_tag(params.model_name, mv.version, k, str(v))
+    return str(mv.version)
+
+
+def alias_version(params: MlflowParams, alias: str) -> str | None:
+    """The version behind ``@alias``, or None if the alias (or the model) does not exist."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(params.model_name, alias).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(params: MlflowParams, alias: str, version: str) -> None:
+    import mlflow
+
+    mlflow.MlflowClient().set_registered_model_alias(params.model_name, alias, version)
+
+
+def tag_version(params: MlflowParams, version: str, tags: Mapping[str, Any]) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    for k, v in tags.items():
+        client.set_model_version_tag(params.model_name, version, k, str(v))
+
+
+def version_run_id(params: MlflowParams, version: str) -> str:
+    import mlflow
+
+    return mlflow.MlflowClient().get_model_version(params.model_name, version).run_id
+
+
+def model_uri(params: MlflowParams, alias: str = CHAMPION) -> str:
+    return f"models:/{params.model_name}@{alias}"

@@ -1,0 +1,419 @@
+"""Training runs: fit on a time window, evaluate on a later one, track, register, promote.
+
+Two entry points share one core (:func:`train_model`):
+
+* ``okml train`` (:func:`train`): the most recent fold of :mod:`okml.evaluate.splits`
+  (train / delay / test ending at the end of the data, or ``split.test_end``); training labels
+  are those known when the model goes live (``label_time < test_start``), test metrics use the
+  labels in the data. The first registered model becomes ``@champion``.
+* ``okml retrain --as-of D`` (:func:`retrain`): what cron runs. Everything uses only what
+  was known at ``D``: the evaluation window is the latest whose labels have had
+  ``split.delay_days`` to arrive, ``[D - delay - test_days, D - delay)``; training is the
+  ``train_days`` before it, less another ``delay_days`` gap; labels of both are those with
+  ``label_time < D``. The new model (``@challenger``) and the current ``@champion`` are scored
+  on that same window and the challenger is promoted only if it beats the champion by
+  ``mlflow.promote_margin`` on ``mlflow.promote_metric``.
+
+Both run ``notebooks/02_train.ipynb`` through papermill inside an MLflow run that this module
+opens, so the run exists (and is marked FAILED) even when the notebook fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from okml.config import Params, dump_params
+from okml.errors import ConfigError, LockedError, NotebookError, OkmlError
+from okml.evaluate.splits import Fold, make_folds, split_fold, training_labels
+from okml.paths import NOTEBOOKS_DIR, resolve
+
+log = logging.getLogger(__name__)
+TRAIN_NOTEBOOK = NOTEBOOKS_DIR / "02_train.ipynb"
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (the notebook logs it with :func:`log_result`)."""
+
+    fold: Fold
+    estimator: Any
+    feature_columns: list[str]
+    metrics: dict[str, float]
+    scored: pd.DataFrame  # test rows: transaction_id, timestamp, customer_id, ..., score, flag
+    threshold: float
+    as_of: pd.Timestamp | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------- windows
+def _day(text: str | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(text)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.floor("D").as_unit("ns")
+
+
+def training_fold(timestamps: pd.Series, params: Params, as_of: str | None = None) -> Fold:
+    """The fold a training run uses: the latest one, or the one known at ``as_of``."""
+    split = params.split.model_copy(update={"n_folds": 1, "train_starts": None, "step_days": None})
+    if as_of is not None:
+        end = _day(as_of) - pd.Timedelta(days=params.split.delay_days)
+        split = split.model_copy(update={"test_end": end.strftime("%Y-%m-%d")})
+    return make_folds(timestamps, split)[0]
+
+
+def operating_threshold(scored: pd.DataFrame, k: int) -> float:
+    """A score threshold equivalent to top-k customers per day: the median over test days of
+    the k-th highest customer score of the day (used when scoring new data)."""
+    day = scored["timestamp"].dt.floor("D")
+    per_customer = scored.assign(day=day).groupby(["day", "customer_id"])["score"].max()
+    kth = per_customer.groupby(level="day").apply(
+        lambda s: np.sort(s.to_numpy())[::-1][min(k, len(s)) - 1])
+    return float(np.median(kth.to_numpy()))
+
+
+# ----------------------------------------------------------------------------- core
+def train_model(tx: pd.DataFrame, params: Params, as_of: str | None = None,
+                features: pd.DataFrame | None = None, progress: bool = False) -> TrainResult:
+    """Fit ``params.model`` on the training window and evaluate it on the test window.
+
+    Parameters
+    ----------
+    tx:
+        Canonical, validated transactions (with labels).
+    params:
+        All parameters.
+    as_of:
+        Retrain mode: use only what was known at this date (see the module docstring).
+    features:
+        The feature table of ``tx`` if already built (one row per transaction, same order).
+    """
+    from okml.evaluate import evaluate_scores, operating_flags, scored_frame
+    from okml.evaluate.compare import feature_matrix
+    from okml.models import build_estimator
+
+    timings: dict[str, float] = {}
+    fold = training_fold(tx["timestamp"], params, as_of)
+    t0 = time.perf_counter()
+    X = feature_matrix(tx, params, progress) if features is None else features
+    X = X.reset_index(drop=True).astype("float64")
+    timings["features_s"] = time.perf_counter() - t0
+
+    data = split_fold(tx, fold, params.split.remove_known_compromised)
+    test_tx = tx.iloc[data.test]
+    if as_of is not None:
+        known_at = _day(as_of)
+        y_train = training_labels(tx.iloc[data.train], known_at)
+        test_tx = test_tx.assign(is_fraud=training_labels(test_tx, known_at))
+        if y_train.sum() == 0 or test_tx["is_fraud"].sum() == 0:
+            raise OkmlError(f"{fold.name}: no fraud label known by {known_at:%Y-%m-%d} in the "
+                            "training or evaluation window; retrain later or widen split windows")
+    else:
+        y_train = data.y_train
+    t0 = time.perf_counter()
+    est = build_estimator(params.model).fit(X.iloc[data.train], y_train)
+    timings["fit_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scores = est.predict_proba(X.iloc[data.test])[:, 1]
+    metrics = evaluate_scores(test_tx, scores, params)
+    scored = scored_frame(test_tx, scores)
+    scored.insert(0, "transaction_id", test_tx["transaction_id"].to_numpy())
+    scored["flag"] = operating_flags(scored, params)
+    threshold = operating_threshold(scored, params.evaluate.k)
+    timings["evaluate_s"] = time.perf_counter() - t0
+    return TrainResult(fold, est, list(X.columns), metrics, scored.reset_index(drop=True),
+                       threshold, _day(as_of) if as_of else None, timings)
+
+
+def score_with(model: Any, features: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Scores of a logged okml model (``FraudModel``) on rows of a feature table."""
+    from okml.pyfunc import score_frame
+
+    return score_frame(model.booster, model.prepare(features.iloc[rows]), model.columns)
+
+
+# -------------------------------------------------------------------------- logging
+def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """Headline metrics as a one-column table for the notebook."""
+    names = {"auc": "ROC AUC", "ap": "average precision", "cp_at_k": "Card Precision@k",
+             "recall_at_fpr": "recall at FPR", "recall": "recall at operating point",
+             "alerts_per_day": "alerts per day", "alert_precision": "alert precision",
+             "fraud_amount": "fraud amount", "caught_amount": "fraud amount caught",
+             "missed_amount": "fraud amount missed", "compensation": "compensation exposure",
+             "expected_cost": "expected cost"}
+    return pd.DataFrame({"value": [metrics.get(k, math.nan) for k in names]},
+                        index=list(names.values()))
+
+
+def recall_by_type_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """Recall at the operating point by fraud type: which kinds of fraud slip through."""
+    rows = {k.removeprefix("recall."): v for k, v in metrics.items() if k.startswith("recall.")}
+    return pd.DataFrame({"recall": rows}).rename_axis("fraud_type")
+
+
+def cp_at_k_by_day_figure(result: TrainResult, params: Params) -> Any:
+    """Card Precision@k per test day."""
+    from okml.evaluate import metrics as m
+    from okml.evaluate import plots
+
+    per_day, _ = m.daily_top_k(result.scored, params.evaluate.k)
+    return plots.cp_at_k_figure(per_day, params.evaluate.k)
+
+
+def log_result(result: TrainResult, params: Params, tx: pd.DataFrame, run_id: str,
+               extra_metrics: dict[str, float] | None = None) -> str:
+    """Log metrics, plots, provenance and the pyfunc model of ``result`` to ``run_id``.
+
+    Returns the logged model's URI (also stored as the run tag ``okml.model_uri``).
+    """
+    import mlflow
+
+    from okml import tracking
+    from okml.evaluate.compare import _plots as write_plots
+    from okml.models import final_booster, final_estimator
+    from okml.pyfunc import FraudModel, write_model_files
+
+    booster = final_booster(result.estimator)
+    if booster is None:
+        raise ConfigError(f"model.kind={params.model.kind}: okml train registers XGBoost models "
+                          "only; compare other kinds with `okml evaluate`")
+    tracking.configure(params.mlflow)
+    client = mlflow.MlflowClient()
+    tracking.log_metrics({**result.metrics, **(extra_metrics or {})}, run_id)
+    tracking.log_metrics({f"time.{k}": v for k, v in result.timings.items()}, run_id)
+    tracking.set_tags({**tracking.data_fingerprint(tx), **tracking.code_version(),
+                       "fold": result.fold.name,
+                       "as_of": result.as_of.strftime("%Y-%m-%d") if result.as_of else "",
+                       "operating_threshold": result.threshold}, run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        for path in write_plots(result.scored.assign(fold=0), params, out / "plots"):
+            client.log_artifact(run_id, str(path), "plots")
+        (out / "params.yaml").write_text(dump_params(params))
+        client.log_artifact(run_id, str(out / "params.yaml"))
+        result.scored.to_parquet(out / "test_scores.parquet", index=False)
+        client.log_artifact(run_id, str(out / "test_scores.parquet"))
+        impute = {}
+        steps = getattr(result.estimator, "steps", [])
+        for name, step in steps[:-1]:
+            if name == "impute":
+                impute = dict(zip(result.feature_columns, map(float, step.statistics_),
+                                  strict=True))
+        artifacts = write_model_files(
+            booster, params.features, result.feature_columns, out / "model",
+            extra={"threshold": result.threshold, "k": params.evaluate.k, "impute": impute,
+                   "fold": result.fold.name, "model": type(final_estimator(result.estimator)).__name__,
+                   "metrics": {k: v for k, v in result.metrics.items()
+                               if isinstance(v, float) and math.isfinite(v)}})
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=FraudModel(), artifacts=artifacts,
+                code_paths=[str(resolve("okml"))], pip_requirements=tracking.pip_requirements(),
+            )
+    client.set_tag(run_id, "okml.model_uri", info.model_uri)
+    return info.model_uri
+
+
+# ---------------------------------------------------------------------- orchestration
+def _ensure_data(params: Params) -> None:
+    """Simulate the default data when it is missing (the first `make train`)."""
+    path = resolve(params.data.path)
+    if path.exists():
+        return
+    if params.data.preset == "canonical" and path == resolve(params.simulate.output):
+        from okml.simulate import simulate_to_file
+
+        print(f"no data at {path}: simulating it first (okml simulate)")
+        simulate_to_file(params.simulate, output=str(path), progress=True)
+    else:
+        raise ConfigError(f"data.path: {path} does not exist")
+
+
+def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[str, Any],
+                           tags: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Open an MLflow run, execute the training notebook inside it, log the executed copy and
+    its HTML (also on failure). Returns the run id and the run's data (metrics, tags)."""
+    import mlflow
+
+    from okml import tracking
+    from okml.runner import export_html, run_notebook
+
+    tracking.configure(params.mlflow)
+    with tempfile.TemporaryDirectory() as tmp:
+        executed = Path(tmp) / "02_train.ipynb"
+        with tracking.run(params.mlflow, run_name, tags=tags) as active:
+            run_id = active.info.run_id
+            tracking.log_params(params.flat())
+            print(f"MLflow run {run_id} ({run_name}); executing {TRAIN_NOTEBOOK.name} on kernel "
+                  f"'{params.mlflow.kernel}'")
+            started = time.perf_counter()
+            try:
+                run_notebook(TRAIN_NOTEBOOK, executed,
+                             {**notebook_params, "run_id": run_id,
+                              "tracking_uri": tracking.tracking_uri(params.mlflow)},
+                             kernel=params.mlflow.kernel,
+                             start_timeout=params.mlflow.start_timeout,
+                             execution_timeout=params.mlflow.execution_timeout)
+            finally:
+                tracking.log_metrics({"time.notebook_s": time.perf_counter() - started}, run_id)
+                if executed.exists():
+                    tracking.log_artifact(executed, "notebook", run_id)
+                    try:
+                        html = export_html(executed, Path(tmp) / "02_train.html")
+                        tracking.log_artifact(html, "notebook", run_id)
+                    except Exception as e:  # the HTML is a convenience; never hide the real error
+                        log.warning("could not export the executed notebook to HTML: %s", e)
+        run = mlflow.MlflowClient().get_run(run_id)
+    return run_id, {"metrics": run.data.metrics, "tags": run.data.tags}
+
+
+def _headline(metrics: dict[str, float], k: int) -> str:
+    def f(name: str, fmt: str = "{:.3f}") -> str:
+        v = metrics.get(name)
+        return fmt.format(v) if v is not None else "n/a"
+
+    return (f"AUC {f('auc')}  AP {f('ap')}  CP@{k} {f('cp_at_k')}  recall@FPR {f('recall_at_fpr')}  "
+            f"caught {f('caught_amount', '{:,.0f}')}  missed {f('missed_amount', '{:,.0f}')}  "
+            f"alerts/day {f('alerts_per_day', '{:.1f}')}")
+
+
+def _notebook_params(params_path: str | None, overrides: list[str] | None) -> dict[str, Any]:
+    return {"params_file": str(resolve(params_path)) if params_path else None,
+            "overrides": list(overrides or [])}
+
+
+def train(params: Params, params_path: str | None = None, overrides: list[str] | None = None,
+          report: bool = True) -> int:
+    """``okml train``: run the training notebook under MLflow, register, promote the first
+    model, write the reviewers' report for the last test day. Returns the exit code."""
+    from okml import tracking
+
+    _ensure_data(params)
+    run_id, run = _run_training_notebook(
+        params, "train", _notebook_params(params_path, overrides), {"okml.job": "train"})
+    uri = run["tags"].get("okml.model_uri")
+    if not uri:
+        raise NotebookError(f"run {run_id}: the notebook logged no model (tag okml.model_uri)")
+    version = tracking.register(uri, params.mlflow, tags={"run_id": run_id})
+    decision = "kept the current champion"
+    if tracking.alias_version(params.mlflow, tracking.CHAMPION) is None:
+        tracking.set_alias(params.mlflow, tracking.CHAMPION, version)
+        decision = "promoted to @champion (first model)"
+        tracking.tag_version(params.mlflow, version, {"promotion": decision})
+    print(f"\nrun {run_id}: {_headline(run['metrics'], params.evaluate.k)}")
+    print(f"registered {params.mlflow.model_name} version {version}: {decision}")
+    if report:
+        _write_report(params, run_id)
+    print(f"tracking store: {tracking.tracking_uri(params.mlflow)}; open it with `make ui` "
+          "(http://127.0.0.1:5000)")
+    return 0
+
+
+def _write_report(params: Params, run_id: str) -> None:
+    """The reviewers' report for the last test day of the run (issue: explanations)."""
+    try:
+        from okml.report import report_for_run
+    except ImportError:  # pragma: no cover - before the report module exists
+        return
+    path = report_for_run(params, run_id)
+    print(f"reviewers' report: {path}")
+
+
+def retrain(params: Params, as_of: str | None = None, params_path: str | None = None,
+            overrides: list[str] | None = None) -> int:
+    """``okml retrain --as-of D``: train a challenger with what was known at D, compare with
+    the champion on the same window, promote only if better. A lock keeps it single."""
+    from filelock import FileLock, Timeout
+
+    from okml import tracking
+
+    as_of = as_of or pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
+    lock_path = resolve("mlruns") / ".retrain.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise LockedError(f"another retrain is running (lock {lock_path}); not starting a "
+                          "second one") from None
+    try:
+        _ensure_data(params)
+        tracking.configure(params.mlflow)
+        champion = tracking.alias_version(params.mlflow, tracking.CHAMPION)
+        compare = tracking.model_uri(params.mlflow, tracking.CHAMPION) if champion else None
+        run_id, run = _run_training_notebook(
+            params, f"retrain {as_of}",
+            {**_notebook_params(params_path, overrides), "as_of": as_of, "compare_with": compare},
+            {"okml.job": "retrain", "as_of": as_of})
+        uri = run["tags"].get("okml.model_uri")
+        if not uri:
+            raise NotebookError(f"run {run_id}: the notebook logged no model")
+        version = tracking.register(uri, params.mlflow, tags={"run_id": run_id, "as_of": as_of})
+        tracking.set_alias(params.mlflow, tracking.CHALLENGER, version)
+        decision = decide(run["metrics"], champion, params)
+        tags = {f"promotion.{k}": v for k, v in decision.items()}
+        tracking.set_tags(tags, run_id)
+        tracking.tag_version(params.mlflow, version, tags)
+        if decision["promoted"]:
+            tracking.set_alias(params.mlflow, tracking.CHAMPION, version)
+        print(f"\nrun {run_id}: {_headline(run['metrics'], params.evaluate.k)}")
+        print(f"challenger = version {version}; {decision['reason']}")
+        return 0
+    finally:
+        lock.release()
+
+
+def decide(metrics: dict[str, float], champion: str | None, params: Params) -> dict[str, Any]:
+    """Promotion decision from a retrain run's metrics (``<metric>`` for the challenger,
+    ``champion.<metric>`` for the champion on the same window)."""
+    name = params.mlflow.promote_metric.replace("@", "_at_")
+    margin = params.mlflow.promote_margin
+    new = metrics.get(name, math.nan)
+    if champion is None:
+        return {"promoted": True, "metric": name, "challenger": new, "champion": None,
+                "margin": margin, "reason": "promoted: no champion yet"}
+    old = metrics.get(f"champion.{name}", math.nan)
+    if math.isnan(new):
+        promoted, why = False, f"not promoted: challenger {name} is undefined"
+    elif math.isnan(old):
+        promoted, why = True, f"promoted: champion {name} is undefined on this window"
+    else:
+        promoted = new > old + margin
+        why = (f"{'promoted' if promoted else 'not promoted'}: challenger {name} {new:.4f} vs "
+               f"champion (v{champion}) {old:.4f}, margin {margin:g}")
+    return {"promoted": promoted, "metric": name, "challenger": new, "champion": old,
+            "champion_version": champion, "margin": margin, "reason": why}
+
+
+def compare_champion(result: TrainResult, tx: pd.DataFrame, features: pd.DataFrame,
+                     champion_uri: str, params: Params) -> dict[str, float]:
+    """Score the champion on the challenger's evaluation window (same rows, same labels)."""
+    import mlflow
+
+    from okml.evaluate import evaluate_scores
+    from okml.evaluate.compare import feature_matrix
+
+    champion = mlflow.pyfunc.load_model(champion_uri).unwrap_python_model()
+    rows = np.flatnonzero(tx["transaction_id"].isin(result.scored["transaction_id"]).to_numpy())
+    feats = features
+    if champion.feature_params != params.features:
+        feats = feature_matrix(tx, params.model_copy(update={"features": champion.feature_params}),
+                               progress=False)
+    scores = score_with(champion, feats, rows)
+    test = tx.iloc[rows].set_index("transaction_id").loc[result.scored["transaction_id"]]
+    test = test.reset_index().assign(is_fraud=result.scored["is_fraud"].to_numpy())
+    order = pd.Series(np.arange(len(rows)), index=tx["transaction_id"].iloc[rows].to_numpy())
+    scores = scores[order.loc[result.scored["transaction_id"]].to_numpy()]
+    m = evaluate_scores(test, scores, params)
+    return {f"champion.{k}": v for k, v in m.items()}
+
+
