@@ -90,6 +90,11 @@ class CustomPreset(_Section):
 class DataParams(_Section):
     path: str = Field("data/raw/transactions.parquet", description="transactions used for training")
     preset: Literal["canonical", "handbook", "paysim", "custom"] = "canonical"
+    nonpositive_amounts: Literal["error", "drop"] = Field(
+        "error",
+        description="rows with amount <= 0: 'error' stops loading; 'drop' removes them and logs "
+        "how many (some public data sets hold a few 0.00 payments)",
+    )
     handbook: HandbookPreset = HandbookPreset()
     paysim: PaysimPreset = PaysimPreset()
     custom: CustomPreset = CustomPreset()
@@ -97,14 +102,14 @@ class DataParams(_Section):
 
 # ------------------------------------------------------------------------- simulate
 class AccountTakeover(_Section):
-    victims_per_1000_customers: float = Field(4.0, ge=0)
-    burst_size_mean: float = Field(8.0, gt=0, description="fraudulent payments before the block")
+    victims_per_1000_customers: float = Field(15.0, ge=0)
+    burst_size_mean: float = Field(10.0, gt=0, description="fraudulent payments before the block")
     amount_multiplier: float = Field(4.0, gt=0)
     burst_hours: float = Field(12.0, gt=0, description="how long the takeover lasts")
 
 
 class FakeOrders(_Section):
-    rings: int = Field(6, ge=0, description="colluding rings (accounts + merchant)")
+    rings: int = Field(8, ge=0, description="colluding rings (accounts + merchant)")
     accounts_per_ring: int = Field(8, ge=1)
     devices_per_ring: int = Field(2, ge=1)
     orders_per_ring: int = Field(250, ge=0)
@@ -114,13 +119,13 @@ class FakeOrders(_Section):
 
 
 class CompromisedMerchant(_Section):
-    merchants: int = Field(6, ge=0)
-    days: float = Field(10.0, gt=0)
+    merchants: int = Field(12, ge=0)
+    days: float = Field(14.0, gt=0)
     fraud_share: float = Field(0.3, ge=0, le=1)
 
 
 class ForgedIdentity(_Section):
-    accounts: int = Field(40, ge=0)
+    accounts: int = Field(120, ge=0)
     payments_mean: float = Field(5.0, gt=0)
     amount_mean: float = Field(900.0, gt=0)
     within_days: float = Field(3.0, gt=0, description="spends this soon after account creation")
@@ -131,8 +136,8 @@ class NewPattern(_Section):
 
     enabled: bool = True
     start_fraction: float = Field(2 / 3, ge=0, le=1)
-    victims_per_1000_customers: float = Field(6.0, ge=0)
-    payments_mean: float = Field(6.0, gt=0)
+    victims_per_1000_customers: float = Field(20.0, ge=0)
+    payments_mean: float = Field(10.0, gt=0)
     amount_mean: float = Field(45.0, gt=0)
 
 
@@ -173,20 +178,49 @@ class FeatureFamilies(_Section):
 
 class FeatureParams(_Section):
     families: FeatureFamilies = FeatureFamilies()
-    customer_windows: list[Duration] = ["10min", "1h", "1d", "7d", "30d"]
-    merchant_windows: list[Duration] = ["1d", "7d", "30d"]
-    history_window: Duration = "30d"
-    device_window: Duration = "7d"
-    pair_window: Duration = "1d"
+    customer_windows: list[Duration] = Field(
+        ["10min", "1h", "1d", "7d", "30d"],
+        description="trailing windows for the customer's payment count, sum and mean",
+    )
+    merchant_windows: list[Duration] = Field(
+        ["1d", "7d", "30d"], description="trailing windows for merchant count, sum and fraud risk"
+    )
+    history_window: Duration = Field(
+        "30d", description="window of the customer's own history (amount ratio, z-score, hour)"
+    )
+    device_window: Duration = Field("7d", description="window for other customers on a device")
+    pair_window: Duration = Field("1d", description="window for customer-merchant payment counts")
     risk_smoothing: float = Field(
-        20.0, ge=0, description="pseudo-count pulling a merchant's fraud share toward the global rate"
+        20.0,
+        ge=0,
+        description="pseudo-count pulling a merchant's fraud share toward the global rate",
+    )
+    timezone: str = Field(
+        "Asia/Shanghai", description="time zone of hour of day, night and weekend (IANA name)"
     )
 
     @field_validator("customer_windows", "merchant_windows")
     @classmethod
     def _windows(cls, v: list[Duration]) -> list[Duration]:
+        seen: dict[int, Duration] = {}
         for w in v:
-            parse_duration(w)
+            s = parse_duration(w)
+            if s in seen:
+                raise ValueError(f"windows {seen[s]!r} and {w!r} are the same length")
+            seen[s] = w
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name such as 'Asia/Shanghai'"
+            ) from None
         return v
 
     @field_validator("history_window", "device_window", "pair_window")
@@ -198,6 +232,12 @@ class FeatureParams(_Section):
 
 # ---------------------------------------------------------------------------- split
 class SplitParams(_Section):
+    """Time-ordered folds: train window, a delay gap for late labels, then a test window.
+
+    Day boundaries are UTC midnights. Training labels are those known when the model goes
+    live (``label_time`` before the test window starts); test labels are the ground truth.
+    """
+
     train_days: int = Field(28, ge=1)
     delay_days: int = Field(7, ge=0, description="gap for label delay between train and test")
     test_days: int = Field(7, ge=1)
@@ -207,20 +247,54 @@ class SplitParams(_Section):
     train_starts: list[str] | None = Field(
         None, description="explicit training start dates, one per fold (overrides n_folds)"
     )
-    remove_known_compromised: bool = True
+    remove_known_compromised: bool = Field(
+        True,
+        description="drop from each test day the customers with a fraud (since the training "
+        "start) whose label was known before that day (Handbook protocol)",
+    )
+
+    @field_validator("test_end")
+    @classmethod
+    def _test_end(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_date(v)
+        return v
+
+    @field_validator("train_starts")
+    @classmethod
+    def _train_starts(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("give at least one date, or null to use n_folds")
+            for d in v:
+                _check_date(d)
+        return v
+
+
+def _check_date(text: str) -> None:
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(str(text))
+    except ValueError:
+        raise ValueError(f"cannot parse date {text!r}; use YYYY-MM-DD") from None
 
 
 # ---------------------------------------------------------------------------- model
 class ModelParams(_Section):
     kind: Literal["xgboost", "logistic", "random_forest"] = "xgboost"
     imbalance: Literal["none", "class_weight", "undersample", "smote"] = "none"
-    n_estimators: int = Field(300, ge=1)
-    max_depth: int = Field(6, ge=1)
-    learning_rate: float = Field(0.1, gt=0)
-    subsample: float = Field(0.9, gt=0, le=1)
-    colsample_bytree: float = Field(0.9, gt=0, le=1)
-    min_child_weight: float = Field(1.0, ge=0)
+    n_estimators: int = Field(300, ge=1, description="trees (xgboost, random_forest)")
+    max_depth: int = Field(6, ge=1, description="tree depth (xgboost, random_forest)")
+    learning_rate: float = Field(0.1, gt=0, description="xgboost")
+    subsample: float = Field(0.9, gt=0, le=1, description="xgboost row sampling per tree")
+    colsample_bytree: float = Field(0.9, gt=0, le=1, description="xgboost column sampling per tree")
+    min_child_weight: float = Field(1.0, ge=0, description="xgboost")
+    min_samples_leaf: int = Field(1, ge=1, description="random_forest")
+    C: float = Field(1.0, gt=0, description="logistic: inverse regularization strength")
     undersample_ratio: float = Field(0.1, gt=0, le=1, description="fraud : legit after undersampling")
+    smote_ratio: float = Field(0.1, gt=0, le=1, description="fraud : legit after SMOTE oversampling")
+    smote_k_neighbors: int = Field(5, ge=1, description="SMOTE neighbours (fewer if fewer frauds)")
     n_jobs: int = Field(1, ge=1)
     random_state: int = 0
 
@@ -231,15 +305,52 @@ class CostParams(_Section):
     false_alert_cost: float = Field(2.0, ge=0, description="friction cost of flagging a good customer")
 
 
+_CANDIDATE_FIXED = {"kind", "imbalance"}
+
+
 class Candidate(_Section):
     kind: Literal["xgboost", "logistic", "random_forest"]
     imbalance: Literal["none", "class_weight", "undersample", "smote"] = "none"
+    name: str | None = Field(None, description="label in tables; default 'kind:imbalance'")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="model settings for this candidate, e.g. {max_depth: 12}"
+    )
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        bad = set(v) & _CANDIDATE_FIXED
+        if bad:
+            raise ValueError(f"set {', '.join(sorted(bad))} on the candidate, not in overrides")
+        unknown = [k for k in v if k not in ModelParams.model_fields]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(ModelParams.model_fields), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(f"unknown model setting {unknown[0]!r}{hint}")
+        try:
+            ModelParams.model_validate(v)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ValueError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        return v
+
+    @property
+    def label(self) -> str:
+        """Name shown in tables and files."""
+        return self.name or f"{self.kind}:{self.imbalance}"
 
 
 class EvaluateParams(_Section):
     k: int = Field(100, ge=1, description="alerts (customers) the review team handles per day")
     fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate for recall@FPR")
-    operating_point: Literal["top_k", "cost"] = "top_k"
+    operating_point: Literal["top_k", "cost"] = Field(
+        "top_k",
+        description="top_k: flag the k riskiest customers a day; cost: the score threshold "
+        "with the lowest expected cost on the end of the training window",
+    )
+    cost_validation_days: int = Field(
+        7, ge=1, description="cost operating point: last training days held out to pick the threshold"
+    )
     cost: CostParams = CostParams()
     candidates: list[Candidate] = [
         Candidate(kind="xgboost", imbalance="none"),
@@ -247,7 +358,21 @@ class EvaluateParams(_Section):
         Candidate(kind="logistic", imbalance="class_weight"),
         Candidate(kind="random_forest", imbalance="undersample"),
     ]
+    select_metric: str = Field(
+        "cp_at_k", description="metric (mean over folds) that picks the best candidate for plots"
+    )
     output: str = "data/evaluation"
+
+    @field_validator("candidates")
+    @classmethod
+    def _unique_names(cls, v: list[Candidate]) -> list[Candidate]:
+        if not v:
+            raise ValueError("give at least one candidate")
+        labels = [c.label for c in v]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"candidates share the name {dup[0]!r}; give each a distinct name")
+        return v
 
 
 class ExplainParams(_Section):

@@ -28,7 +28,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from okml.errors import DataError
+from okml.errors import ConfigError, DataError
 
 REQUIRED = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]
 OPTIONAL = [
@@ -54,7 +54,9 @@ _SCHEMA = pa.DataFrameSchema(
         "amount": pa.Column(
             float,
             checks=[
-                pa.Check(lambda s: np.isfinite(s), element_wise=False, error="amount must be finite"),
+                pa.Check(
+                    lambda s: np.isfinite(s), element_wise=False, error="amount must be finite"
+                ),
                 pa.Check.gt(0, error="amount must be > 0"),
             ],
             nullable=False,
@@ -75,65 +77,156 @@ _SCHEMA = pa.DataFrameSchema(
 )
 
 
-def _rows(mask: pd.Series | np.ndarray, frame: pd.DataFrame) -> list[Any]:
-    idx = np.flatnonzero(np.asarray(mask))[:3]
+def _rows(mask: pd.Series | np.ndarray, frame: pd.DataFrame | None = None) -> list[int]:
+    """First three 0-based positions where ``mask`` is true."""
+    idx = np.flatnonzero(np.asarray(mask, dtype=bool))[:3]
     return [int(i) for i in idx]
+
+
+def _show(value: Any) -> str:
+    """A value for a message: ``1.5`` rather than ``np.float64(1.5)``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+# An explicit offset or zone name at the end of a timestamp string; anything else is naive.
+_OFFSET = r"(?i)(?:Z|UTC|GMT|[+-]\d\d:?\d\d)\s*$"
+_NAIVE_HINT = (
+    "add an offset to every value (e.g. '2026-01-01T10:00:00Z' or '+08:00'), or load with "
+    "--preset custom and set data.custom.timezone"
+)
+
+
+def _check_timezone(timezone: str | None) -> None:
+    if timezone is None:
+        return
+    try:
+        pd.Timestamp("2026-01-01").tz_localize(timezone)
+    except Exception:  # zoneinfo, pytz and dateutil each raise their own error
+        raise ConfigError(
+            f"data.custom.timezone: unknown timezone {timezone!r}; use an IANA name such as "
+            "'Asia/Shanghai' or 'UTC'"
+        ) from None
+
+
+def _localize(naive: pd.Series, column: str, source: Any, timezone: str) -> pd.Series:
+    """Naive local datetimes -> UTC; times skipped or repeated by a DST change are errors."""
+    # Guessing the side of a daylight-saving change would silently move payments by an hour.
+    local = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    bad = naive.notna() & local.isna()
+    if bad.any():
+        raise DataError(
+            f"local times that do not exist or are ambiguous in {timezone} because of a "
+            f"daylight-saving change (e.g. '{naive[bad].iloc[0]}'); store these values with an "
+            "offset",
+            file=source,
+            column=column,
+            rows=_rows(bad),
+        )
+    return local.dt.tz_convert("UTC")
+
+
+def _as_ns(s: pd.Series, column: str, source: Any) -> pd.Series:
+    """Nanosecond resolution, which pandas and the features use, or an error for far dates."""
+    try:
+        return s.dt.as_unit("ns")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        bad = ((s < lo) | (s > hi)).fillna(False)
+        raise DataError(
+            "timestamps outside the years 1678-2261 that pandas can hold "
+            f"(e.g. '{s[bad].iloc[0] if bad.any() else s.max()}')",
+            file=source,
+            column=column,
+            rows=_rows(bad),
+        ) from None
 
 
 def _to_utc(s: pd.Series, column: str, source: Any, timezone: str | None = None) -> pd.Series:
     """Parse a column into ``datetime64[ns, UTC]``; naive or unparseable values are errors."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s.dt.tz_convert("UTC").dt.as_unit("ns")
+        return _as_ns(s.dt.tz_convert("UTC"), column, source)
     if pd.api.types.is_datetime64_dtype(s.dtype):
-        if timezone is None:
+        if timezone is None and s.notna().any():
             raise DataError(
-                "timestamps are timezone-naive; store them with an offset (e.g. "
-                "'2026-01-01T10:00:00Z') or set data.custom.timezone",
+                f"timestamps are timezone-naive (e.g. '{s.dropna().iloc[0]}'); {_NAIVE_HINT}",
                 file=source,
                 column=column,
-                rows=range(min(3, len(s))),
+                rows=_rows(s.notna()),
             )
-        return s.dt.tz_localize(timezone).dt.tz_convert("UTC").dt.as_unit("ns")
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return _as_ns(_localize(s, column, source, timezone or "UTC"), column, source)
+    if s.isna().all():
+        # an all-empty optional column (e.g. label_time of unlabelled data): nothing to parse
+        return pd.Series(pd.NaT, index=s.index, dtype=pd.DatetimeTZDtype("ns", "UTC"), name=s.name)
+    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         raise DataError(
-            "numeric timestamps need a unit: set data.custom.timestamp_unit (s, ms, us, ns)",
+            f"numeric timestamps (e.g. {_show(s.dropna().iloc[0])}) need a unit: load with "
+            "--preset custom and set data.custom.timestamp_unit (s, ms, us or ns)",
             file=source,
             column=column,
+            rows=_rows(s.notna()),
         )
     text = s.astype("string")
-    present = text.notna() & (text.str.strip() != "")
+    present = (text.notna() & (text.str.strip() != "")).fillna(False).astype(bool)
     parsed = pd.to_datetime(text.where(present), errors="coerce", utc=True, format="ISO8601")
     bad = present & parsed.isna()
     if bad.any():
         # fall back to pandas' general parser before calling values unparseable
         parsed2 = pd.to_datetime(text.where(present), errors="coerce", utc=True, format="mixed")
-        parsed = parsed.fillna(parsed2) if parsed2 is not None else parsed
+        parsed = parsed.fillna(parsed2)
         bad = present & parsed.isna()
     if bad.any():
-        examples = ", ".join(repr(v) for v in text[bad].head(3))
+        examples = ", ".join(repr(str(v)) for v in text[bad].head(3))
         raise DataError(
             f"unparseable timestamps ({int(bad.sum())} values, e.g. {examples}); "
             "use ISO 8601 with an offset, e.g. 2026-01-01T10:00:00Z",
             file=source,
             column=column,
-            rows=_rows(bad, s.to_frame()),
+            rows=_rows(bad),
         )
-    has_offset = text[present].str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True)
-    if present.any() and not has_offset.all():
-        naive = present.copy()
-        naive[present] = ~has_offset
+    has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).astype(bool)
+    naive = present & ~has_offset
+    if naive.any():
         if timezone is None:
             raise DataError(
-                "timestamps are timezone-naive; add an offset (e.g. '2026-01-01T10:00:00Z') "
-                "or set data.custom.timezone",
+                f"timestamps are timezone-naive (e.g. '{text[naive].iloc[0]}'); {_NAIVE_HINT}",
                 file=source,
                 column=column,
-                rows=_rows(naive, s.to_frame()),
+                rows=_rows(naive),
             )
-        local = pd.to_datetime(text.where(naive), errors="coerce", format="mixed")
-        local = local.dt.tz_localize(timezone).dt.tz_convert("UTC")
+        wall = pd.to_datetime(text.where(naive), errors="coerce", format="mixed")
+        local = _localize(wall, column, source, timezone)
         parsed = parsed.where(~naive, local)
-    return parsed.dt.as_unit("ns")
+    return _as_ns(parsed, column, source)
+
+
+def _normalize_key(s: pd.Series, column: str, source: Any) -> pd.Series:
+    """Ids as pandas ``string`` or integers; floats only when every value is a whole number."""
+    dtype = s.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return s
+    if (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or pd.api.types.is_complex_dtype(dtype)
+    ):
+        raise DataError(
+            f"ids must be strings or integers, not {dtype}", file=source, column=column,
+            rows=range(min(3, len(s))),
+        )
+    if pd.api.types.is_float_dtype(dtype):
+        fractional = (s.notna() & (s % 1 != 0)).to_numpy(dtype=bool)
+        if fractional.any():
+            raise DataError(
+                f"ids must be strings or integers (found {_show(s[fractional].iloc[0])})",
+                file=source, column=column, rows=_rows(fractional),
+            )
+        # whole-number floats are what CSV readers make of integer ids with gaps
+        return s.astype("Int64" if s.isna().any() else "int64")
+    if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+        # one string dtype (pyarrow-backed, <NA> for missing) whatever the reader produced
+        return s.astype("string")
+    return s
 
 
 def _normalize(df: pd.DataFrame, source: Any, timezone: str | None) -> pd.DataFrame:
@@ -142,29 +235,33 @@ def _normalize(df: pd.DataFrame, source: Any, timezone: str | None) -> pd.DataFr
         if col in out:
             out[col] = _to_utc(out[col], col, source, timezone)
     if "amount" in out:
-        if not pd.api.types.is_numeric_dtype(out["amount"].dtype) or pd.api.types.is_bool_dtype(
-            out["amount"].dtype
-        ):
-            num = pd.to_numeric(out["amount"], errors="coerce")
-            bad = num.isna() & out["amount"].notna()
+        s = out["amount"]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            raise DataError("amount must be a number, not true/false", file=source,
+                            column="amount", rows=range(min(3, len(s))))
+        if not pd.api.types.is_numeric_dtype(s.dtype):
+            num = pd.to_numeric(s, errors="coerce")
+            bad = (num.isna() & s.notna()).to_numpy(dtype=bool)
             if bad.any():
                 raise DataError(
-                    f"amount is not numeric (e.g. {out['amount'][bad].iloc[0]!r})",
+                    f"amount is not numeric (e.g. {str(s[bad].iloc[0])!r})",
                     file=source,
                     column="amount",
-                    rows=_rows(bad, out),
+                    rows=_rows(bad),
                 )
-            out["amount"] = num
-        out["amount"] = out["amount"].astype("float64")
+            s = num
+        out["amount"] = s.astype("float64")
     if "is_fraud" in out:
         s = out["is_fraud"]
         if pd.api.types.is_bool_dtype(s.dtype):
             s = s.astype("int8")
         num = pd.to_numeric(s, errors="coerce")
-        bad = ~num.isin([0, 1])
+        bad = (~num.isin([0, 1])).to_numpy(dtype=bool)
         if bad.any():
+            found = s[bad].iloc[0]
+            hint = "; leave the column out for unlabelled data" if pd.isna(found) else ""
             raise DataError(
-                f"labels must be 0 or 1 (found {s[bad].iloc[0]})",
+                f"labels must be 0 or 1 (found {str(found)!r}){hint}",
                 file=source,
                 column="is_fraud",
                 rows=_rows(bad, out),
@@ -173,7 +270,8 @@ def _normalize(df: pd.DataFrame, source: Any, timezone: str | None) -> pd.DataFr
     if "reported_by_user" in out:
         s = out["reported_by_user"]
         if not pd.api.types.is_bool_dtype(s.dtype):
-            mapped = s.map({True: True, False: False, 1: True, 0: False, "1": True, "0": False,
+            # True/False keys also match 1/0 and 1.0/0.0 (equal hashes)
+            mapped = s.map({True: True, False: False, "1": True, "0": False,
                             "true": True, "false": False, "True": True, "False": False})
             bad = mapped.isna()
             if bad.any():
@@ -185,24 +283,30 @@ def _normalize(df: pd.DataFrame, source: Any, timezone: str | None) -> pd.DataFr
         if col in out and not isinstance(out[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype("string")
     for col in KEY_COLUMNS:
-        if col in out and out[col].dtype == object:
-            out[col] = out[col].astype("string")
+        if col in out:
+            out[col] = _normalize_key(out[col], col, source)
     return out
 
 
-def validate(df: pd.DataFrame, source: Any = "<frame>", timezone: str | None = None) -> pd.DataFrame:
+def validate(
+    df: pd.DataFrame, source: Any = "<frame>", timezone: str | None = None
+) -> pd.DataFrame:
     """Check ``df`` against the canonical schema and return a normalized copy.
 
     Timestamps become ``datetime64[ns, UTC]``, ``amount`` float64, ``is_fraud`` int8,
-    string-like ids pandas ``string``; rows keep their order. Columns outside the schema are
-    kept (they are ignored downstream).
+    string-like ids pandas ``string`` (whole-number float ids become integers), and naive
+    timestamps are read in ``timezone`` (``None`` rejects them); rows keep their order.
+    Columns outside the schema are kept (they are ignored downstream).
 
     Raises
     ------
     DataError
         One line naming ``source``, the column, up to three example rows (0-based positions)
         and why.
+    ConfigError
+        ``timezone`` is not a known IANA timezone.
     """
+    _check_timezone(timezone)
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise DataError(
@@ -217,11 +321,15 @@ def validate(df: pd.DataFrame, source: Any = "<frame>", timezone: str | None = N
         if bad.any():
             raise DataError("empty values in a key column", file=source, column=col,
                             rows=_rows(bad, out))
+    bad = out["timestamp"].isna()
+    if bad.any():
+        raise DataError("empty timestamps; every payment needs its time", file=source,
+                        column="timestamp", rows=_rows(bad))
     dup = out["transaction_id"].duplicated(keep=False)
     if dup.any():
         first = out["transaction_id"][dup].iloc[0]
         raise DataError(
-            f"duplicate transaction_id (e.g. {first!r}, {int(dup.sum())} rows involved)",
+            f"duplicate transaction_id (e.g. {_show(first)}, {int(dup.sum())} rows involved)",
             file=source,
             column="transaction_id",
             rows=_rows(dup, out),
@@ -257,7 +365,13 @@ def validate(df: pd.DataFrame, source: Any = "<frame>", timezone: str | None = N
 
 
 def summarize(df: pd.DataFrame) -> dict[str, Any]:
-    """Facts for a one-screen summary of canonical transactions."""
+    """Facts for a one-screen summary of canonical (validated) transactions.
+
+    Keys: ``rows``, ``start``, ``end``, ``customers``, ``merchants``; with labels also
+    ``fraud_rate``, ``frauds``, ``by_type`` (fraud rows per type), ``label_delay_days``
+    (10/50/90% quantiles of label delay among frauds), ``never_labelled`` (frauds without a
+    ``label_time``) and ``reported_share`` (share of frauds reported by the victim).
+    """
     s: dict[str, Any] = {
         "rows": len(df),
         "start": df["timestamp"].min(),
@@ -276,4 +390,7 @@ def summarize(df: pd.DataFrame) -> dict[str, Any]:
             delay = (f["label_time"] - f["timestamp"]).dt.total_seconds() / 86400
             s["label_delay_days"] = delay.quantile([0.1, 0.5, 0.9]).round(2).to_dict()
             s["never_labelled"] = int(delay.isna().sum())
+        if "reported_by_user" in df:
+            f = df[df["is_fraud"] == 1]
+            s["reported_share"] = float(f["reported_by_user"].mean()) if len(f) else float("nan")
     return s

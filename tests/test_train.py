@@ -1,0 +1,158 @@
+"""Training under MLflow for real: papermill on the okml kernel, SQLite store in tmp_path.
+
+These are end-to-end tests on small simulated data; they never touch the project's mlruns/.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from filelock import FileLock
+
+from okml import tracking
+from okml.cli import main
+from okml.config import load_params
+from okml.errors import LockedError
+from okml.simulate import simulate
+from okml.train import decide, retrain, train_model
+
+pytestmark = pytest.mark.slow
+
+SIM = {"n_customers": 600, "n_merchants": 150, "n_days": 60, "seed": 7,
+       "new_pattern": {"start_fraction": 0.4, "victims_per_1000_customers": 40.0}}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A params file pointing data and MLflow into a temporary folder."""
+    root = tmp_path_factory.mktemp("okml")
+    raw = {
+        "simulate": {**SIM, "output": str(root / "tx.parquet")},
+        "data": {"path": str(root / "tx.parquet")},
+        "split": {"train_days": 10, "delay_days": 7, "test_days": 7},
+        "model": {"n_estimators": 40, "max_depth": 4},
+        "evaluate": {"k": 10},
+        "explain": {"report_dir": str(root / "reports"), "scored_dir": str(root / "scored")},
+        "mlflow": {"tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
+                   "artifact_root": str(root / "mlruns" / "artifacts")},
+    }
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    params = load_params(path)
+    simulate(params.simulate).to_parquet(params.data.path, index=False)
+    return path
+
+
+def _client(params):
+    tracking.configure(params.mlflow)
+    return mlflow.MlflowClient()
+
+
+@pytest.fixture(scope="module")
+def trained(project):
+    """One `okml train` run (the first model: promoted)."""
+    assert main(["train", "--params", str(project), "-q"]) == 0
+    params = load_params(project)
+    client = _client(params)
+    mv = client.get_model_version_by_alias(params.mlflow.model_name, "champion")
+    return params, client, mv
+
+
+def test_train_run_logs_everything(trained):
+    params, client, mv = trained
+    run = client.get_run(mv.run_id)
+    assert run.info.status == "FINISHED"
+    m = run.data.metrics
+    for name in ("auc", "ap", "cp_at_k", "recall_at_fpr", "caught_amount", "missed_amount"):
+        assert name in m and math.isfinite(m[name])
+    assert m["auc"] > 0.7
+    p = run.data.params
+    assert p["model.max_depth"] == "4" and p["split.train_days"] == "10"
+    tags = run.data.tags
+    assert len(tags["data.sha256"]) == 64 and int(tags["data.rows"]) > 1000
+    assert tags["git.commit"] and tags["pkg.xgboost-cpu"] == "3.2.0"
+    arts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"notebook", "plots", "params.yaml", "test_scores.parquet"} <= arts
+    nb = {a.path for a in client.list_artifacts(run.info.run_id, "notebook")}
+    assert nb == {"notebook/02_train.ipynb", "notebook/02_train.html"}
+    plots = {a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"roc.png", "precision_recall.png", "cp_at_k_by_day.png"} <= plots
+    assert str(mv.version) == "1"
+
+
+def test_pyfunc_equals_direct_prediction(trained):
+    params, _, _ = trained
+    tx = pd.read_parquet(params.data.path)
+    model = mlflow.pyfunc.load_model(f"models:/{params.mlflow.model_name}@champion")
+    scored = model.predict(tx)
+    assert list(scored.columns) == ["transaction_id", "score"]
+    assert np.array_equal(scored["transaction_id"].to_numpy(), tx["transaction_id"].to_numpy())
+    # the same training in-process (deterministic: seed, one thread) gives the same model
+    from okml.data import load
+
+    direct = train_model(load(params.data.path, params=params.data), params)
+    got = scored.set_index("transaction_id").loc[direct.scored["transaction_id"], "score"]
+    np.testing.assert_allclose(got.to_numpy(), direct.scored["score"].to_numpy(), rtol=1e-6)
+
+
+def test_failing_notebook_marks_run_failed_and_keeps_notebook(project, capsys):
+    rc = main(["train", "--params", str(project), "-q", "--set", "split.train_days=400"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "02_train.ipynb: cell" in err and "ConfigError" in err and err.count("\n") == 1
+    params = load_params(project)
+    client = _client(params)
+    exp = client.get_experiment_by_name(params.mlflow.experiment)
+    run = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])[0]
+    assert run.info.status == "FAILED"
+    nb = {a.path for a in client.list_artifacts(run.info.run_id, "notebook")}
+    assert "notebook/02_train.ipynb" in nb and "notebook/02_train.html" in nb
+    # the champion is untouched by a failed run
+    assert tracking.alias_version(params.mlflow, "champion") == "1"
+
+
+def test_decide_rules():
+    params = load_params(overrides=["mlflow.promote_margin=0.01"])
+    assert decide({"cp_at_k": 0.2}, None, params)["promoted"]
+    yes = decide({"cp_at_k": 0.32, "champion.cp_at_k": 0.30}, "3", params)
+    assert yes["promoted"] and "0.3200 vs champion (v3) 0.3000" in yes["reason"]
+    assert not decide({"cp_at_k": 0.305, "champion.cp_at_k": 0.30}, "3", params)["promoted"]
+    assert not decide({"cp_at_k": 0.2, "champion.cp_at_k": 0.30}, "3", params)["promoted"]
+
+
+def test_retrain_lock(project):
+    params = load_params(project)
+    lock = FileLock(str(tracking.resolve("mlruns") / ".retrain.lock"))
+    with lock.acquire(timeout=0):
+        with pytest.raises(LockedError, match="another retrain is running"):
+            retrain(params, as_of="2026-02-01", params_path=str(project))
+        assert main(["retrain", "--params", str(project), "--as-of", "2026-02-01"]) == 3
+
+
+def test_retrain_adapts_to_new_pattern(tmp_path, project):
+    """A champion trained before the new fraud pattern misses it; a retrain after its labels
+    arrived catches it and is promoted."""
+    raw = yaml.safe_load(project.read_text())
+    raw["mlflow"]["tracking_uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    raw["mlflow"]["artifact_root"] = str(tmp_path / "artifacts")
+    fresh = tmp_path / "params.yaml"
+    fresh.write_text(yaml.safe_dump(raw))
+    params = load_params(fresh)
+    # pattern starts on day 24 (2026-01-25); as of 2026-02-01 training ends 2026-01-11
+    assert main(["retrain", "--params", str(fresh), "--as-of", "2026-02-01", "-q"]) == 0
+    client = _client(params)
+    first = client.get_model_version_by_alias(params.mlflow.model_name, "champion")
+    assert first.tags["promotion.reason"] == "promoted: no champion yet"
+    assert main(["retrain", "--params", str(fresh), "--as-of", "2026-03-01", "-q"]) == 0
+    second = client.get_model_version_by_alias(params.mlflow.model_name, "challenger")
+    run = client.get_run(second.run_id)
+    m = run.data.metrics
+    assert m["recall.new_pattern"] > m["champion.recall.new_pattern"]
+    assert run.data.tags["promotion.promoted"] == "True"
+    assert str(client.get_model_version_by_alias(params.mlflow.model_name, "champion").version) == \
+        str(second.version)
