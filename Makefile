@@ -30,8 +30,7 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 setup: $(STAMP) ## create .venv from uv.lock, install okml (editable), register the 'okml' kernel
 
 train: setup ## the main job: simulate data if missing, train, log to MLflow, write the report
-	@$(BIN)/okml simulate --if-missing
-	@$(BIN)/okml validate data/raw/transactions.parquet
+	@$(BIN)/okml train
 
 test: setup ## run the test suite (real MLflow, papermill, kernels, xgboost, shap)
 	@$(BIN)/pytest $(PYTEST_ARGS)

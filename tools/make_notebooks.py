@@ -41,6 +41,7 @@ EXPLORE = notebook([
     params_cell('params_file = None\noverrides = []\ndata_path = None\npreset = None\n'
                 'start = None\nend = None\nsample_features = 200_000'),
     new_code_cell(
+        "%matplotlib inline\n"
         "import pandas as pd\n\n"
         "from okml import explore\n"
         "from okml.config import load_params\n"
@@ -85,6 +86,7 @@ TRAIN = notebook([
     params_cell("params_file = None\noverrides = []\nrun_id = None\ntracking_uri = None\n"
                 "as_of = None\ncompare_with = None"),
     new_code_cell(
+        "%matplotlib inline\n"
         "import time\n\n"
         "import pandas as pd\n\n"
         "from okml import train\n"

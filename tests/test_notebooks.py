@@ -1,0 +1,61 @@
+"""Notebooks: committed without outputs, thin, and they run top to bottom on the okml kernel."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from okml.config import load_params
+from okml.paths import NOTEBOOKS_DIR
+from okml.runner import export_html, run_notebook
+from okml.simulate import simulate
+
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def test_expected_notebooks_exist():
+    names = {p.name for p in NOTEBOOKS}
+    assert {"01_explore.ipynb", "02_train.ipynb", "03_explain_flagged.ipynb"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameterized_and_on_okml_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "okml"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_thin(path):
+    """Logic lives in okml/: no function or class definitions in notebooks."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "\ndef " not in "\n" + code and "\nclass " not in "\n" + code
+    assert "%run" not in code and "import *" not in code
+
+
+@pytest.mark.slow
+def test_explore_notebook_runs(tmp_path):
+    params = load_params(overrides=["simulate.n_customers=200", "simulate.n_merchants=60",
+                                    "simulate.n_days=30"])
+    data = tmp_path / "tx.parquet"
+    simulate(params.simulate).to_parquet(data, index=False)
+    out = run_notebook("01_explore.ipynb", tmp_path / "explore.ipynb",
+                       {"data_path": str(data), "sample_features": 5000})
+    nb = nbformat.read(out, as_version=4)
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                 for o in c.outputs)
+    assert images >= 5
+    html = export_html(out, tmp_path / "explore.html")
+    assert "<img" in html.read_text() and "cdn.jsdelivr" not in html.read_text()
