@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-
 from okml.config import Params, load_params
 from okml.errors import OkmlError
 

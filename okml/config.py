@@ -39,7 +39,8 @@ def parse_duration(text: str | int | float) -> int:
         m = _DURATION.match(str(text))
         if not m:
             raise ValueError(
-                f"cannot parse duration {text!r}; use a number and a unit: s, min, h, d, w (e.g. '10min', '7d')"
+                f"cannot parse duration {text!r}; use a number and a unit: "
+                "s, min, h, d, w (e.g. '10min', '7d')"
             )
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     if seconds <= 0 or seconds != int(seconds):

@@ -92,7 +92,8 @@ def delay_figure(tx: pd.DataFrame) -> Figure | None:
     ax.hist(label.dropna(), bins=60, alpha=0.7, label=f"label delay (never labelled: {label.isna().sum():,})")
     if "report_time" in fraud:
         report = (fraud["report_time"] - fraud["timestamp"]).dt.total_seconds() / 86400
-        ax.hist(report.dropna(), bins=60, alpha=0.7, label=f"user report delay ({report.notna().sum():,} reports)")
+        n = int(report.notna().sum())
+        ax.hist(report.dropna(), bins=60, alpha=0.7, label=f"user report delay ({n:,} reports)")
     ax.set_xlabel("days after the payment")
     ax.set_ylabel("frauds")
     ax.set_title("When fraud becomes known")

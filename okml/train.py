@@ -142,6 +142,28 @@ def score_with(model: Any, features: pd.DataFrame, rows: np.ndarray) -> np.ndarr
 
 
 # -------------------------------------------------------------------------- logging
+def with_tracking_uri(params: Params, uri: str | None) -> Params:
+    """``params`` with ``mlflow.tracking_uri`` set (the runner passes its store to the kernel)."""
+    if not uri:
+        return params
+    return params.model_copy(update={"mlflow": params.mlflow.model_copy(update={"tracking_uri": uri})})
+
+
+def describe_data(tx: pd.DataFrame) -> str:
+    """One line: how many transactions over which days."""
+    return (f"{len(tx):,} transactions from {tx['timestamp'].min():%Y-%m-%d} "
+            f"to {tx['timestamp'].max():%Y-%m-%d}")
+
+
+def challenger_vs_champion(challenger: dict[str, float], champion: dict[str, float]) -> pd.DataFrame:
+    """Headline metrics of both models on the same window, side by side."""
+    names = ["auc", "ap", "cp_at_k", "recall_at_fpr", "caught_amount", "missed_amount"]
+    names += sorted(k for k in challenger if k.startswith("recall."))
+    return pd.DataFrame({"challenger": [challenger.get(k, math.nan) for k in names],
+                         "champion": [champion.get(f"champion.{k}", math.nan) for k in names]},
+                        index=names)
+
+
 def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
     """Headline metrics as a one-column table for the notebook."""
     names = {"auc": "ROC AUC", "ap": "average precision", "cp_at_k": "Card Precision@k",

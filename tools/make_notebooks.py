@@ -93,13 +93,11 @@ TRAIN = notebook([
         "from okml.config import load_params\n"
         "from okml.evaluate import plots\n"
         "from okml.evaluate.compare import feature_matrix, load_transactions\n\n"
-        "params = load_params(params_file, overrides)\n"
-        "if tracking_uri:\n"
-        "    params = params.model_copy(update={'mlflow': params.mlflow.model_copy(update={'tracking_uri': tracking_uri})})\n"
+        "params = train.with_tracking_uri(load_params(params_file, overrides), tracking_uri)\n"
         "t0 = time.perf_counter()\n"
         "tx = load_transactions(params, progress=False)\n"
         "load_s = time.perf_counter() - t0\n"
-        "print(f'{len(tx):,} transactions from {tx.timestamp.min():%Y-%m-%d} to {tx.timestamp.max():%Y-%m-%d} ({load_s:.1f} s)')"),
+        "print(train.describe_data(tx), f'(loaded in {load_s:.1f} s)')"),
     new_markdown_cell("## Features and training"),
     new_code_cell(
         "t0 = time.perf_counter()\n"
@@ -123,9 +121,7 @@ TRAIN = notebook([
         "champion_metrics = {}\n"
         "if compare_with:\n"
         "    champion_metrics = train.compare_champion(result, tx, X, compare_with, params)\n"
-        "    display(pd.DataFrame({'challenger': pd.Series(result.metrics),\n"
-        "                          'champion': pd.Series({k.removeprefix('champion.'): v for k, v in champion_metrics.items()})}\n"
-        "                         ).loc[['auc', 'ap', 'cp_at_k', 'recall_at_fpr', 'caught_amount', 'missed_amount']])"),
+        "    display(train.challenger_vs_champion(result.metrics, champion_metrics))"),
     new_markdown_cell("## Log to MLflow"),
     new_code_cell(
         "if run_id:\n"
