@@ -106,7 +106,7 @@ def cmd_score(args: argparse.Namespace, params: Params) -> int:
     from okml.score import score_cli
 
     return score_cli(params, input=args.input, history=args.history, model=args.model,
-                     output=args.output, progress=not args.quiet)
+                     output=args.output, progress=not args.quiet, top_k=args.top_k)
 
 
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", metavar="PATH", help="earlier transactions for look-back features")
     p.add_argument("--model", metavar="URI", help="MLflow model URI (default: models:/NAME@champion)")
     p.add_argument("--output", metavar="PATH", help="Parquet file (default: data/scored/...)")
+    p.add_argument("--top-k", action="store_true",
+                   help="flag the top evaluate.k customers per day instead of the model's threshold")
 
     p = add("report", cmd_report, "reviewers' HTML report of a day's flagged cases",
             "Execute notebooks/03_explain_flagged.ipynb and export self-contained HTML without code.")

@@ -382,6 +382,14 @@ class ExplainParams(_Section):
     n_cases: int = Field(50, ge=1, description="flagged cases in the reviewers' report")
     report_dir: str = "data/reports"
     scored_dir: str = "data/scored"
+    waterfall_features: int = Field(
+        8, ge=1, description="features with a bar of their own in each case's SHAP waterfall"
+    )
+    overview_rows: int = Field(
+        2000, ge=1,
+        description="payments of the day explained for the report's global importance and "
+        "beeswarm (a random sample beyond this)",
+    )
 
 
 class MlflowParams(_Section):

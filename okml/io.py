@@ -25,6 +25,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates 0600 files; outputs (reports, data) are meant to be shared
+        os.chmod(tmp, 0o644)
         os.replace(tmp, final)
     finally:
         if tmp.exists():

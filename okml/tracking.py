@@ -219,3 +219,17 @@ def version_run_id(params: MlflowParams, version: str) -> str:
 
 def model_uri(params: MlflowParams, alias: str = CHAMPION) -> str:
     return f"models:/{params.model_name}@{alias}"
+
+
+def model_run_id(uri: str) -> str | None:
+    """The MLflow run that logged the model at ``uri`` (None for a plain folder)."""
+    from mlflow.models import get_model_info
+
+    return get_model_info(uri).run_id or None
+
+
+def run_tag(run_id: str, key: str) -> str | None:
+    """One tag of a run (None when it is not set)."""
+    import mlflow
+
+    return mlflow.MlflowClient().get_run(run_id).data.tags.get(key)

@@ -37,7 +37,7 @@ def project(tmp_path_factory):
         "split": {"train_days": 10, "delay_days": 7, "test_days": 7},
         "model": {"n_estimators": 40, "max_depth": 4},
         "evaluate": {"k": 10},
-        "explain": {"report_dir": str(root / "reports"), "scored_dir": str(root / "scored")},
+        "explain": {"n_cases": 3, "report_dir": str(root / "reports"), "scored_dir": str(root / "scored")},
         "mlflow": {"tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
                    "artifact_root": str(root / "mlruns" / "artifacts")},
     }

@@ -1,0 +1,353 @@
+"""Batch scoring of new payments: features from their history, score, flag, rank, reasons.
+
+:func:`score_transactions` is the library call; :func:`score_cli` is ``okml score``.
+
+What a scored file holds, one row per new payment in input order:
+
+* ``transaction_id, timestamp, customer_id, merchant_id, amount`` and the optional
+  descriptive columns the input has (``merchant_name``, ``merchant_category``, ``channel``,
+  ``device_id``, ``region``; labels ``is_fraud``, ``fraud_type`` when scoring labelled data);
+* ``score`` (fraud probability), ``flag`` (sent to review at the model's operating point),
+  ``rank_in_day`` (1 = riskiest payment of its UTC day);
+* ``reason_1 .. reason_{explain.top_reasons}`` for flagged rows (plain text in
+  ``explain.language``) and ``reasons`` (JSON: group, feature, value, contribution, text);
+* ``feat_<name>``: the features the model saw, so reports and audits explain exactly what
+  was scored without rebuilding them from history.
+
+Operating point: the score threshold chosen in training (``meta["threshold"]`` of the logged
+model), or the top ``evaluate.k`` customers per UTC day when the model has no threshold or
+``top_k=True`` is asked (all payments of an alerted customer at or above the day's cut-off).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm  # a terminal bar: `okml score` runs in a shell
+
+from okml.config import FeatureParams, MlflowParams, Params
+from okml.errors import DataError, OkmlError
+from okml.features import build_features, lookback, registry
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the feature columns in a scored file.
+FEATURE_PREFIX = "feat_"
+#: Transaction columns copied to the scored file when the input has them.
+CONTEXT_COLUMNS = ["merchant_name", "merchant_category", "channel", "device_id", "region",
+                   "is_fraud", "fraud_type"]
+OUTPUT_KEYS = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """How rows were flagged: ``kind`` is ``threshold`` or ``top_k``."""
+
+    kind: str
+    threshold: float | None = None
+    k: int | None = None
+
+    def describe(self) -> str:
+        if self.kind == "threshold":
+            return f"score >= {self.threshold:.4f} (threshold chosen in training)"
+        return f"top {self.k} customers per day"
+
+
+def _model(model: Any) -> Any:
+    """The FraudModel behind a loaded pyfunc model (or the object itself)."""
+    unwrap = getattr(model, "unwrap_python_model", None)
+    return unwrap() if unwrap is not None else model
+
+
+def model_features(model: Any, features: pd.DataFrame) -> pd.DataFrame:
+    """Features as the booster sees them (the model's imputation, if it has one)."""
+    prepare = getattr(model, "prepare", None)
+    return prepare(features) if prepare is not None else features
+
+
+def operating_point(model: Any, params: Params, top_k: bool = False) -> OperatingPoint:
+    """The model's threshold, or top-k customers per day when it has none or when asked."""
+    meta = getattr(model, "meta", None) or {}
+    threshold = meta.get("threshold")
+    usable = threshold is not None and math.isfinite(float(threshold))
+    if top_k or not usable:
+        return OperatingPoint("top_k", k=params.evaluate.k)
+    return OperatingPoint("threshold", threshold=float(threshold))
+
+
+def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    from okml.schema import validate
+
+    return validate(df, source=source)
+
+
+def _check_overlap(new: pd.DataFrame, history: pd.DataFrame) -> None:
+    dup = new["transaction_id"].isin(history["transaction_id"]).to_numpy()
+    if dup.any():
+        ids = ", ".join(map(str, new["transaction_id"][dup].head(3)))
+        raise DataError(
+            f"{int(dup.sum())} transaction id(s) appear in both the new transactions and the "
+            f"history (e.g. {ids}); pass history that ends before the new payments",
+            file="new transactions", column="transaction_id",
+            rows=np.flatnonzero(dup)[:3].tolist())
+
+
+def approximate_features(columns: list[str], feature_params: FeatureParams, trimmed: bool,
+                         no_history: bool = False) -> list[str]:
+    """Model columns that are not exact for the scored rows.
+
+    ``trimmed``: history before the look-back was dropped, so all-history features (first
+    device, known frauds, ...) describe the slice only. ``no_history``: nothing but the new
+    payments themselves, so every windowed feature misses the past too. (History that simply
+    starts later is taken as all there is: the data may begin there.)
+    """
+    specs = registry(feature_params)
+    return [c for c in columns if c in specs and (
+        (specs[c].all_history and (trimmed or no_history))
+        or (no_history and specs[c].window_seconds is not None))]
+
+
+def _combined(new: pd.DataFrame, history: pd.DataFrame | None, feature_params: FeatureParams,
+              needs_labels: bool) -> tuple[pd.DataFrame, int, bool]:
+    """History trimmed to the look-back, then the new rows; returns the frame, the number of
+    history rows, and whether history was trimmed."""
+    cutoff = new["timestamp"].min() - lookback(feature_params)
+    trimmed = False
+    if history is not None and len(history):
+        keep = (history["timestamp"] >= cutoff).to_numpy()
+        trimmed = bool((~keep).any())
+        history = history.loc[keep]
+    else:
+        history = None
+    parts = [history, new] if history is not None else [new]
+    frame = pd.concat(parts, ignore_index=True, sort=False) if len(parts) > 1 else new.copy()
+    if needs_labels:
+        # a payment without a label (the new rows, typically) is simply not known fraud
+        if "is_fraud" not in frame:
+            log.warning("no fraud labels in the input: merchant risk and known-fraud features "
+                        "see no confirmed fraud")
+            frame["is_fraud"] = 0
+        frame["is_fraud"] = frame["is_fraud"].fillna(0).astype("int8")
+        if "label_time" not in frame:
+            frame["label_time"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    n_history = 0 if history is None else len(history)
+    return frame, n_history, trimmed
+
+
+def _check_inputs(columns: list[str], specs: dict[str, Any], new: pd.DataFrame) -> None:
+    """The optional input columns the model's features need (labels excepted: unlabelled
+    payments are simply not known fraud)."""
+    need: dict[str, list[str]] = {}
+    for c in columns:
+        for col in specs[c].needs if c in specs else ():
+            if col not in ("is_fraud", "label_time") and col not in new:
+                need.setdefault(col, []).append(c)
+    if need:
+        col, feats = next(iter(need.items()))
+        raise DataError(f"the model needs column {col} (for {', '.join(feats[:3])}); the new "
+                        "transactions do not have it", file="new transactions", column=col)
+
+
+def _flags(scored: pd.DataFrame, point: OperatingPoint) -> np.ndarray:
+    from okml.evaluate.metrics import flags_threshold, flags_top_k
+
+    if point.kind == "threshold":
+        return flags_threshold(scored, point.threshold)  # type: ignore[arg-type]
+    # labels play no part in choosing alerts: pass none (a real label would remove
+    # "already caught" customers with knowledge the reviewers do not have yet)
+    frame = scored[["timestamp", "customer_id", "score"]].assign(is_fraud=0)
+    return flags_top_k(frame, point.k)  # type: ignore[arg-type]
+
+
+def _rank_in_day(timestamp: pd.Series, score: np.ndarray) -> np.ndarray:
+    day = timestamp.dt.floor("D").to_numpy()
+    frame = pd.DataFrame({"day": day, "score": score})
+    # ties: earlier row first (input order is time order after okml.data.load)
+    return frame.groupby("day")["score"].rank(method="first", ascending=False).to_numpy(
+        dtype=np.int64)
+
+
+def score_transactions(
+    model: Any,
+    new: pd.DataFrame,
+    history: pd.DataFrame | None,
+    params: Params,
+    progress: bool = False,
+    top_k: bool = False,
+) -> pd.DataFrame:
+    """Score new payments with features built from their history; flag, rank and explain.
+
+    Parameters
+    ----------
+    model:
+        A loaded okml model: ``okml.pyfunc.FraudModel`` (``booster``, ``feature_params``,
+        ``columns``, ``meta``) or the pyfunc model wrapping it.
+    new:
+        Canonical transactions to score. Not modified.
+    history:
+        Earlier canonical transactions (with labels if available) for the look-back
+        features, or ``None``. Only the look-back before the first new payment is used.
+    params:
+        All parameters (``evaluate.k``, ``explain.language``, ``explain.top_reasons``).
+        Features use the model's own feature configuration, not ``params.features``.
+    progress:
+        Show a progress bar over the steps.
+    top_k:
+        Flag the top ``evaluate.k`` customers per day even if the model has a threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        New frame, one row per new payment in input order; columns in the module docstring.
+        ``attrs["operating_point"]`` says how rows were flagged and
+        ``attrs["approximate_features"]`` lists features that are not exact for want of
+        history.
+
+    Raises
+    ------
+    DataError
+        A transaction id appears in both inputs, the inputs break the canonical schema, or
+        they lack a column the model's features need.
+    """
+    from okml.explain import explain
+    from okml.pyfunc import score_frame
+
+    fm = _model(model)
+    fparams: FeatureParams = fm.feature_params
+    columns = list(fm.columns)
+    steps = tqdm(total=5, desc="score", unit="step", disable=not progress)
+    steps.set_postfix_str("validate")
+    new = _validated(new, "new transactions")
+    if history is not None:
+        history = _validated(history, "history")
+        _check_overlap(new, history)
+    steps.update()
+    if len(new) == 0:
+        steps.close()
+        raise DataError("no transactions to score", file="new transactions")
+
+    specs = registry(fparams)
+    needs_labels = any(c in specs and "is_fraud" in specs[c].needs for c in columns)
+    _check_inputs(columns, specs, new)
+    frame, n_history, trimmed = _combined(new, history, fparams, needs_labels)
+    steps.set_postfix_str("features")
+    feats = build_features(frame, fparams).iloc[n_history:]
+    feats = model_features(fm, feats)
+    steps.update()
+
+    steps.set_postfix_str("score")
+    scores = score_frame(fm.booster, feats, columns).astype(np.float64)
+    out = new[OUTPUT_KEYS + [c for c in CONTEXT_COLUMNS if c in new]].copy()
+    out["score"] = scores
+    steps.update()
+
+    steps.set_postfix_str("flag")
+    point = operating_point(fm, params, top_k)
+    out["flag"] = _flags(out, point)
+    out["rank_in_day"] = _rank_in_day(out["timestamp"], scores)
+    steps.update()
+
+    steps.set_postfix_str("reasons")
+    top = params.explain.top_reasons
+    flagged = np.flatnonzero(out["flag"].to_numpy())
+    explained = explain(fm.booster, feats.iloc[flagged], columns, fparams,
+                        params.explain.language, top, transactions=out["amount"].iloc[flagged])
+    reasons = explained.reason_columns(top)
+    for col in reasons.columns:
+        values = pd.Series(pd.NA, index=out.index, dtype="str")
+        values.iloc[flagged] = reasons[col].to_numpy()
+        out[col] = values
+    feature_block = feats[columns].set_axis(out.index).add_prefix(FEATURE_PREFIX)
+    out = pd.concat([out, feature_block], axis=1)
+    steps.update()
+    steps.close()
+
+    no_history = history is None or len(history) == 0
+    approx = approximate_features(columns, fparams, trimmed, no_history)
+    if approx:
+        why = ("no history was given" if no_history else
+               f"the history was trimmed to the look-back ({lookback(fparams)})")
+        log.info("%d feature(s) are approximate because %s: %s", len(approx), why,
+                    ", ".join(approx[:6]) + (" ..." if len(approx) > 6 else ""))
+    out.attrs["operating_point"] = point.describe()
+    out.attrs["approximate_features"] = approx
+    return out
+
+
+# --------------------------------------------------------------------------- CLI
+def is_registry_uri(uri: str) -> bool:
+    """MLflow URIs that need the tracking store (``models:/``, ``runs:/``)."""
+    return uri.startswith(("models:/", "runs:/"))
+
+
+def load_model(uri: str, mlflow_params: MlflowParams) -> Any:
+    """Load an okml model (the ``FraudModel``) from an MLflow URI or a local model folder.
+
+    Raises
+    ------
+    OkmlError
+        Nothing loadable at ``uri`` (one line, naming what to do).
+    """
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    from okml import tracking
+
+    if is_registry_uri(uri):
+        tracking.configure(mlflow_params)
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = "; run `okml train` first or pass --model" if uri.startswith("models:/") else ""
+        raise OkmlError(f"cannot load model {uri}: {first}{hint}") from None
+    return _model(loaded)
+
+
+def default_output(params: Params, input_path: str | Path, scored: pd.DataFrame) -> Path:
+    """``<explain.scored_dir>/<input name>-<first day>[_<last day>].parquet``."""
+    from okml.paths import resolve
+
+    days = scored["timestamp"].dt.strftime("%Y-%m-%d")
+    first, last = days.min(), days.max()
+    span = first if first == last else f"{first}_{last}"
+    return resolve(params.explain.scored_dir) / f"{Path(input_path).stem}-{span}.parquet"
+
+
+def score_cli(params: Params, input: str, history: str | None = None, model: str | None = None,
+              output: str | None = None, progress: bool = True, top_k: bool = False) -> int:
+    """``okml score``: score ``input`` (with ``history``) and write the scored Parquet file.
+
+    Prints where the file went and how many payments (and customers) were flagged.
+    """
+    from okml import tracking
+    from okml.data import load
+    from okml.io import write_parquet
+    from okml.paths import resolve
+
+    new = load(input, params=params.data)
+    hist = load(history, params=params.data) if history else None
+    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
+    fm = load_model(uri, params.mlflow)
+    scored = score_transactions(fm, new, hist, params, progress=progress, top_k=top_k)
+    path = resolve(output) if output else default_output(params, input, scored)
+    write_parquet(scored, path)
+    flagged = scored["flag"].to_numpy()
+    customers = scored.loc[flagged, "customer_id"].nunique()
+    print(f"scored {len(scored):,} transactions with {uri}")
+    print(f"flagged {int(flagged.sum()):,} ({customers:,} customers) at "
+          f"{scored.attrs['operating_point']}")
+    approx = scored.attrs["approximate_features"]
+    if approx:
+        hint = (f"pass --history covering {lookback(fm.feature_params)} before the new payments"
+                if not history else "they see only the look-back of the history")
+        print(f"note: {len(approx)} feature(s) are approximate ({', '.join(approx[:4])}"
+              f"{', ...' if len(approx) > 4 else ''}): {hint}")
+    print(f"wrote {path}")
+    return 0

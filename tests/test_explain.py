@@ -1,0 +1,308 @@
+"""SHAP contributions, grouped reason codes and their templates.
+
+Exact expectations use a stub booster whose contributions are chosen by hand; faithfulness
+to the real model uses a tiny XGBoost model trained on simulated data (and shap itself).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from okml.config import FeatureParams, ModelParams, SimulateParams
+from okml.explain import ExplanationError, explain, feature_groups, shap_values
+from okml.features import build_features, registry
+from okml.features.reasons import (
+    GENERIC,
+    GROUP_TEXT,
+    fmt_duration,
+    fmt_money,
+    fmt_number,
+    fmt_ratio,
+    fmt_share,
+    format_value,
+    group_title,
+    reason_text,
+)
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+# ---------------------------------------------------------------------- stub booster
+class StubBooster:
+    """Returns fixed contributions (bias last) and margins, whatever the matrix."""
+
+    def __init__(self, contribs: np.ndarray, bias: float, margin_offset: float = 0.0) -> None:
+        self.contribs = np.asarray(contribs, dtype=np.float32)
+        self.bias = bias
+        self.offset = margin_offset
+
+    def predict(self, dm: Any, pred_contribs: bool = False, output_margin: bool = False
+                ) -> np.ndarray:
+        assert dm.num_row() == len(self.contribs)
+        full = np.column_stack([self.contribs, np.full(len(self.contribs), self.bias)])
+        if pred_contribs:
+            return full.astype(np.float32)
+        margin = full.sum(axis=1) + self.offset
+        return margin if output_margin else 1 / (1 + np.exp(-margin))
+
+
+# windows 1h and 1d so the usual hourly count is (count_1d - count_1h) / 23
+PARAMS = FeatureParams(customer_windows=["1h", "1d"])
+COLUMNS = ["cust_count_1h", "cust_count_1d", "cust_first_device", "merch_risk_7d"]
+
+
+def _frame(rows: list[list[float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COLUMNS, index=pd.Index(["t1", "t2"][: len(rows)],
+                                                                name="transaction_id"))
+
+
+def test_hand_made_case_groups_ranks_and_words_reasons() -> None:
+    # customer_count 0.5 + 0.2 = 0.7 (told by the 1h window, the larger part), new device
+    # 0.4, merchant risk -0.3 lowers the score: no reason. margin = -2 + 0.8 = -1.2
+    feats = _frame([[9, 55, 1, 0.02]])
+    booster = StubBooster([[0.5, 0.2, 0.4, -0.3]], bias=-2.0)
+    out = explain(booster, feats, COLUMNS, PARAMS, "en", top=3)
+    assert out.base_value.iloc[0] == pytest.approx(-2.0)
+    assert out.margin.iloc[0] == pytest.approx(-1.2)
+    assert out.by_group.iloc[0].to_dict() == pytest.approx(
+        {"customer_count": 0.7, "new_device": 0.4, "merchant_risk": -0.3})
+    reasons = out.reasons.iloc[0]
+    assert [r.group for r in reasons] == ["customer_count", "new_device"]
+    assert [r.feature for r in reasons] == ["cust_count_1h", "cust_first_device"]
+    assert [r.contribution for r in reasons] == pytest.approx([0.7, 0.4])
+    assert [r.text for r in reasons] == [
+        "9 payments in the last hour (usual for this customer: 2)",
+        "first payment from this device",
+    ]
+    cols = out.reason_columns(3)
+    assert cols.loc["t1", "reason_1"] == reasons[0].text
+    assert pd.isna(cols.loc["t1", "reason_3"])
+    assert '"group": "customer_count"' in cols.loc["t1", "reasons"]
+
+
+def test_top_limits_reasons_and_zero_skips_text() -> None:
+    feats = _frame([[9, 55, 1, 0.2]])
+    booster = StubBooster([[0.5, 0.2, 0.4, 0.3]], bias=-2.0)
+    assert [r.group for r in explain(booster, feats, COLUMNS, PARAMS, top=1).reasons.iloc[0]] \
+        == ["customer_count"]
+    assert explain(booster, feats, COLUMNS, PARAMS, top=0).reasons.iloc[0] == []
+
+
+def test_chinese_reasons() -> None:
+    feats = _frame([[9, 55, 1, 0.18]])
+    booster = StubBooster([[0.5, 0.2, 0.4, 0.1]], bias=-2.0)
+    texts = [r.text for r in explain(booster, feats, COLUMNS, PARAMS, "zh").reasons.iloc[0]]
+    assert texts == ["过去1小时内有9笔支付（该客户通常为2笔）", "该客户首次使用该设备支付",
+                     "该商户过去7天内已确认欺诈占18%"]
+
+
+def test_contributions_that_miss_the_margin_raise() -> None:
+    feats = _frame([[9, 55, 1, 0.2]])
+    booster = StubBooster([[0.5, 0.2, 0.4, 0.3]], bias=-2.0, margin_offset=0.01)
+    with pytest.raises(ExplanationError, match="do not add up"):
+        explain(booster, feats, COLUMNS, PARAMS)
+
+
+def test_bad_arguments_are_rejected() -> None:
+    feats = _frame([[9, 55, 1, 0.2]])
+    booster = StubBooster([[0.5, 0.2, 0.4, 0.3]], bias=-2.0)
+    with pytest.raises(ValueError, match="unknown language"):
+        explain(booster, feats, COLUMNS, PARAMS, language="fr")
+    with pytest.raises(ValueError, match="top"):
+        explain(booster, feats, COLUMNS, PARAMS, top=-1)
+    with pytest.raises(KeyError, match="merch_risk_7d"):
+        explain(booster, feats.drop(columns="merch_risk_7d"), COLUMNS, PARAMS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, (5, 4), elements=st.floats(-3, 3, width=32)),
+       st.floats(-5, 5), st.integers(1, 4))
+def test_reasons_are_the_largest_positive_groups(contribs: np.ndarray, bias: float,
+                                                 top: int) -> None:
+    feats = pd.DataFrame(np.ones((5, 4)), columns=COLUMNS)
+    out = explain(StubBooster(contribs, bias), feats, COLUMNS, PARAMS, top=top)
+    total = out.base_value + out.by_group.sum(axis=1)
+    np.testing.assert_allclose(total, out.margin, atol=1e-4)
+    for i, reasons in enumerate(out.reasons):
+        groups = out.by_group.iloc[i]
+        positive = groups[groups > 1e-6].sort_values(ascending=False, kind="stable")
+        assert [r.group for r in reasons] == list(positive.index[:top])
+        assert all(r.contribution > 0 and r.text for r in reasons)
+        for r in reasons:  # the text is told through the group's largest member
+            members = out.groups[r.group]
+            assert r.feature == out.contributions.iloc[i][members].idxmax()
+
+
+# ------------------------------------------------------------------ the real model
+@pytest.fixture(scope="module")
+def model() -> tuple[Any, pd.DataFrame, list[str], pd.DataFrame]:
+    from okml.models import build_estimator, final_booster
+    from okml.simulate import simulate
+
+    tx = simulate(SimulateParams(n_customers=150, n_merchants=60, n_days=20, seed=3))
+    feats = build_features(tx, FeatureParams())
+    est = build_estimator(ModelParams(n_estimators=15, max_depth=3, n_jobs=1))
+    est.fit(feats, tx["is_fraud"].to_numpy())
+    return final_booster(est), feats, list(feats.columns), tx
+
+
+def test_contributions_add_up_to_the_margin_and_match_shap(model) -> None:
+    import shap
+    import xgboost as xgb
+
+    booster, feats, columns, _ = model
+    rows = feats.iloc[:300]
+    contrib, base, margin = shap_values(booster, rows, columns)
+    dm = xgb.DMatrix(rows.to_numpy(np.float32), feature_names=columns, missing=np.nan)
+    expected = booster.predict(dm, output_margin=True)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), expected, atol=1e-4)
+    np.testing.assert_allclose(margin, expected, atol=1e-6)
+    explanation = shap.TreeExplainer(booster)(rows[columns])
+    np.testing.assert_allclose(contrib.to_numpy(), explanation.values, atol=1e-4)
+    np.testing.assert_allclose(explanation.base_values, base, atol=1e-4)
+
+
+def test_real_model_reasons_are_stable_and_faithful(model) -> None:
+    booster, feats, columns, tx = model
+    rows = feats.iloc[-200:]
+    amounts = tx["amount"].iloc[-200:]
+    first = explain(booster, rows, columns, FeatureParams(), "en", 3, transactions=amounts)
+    again = explain(booster, rows, columns, FeatureParams(), "en", 3, transactions=amounts)
+    assert first.reasons.tolist() == again.reasons.tolist()
+    # one row alone gets the same reasons as in a batch
+    alone = explain(booster, rows.iloc[[7]], columns, FeatureParams(), "en", 3,
+                    transactions=amounts.iloc[[7]])
+    assert alone.reasons.iloc[0] == first.reasons.iloc[7]
+    np.testing.assert_allclose(first.base_value + first.by_group.sum(axis=1), first.margin,
+                               atol=1e-3)
+    for i, reasons in enumerate(first.reasons):
+        for r in reasons:
+            assert r.contribution > 0
+            assert r.contribution == pytest.approx(first.by_group.iloc[i][r.group])
+    zh = explain(booster, rows, columns, FeatureParams(), "zh", 3, transactions=amounts)
+    texts = [r.text for rs in zh.reasons for r in rs]
+    assert texts and all(CJK.search(t) for t in texts)
+    assert [r.group for r in zh.reasons.iloc[0]] == [r.group for r in first.reasons.iloc[0]]
+
+
+def test_feature_groups_follow_the_registry() -> None:
+    groups = feature_groups(["cust_count_1h", "hour", "cust_count_1d", "is_night", "mystery"])
+    assert groups == {"customer_count": ["cust_count_1h", "cust_count_1d"],
+                      "time_of_day": ["hour", "is_night"], "mystery": ["mystery"]}
+
+
+# ----------------------------------------------------------------------- templates
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_registry_group_has_english_and_chinese_text() -> None:
+    groups = {s.group for s in registry(FeatureParams()).values()}
+    assert groups <= set(GROUP_TEXT)
+    for group, text in GROUP_TEXT.items():
+        assert text.title.en and CJK.search(text.title.zh), group
+        assert text.phrases, group
+        for case, phrase in text.phrases.items():
+            assert phrase.en and not CJK.search(phrase.en), (group, case)
+            assert CJK.search(phrase.zh), (group, case)
+            assert _fields(phrase.en) == _fields(phrase.zh), (group, case)
+    assert _fields(GENERIC.en) == _fields(GENERIC.zh)
+    assert group_title("customer_count", "zh") == "客户支付笔数"
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("value", [0.0, 1.0, 37.5, float("nan")])
+def test_every_feature_has_a_sentence(language: str, value: float) -> None:
+    specs = registry(FeatureParams())
+    row = dict.fromkeys(specs, value)
+    for name in specs:
+        text = reason_text(name, row, language=language, amount=120.0)
+        assert text and "{" not in text, name
+        assert bool(CJK.search(text)) == (language == "zh"), (name, text)
+
+
+@pytest.mark.parametrize(("feature", "row", "amount", "expected"), [
+    ("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 12.0}, 3200.0,
+     "amount 3,200.00 is 12x this customer's 30-day average (266.67)"),
+    ("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 2.5}, None,
+     "amount is 2.5x this customer's 30-day average"),
+    ("cust_amount_z_all", {"cust_amount_z_all": -1.26}, 5.0,
+     "amount 5.00 is 1.3 standard deviations below this customer's average of all earlier "
+     "payments"),
+    ("cust_amount_ratio_all", {"cust_amount_ratio_all": float("nan")}, 5.0,
+     "no earlier payments to compare the amount with"),
+    ("cust_first_device", {"cust_first_device": 1.0}, None, "first payment from this device"),
+    ("cust_first_merchant", {"cust_first_merchant": 0.0}, None, "has paid this merchant before"),
+    ("merch_risk_7d", {"merch_risk_7d": 0.18}, None,
+     "merchant had 18% confirmed fraud in the last 7 days"),
+    ("merch_count_1d", {"merch_count_1d": 1240.0, "merch_count_30d": 9360.0}, None,
+     "merchant received 1,240 payments in the last day (usual: 280)"),
+    ("cust_sum_1d", {"cust_sum_1d": 5400.0, "cust_sum_30d": 7140.0}, None,
+     "paid 5,400.00 CNY in the last day (usual for this customer: 60.00 CNY)"),
+    ("cust_mean_1d", {"cust_mean_1d": 800.0, "cust_sum_1d": 1600.0, "cust_count_1d": 2.0,
+                      "cust_sum_30d": 2600.0, "cust_count_30d": 12.0}, None,
+     "average payment 800.00 CNY in the last day (usual for this customer: 100.00 CNY)"),
+    ("cust_count_30d", {"cust_count_30d": 1.0, "cust_count_1h": 0.0}, None,
+     "1 payment in the last 30 days"),
+    ("is_night", {"hour": 3.0, "is_night": 1.0, "is_weekend": 0.0}, None,
+     "payment at night, 03:00-03:59 (Asia/Shanghai)"),
+    ("is_weekend", {"hour": 14.0, "is_night": 0.0, "is_weekend": 1.0}, None,
+     "payment on a weekend (Asia/Shanghai)"),
+    ("cust_secs_since_prev", {"cust_secs_since_prev": float("nan")}, None,
+     "no earlier payment from this customer on record"),
+    ("cust_secs_since_prev", {"cust_secs_since_prev": 45.0}, None,
+     "45 seconds since this customer's previous payment"),
+    ("account_age_days", {"account_age_days": 0.5}, None, "account opened 12 hours ago"),
+    ("cust_known_frauds", {"cust_known_frauds": 2.0, "cust_days_since_known_fraud": 3.0}, None,
+     "2 payments of this customer already confirmed as fraud"),
+    ("device_customers_7d", {"device_customers_7d": 4.0}, None,
+     "4 other customers paid from this device in the last 7 days"),
+    ("cust_hour_share_30d", {"cust_hour_share_30d": 0.03}, None,
+     "3.0% of this customer's payments in the last 30 days were at this time of day "
+     "(within an hour)"),
+    ("pair_count_1d", {"pair_count_1d": 7.0}, None,
+     "7 payments between this customer and this merchant in the last day"),
+    ("is_round_amount", {"is_round_amount": 1.0}, None, "round amount (a multiple of 10)"),
+    ("account_age_days", {"account_age_days": float("nan")}, None,
+     "age of the customer's account in days: not available"),
+    ("mystery_score", {"mystery_score": 0.5}, None, "mystery_score: 0.5"),
+])
+def test_reason_sentences(feature: str, row: dict, amount: float | None, expected: str) -> None:
+    assert reason_text(feature, row, FeatureParams(), "en", amount) == expected
+
+
+def test_chinese_sentences() -> None:
+    p = FeatureParams()
+    assert reason_text("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 12.0}, p, "zh",
+                       3200.0) == "金额3,200.00是该客户过去30天平均金额（266.67）的12倍"
+    assert reason_text("account_age_days", {"account_age_days": 2.0}, p, "zh") == "账户开立于2.0天前"
+    assert reason_text("cust_first_device", {"cust_first_device": float("nan")}, p, "zh") == \
+        "该客户首次使用该设备支付：无"
+    with pytest.raises(ValueError, match="unknown language"):
+        reason_text("cust_first_device", {"cust_first_device": 1.0}, p, "de")
+
+
+def test_number_formats() -> None:
+    assert [fmt_number(x) for x in (0, 9, 1240, 2.5, 0.2, 0.04, 1234.6)] == \
+        ["0", "9", "1,240", "2.5", "0.2", "0.04", "1,235"]
+    assert fmt_money(3200) == "3,200.00" and fmt_money(12.5, "CNY") == "12.50 CNY"
+    assert [fmt_share(x) for x in (0.18, 0.045, 0.0004, 0)] == ["18%", "4.5%", "<0.1%", "0%"]
+    assert [fmt_ratio(x) for x in (12.04, 2.5, 0.25)] == ["12x", "2.5x", "0.25x"]
+    assert fmt_ratio(3, "zh") == "3.0倍"
+    assert [fmt_duration(s) for s in (1, 45, 720, 5400, 86400, 86400 * 400)] == \
+        ["1 second", "45 seconds", "12 minutes", "1.5 hours", "1.0 day", "1.1 years"]
+    assert fmt_duration(5400, "zh") == "1.5小时"
+    specs = registry(FeatureParams())
+    assert format_value(specs["cust_count_1h"], 1, "en") == "1 payment"
+    assert format_value(specs["cust_count_1h"], 9, "zh") == "9笔支付"
+    assert format_value(specs["is_night"], 1, "en") == "yes"
+    assert format_value(specs["hour"], 23, "en") == "23:00-23:59"

@@ -1,0 +1,272 @@
+"""The reviewers' report: HTML pieces (fast) and one real run checked in a browser (slow)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from okml.config import FeatureParams, MlflowParams, ModelParams, Params, SimulateParams
+from okml.errors import DataError, OkmlError
+from okml.io import write_parquet
+
+DAY = "2026-02-05"
+EVIL = "<script>alert(1)</script>"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _params(tmp: Path, **explain: Any) -> Params:
+    base = Params()
+    return base.model_copy(update={
+        "explain": base.explain.model_copy(update={"report_dir": str(tmp / "reports"),
+                                                   "scored_dir": str(tmp / "scored"), **explain}),
+        "mlflow": MlflowParams(tracking_uri=f"sqlite:///{tmp}/mlflow.db",
+                               artifact_root=str(tmp / "artifacts")),
+    })
+
+
+def _build(tmp: Path) -> dict[str, Any]:
+    """A tiny model saved as an MLflow model folder and one scored day with a hostile
+    merchant name on the riskiest flagged payment."""
+    import mlflow.pyfunc
+
+    from okml.features import build_features
+    from okml.models import build_estimator, final_booster
+    from okml.pyfunc import FraudModel, write_model_files
+    from okml.score import score_transactions
+    from okml.simulate import simulate
+
+    tx = simulate(SimulateParams(n_customers=150, n_merchants=60, n_days=37, seed=7))
+    fp = FeatureParams()
+    train = tx[tx["timestamp"] < pd.Timestamp("2026-01-25", tz="UTC")]
+    feats = build_features(train, fp)
+    est = build_estimator(ModelParams(n_estimators=15, max_depth=3, n_jobs=1))
+    booster = final_booster(est.fit(feats, train["is_fraud"].to_numpy()))
+    arts = write_model_files(booster, fp, list(feats.columns), tmp / "files",
+                             extra={"threshold": 0.5, "k": 10})
+    mlflow.pyfunc.save_model(str(tmp / "model"), python_model=FraudModel(), artifacts=arts,
+                             pip_requirements=["xgboost"])
+    model = SimpleNamespace(booster=booster, feature_params=fp, columns=list(feats.columns),
+                            meta={"threshold": 0.5})
+    day = pd.Timestamp(DAY, tz="UTC")
+    new = tx[(tx["timestamp"] >= day) & (tx["timestamp"] < day + pd.Timedelta(days=1))]
+    scored = score_transactions(model, new, tx[tx["timestamp"] < day], Params())
+    assert scored["flag"].sum() >= 3
+    top = scored.loc[scored["flag"]].sort_values("score", ascending=False, kind="stable").index[0]
+    scored.loc[top, "merchant_name"] = EVIL
+    scored.loc[top, "merchant_category"] = "<b>bold</b>"
+    path = write_parquet(scored, tmp / "scored" / f"day-{DAY}.parquet")
+    return {"scored": path, "model": str(tmp / "model"), "arts": arts, "frame": scored,
+            "top": top}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _build(tmp_path_factory.mktemp("report"))
+
+
+# ---------------------------------------------------------------------- fast pieces
+def test_prepare_picks_the_riskiest_flagged_cases(built, tmp_path: Path) -> None:
+    from okml import report
+
+    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=4, language="en")
+    frame = built["frame"]
+    want = frame[frame["flag"]].sort_values("score", ascending=False, kind="stable").head(4)
+    assert rep.cases["transaction_id"].tolist() == want["transaction_id"].tolist()
+    assert len(rep.explained) == 4 and len(rep.overview) == len(frame)
+    assert rep.explained.reasons.iloc[0][0].text == want["reason_1"].iloc[0]
+
+
+def test_case_html_escapes_data(built) -> None:
+    from okml import report
+
+    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=2, language="en")
+    page = report.case_html(rep, 0)
+    assert "<script>" not in page and "<b>bold" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert page.count('src="data:image/png;base64,') == 2
+    table = report.cases_table_html(rep)
+    assert "&lt;script&gt;" in table and "<script>" not in table
+    rep.model_uri = 'models:/x"><img src=x onerror=alert(2)>'
+    assert "<img src=x" not in report.header_html(rep)
+
+
+def test_chinese_report_pieces(built) -> None:
+    from okml import report
+
+    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=1, language="zh")
+    head, case = report.header_html(rep), report.case_html(rep, 0)
+    assert "待审核的可疑支付" in head and "标记原因" in case
+    assert all(CJK.search(r.text) for r in rep.explained.reasons.iloc[0])
+    assert "供数据科学家参考" in report.data_science_html(rep)
+
+
+def test_figures_are_embedded_png(built) -> None:
+    from okml import report
+
+    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=1)
+    fig = report.waterfall_figure(rep.explained, 0, rep.feature_params, "en", 5)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    # 5 features with their own bar + the rest; plain-language labels with values
+    assert len(labels) == 6 and labels[0].startswith("other ")
+    assert all(":" in lb for lb in labels[1:])
+    tag = report.figure_html(fig, 'a "chart"')
+    data = re.search(r'base64,([^"]+)"', tag).group(1)
+    assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 'alt="a &quot;chart&quot;"' in tag
+
+
+def test_a_day_without_flags(built, tmp_path: Path) -> None:
+    from okml import report
+
+    quiet = built["frame"].assign(flag=False)
+    path = write_parquet(quiet, tmp_path / "quiet.parquet")
+    rep = report.prepare(path, built["model"], DAY)
+    assert rep.cases.empty
+    assert "No payments were flagged on 2026-02-05" in report.cases_table_html(rep)
+
+
+def test_bad_inputs(built, tmp_path: Path) -> None:
+    from okml import report
+
+    with pytest.raises(DataError, match="scored file not found"):
+        report.prepare(tmp_path / "nope.parquet", built["model"])
+    plain = write_parquet(built["frame"].drop(columns="score"), tmp_path / "plain.parquet")
+    with pytest.raises(DataError, match="no column score"):
+        report.prepare(plain, built["model"])
+    nofeat = built["frame"][[c for c in built["frame"] if not c.startswith("feat_")]]
+    with pytest.raises(DataError, match="no feature columns"):
+        report.prepare(write_parquet(nofeat, tmp_path / "nofeat.parquet"), built["model"])
+    with pytest.raises(DataError, match="no scored payments on 2026-03-01"):
+        report.prepare(built["scored"], built["model"], "2026-03-01")
+    with pytest.raises(OkmlError, match="cannot read date"):
+        report.prepare(built["scored"], built["model"], "yesterday-ish")
+    with pytest.raises(ValueError, match="unknown language"):
+        report.prepare(built["scored"], built["model"], DAY, language="fr")
+    with pytest.raises(OkmlError, match="no scored files"):
+        report.default_scored(_params(tmp_path))
+
+
+def test_notebook_is_committed_clean_and_parameterized() -> None:
+    import ast
+
+    import nbformat
+
+    from okml.report import NOTEBOOK
+
+    nb = nbformat.read(str(NOTEBOOK), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert code[0].metadata.get("tags") == ["parameters"]
+    assigned = {t.id for node in ast.parse(code[0].source).body for t in node.targets}
+    assert assigned == {"scored_path", "model_uri", "date", "n_cases", "language",
+                        "params_file", "overrides"}
+    assert nb.metadata.kernelspec.name == "okml"
+
+
+# ----------------------------------------------------------------- the real report
+@pytest.fixture(scope="module")
+def report_run(built, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``okml report`` once, on a model registered in a temporary MLflow store."""
+    import mlflow
+
+    from okml import tracking
+    from okml.pyfunc import FraudModel
+    from okml.report import report_cli
+
+    tmp = tmp_path_factory.mktemp("report_run")
+    params = _params(tmp, n_cases=3)
+    tracking.configure(params.mlflow)
+    with tracking.run(params.mlflow, "test") as active:
+        info = mlflow.pyfunc.log_model(name="model", python_model=FraudModel(),
+                                       artifacts=built["arts"], pip_requirements=["xgboost"])
+    version = tracking.register(info.model_uri, params.mlflow)
+    tracking.set_alias(params.mlflow, tracking.CHAMPION, version)
+    out = tmp / "report.html"
+    assert report_cli(params, date=None, scored=str(built["scored"]), model=None,
+                      output=str(out)) == 0
+    return {"html": out, "run_id": active.info.run_id, "params": params}
+
+
+@pytest.mark.slow
+def test_report_html_is_self_contained_without_code(report_run) -> None:
+    import mlflow
+
+    page = report_run["html"].read_text(encoding="utf-8")
+    assert "Flagged payments for review: 2026-02-05" in page
+    assert page.count('class="okml-case"') == 3
+    assert "report.prepare(" not in page  # code cells are hidden
+    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page  # no warnings shown
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', page)
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    artifacts = mlflow.MlflowClient().list_artifacts(report_run["run_id"], "reports")
+    assert [Path(a.path).name for a in artifacts] == ["report.html"]
+
+
+def _chromium() -> tuple[str, str]:
+    browser, driver = "/usr/bin/chromium", "/usr/bin/chromedriver"
+    if not (os.path.exists(browser) and os.path.exists(driver)):
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            try:
+                subprocess.run(["apt-get", "install", "-y", "chromium", "chromium-driver"],
+                               env=env, timeout=600, capture_output=True, check=False)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if not (os.path.exists(browser) and os.path.exists(driver)):
+            pytest.skip("headless Chromium is not available (apt-get install chromium "
+                        "chromium-driver)")
+    return browser, driver
+
+
+@pytest.mark.slow
+def test_report_renders_in_a_browser(report_run) -> None:
+    from selenium import webdriver
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    browser, driver_path = _chromium()
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run"):
+        options.add_argument(arg)
+    profile = tempfile.mkdtemp(prefix="okml-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    options.binary_location = browser
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(report_run["html"].as_uri())
+        try:
+            alert = driver.switch_to.alert
+            text = alert.text
+            alert.dismiss()
+            pytest.fail(f"the report ran a script: alert {text!r}")
+        except NoAlertPresentException:
+            pass
+        cases = driver.find_elements(By.CSS_SELECTOR, "section.okml-case")
+        assert len(cases) == 3 and all(c.is_displayed() for c in cases)
+        assert "Case 1: payment" in cases[0].text
+        assert EVIL in cases[0].text  # shown as text
+        body = driver.find_element(By.TAG_NAME, "body").text
+        assert "Flagged payments for review: 2026-02-05" in body
+        assert "For data scientists" in body
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        assert len(images) == 3 * 2 + 2  # two charts per case, two for data scientists
+        assert all(done and width > 0 for done, width in images)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,207 @@
+"""Batch scoring: history look-back, operating point, ranks, reasons, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from okml.config import FeatureParams, ModelParams, Params, SimulateParams
+from okml.errors import DataError, OkmlError
+from okml.features import build_features, registry
+from okml.pyfunc import score_frame
+from okml.score import (
+    FEATURE_PREFIX,
+    _rank_in_day,
+    approximate_features,
+    operating_point,
+    score_cli,
+    score_transactions,
+)
+
+DAY = pd.Timestamp("2026-02-05", tz="UTC")  # scored day; data from 2026-01-01 to 02-09
+LABELS = ["is_fraud", "fraud_type", "label_time", "reported_by_user", "report_time"]
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, Any]:
+    """Simulated month, a tiny model trained on its first two weeks, one day to score."""
+    from okml.models import build_estimator, final_booster
+    from okml.simulate import simulate
+
+    tx = simulate(SimulateParams(n_customers=150, n_merchants=60, n_days=40, seed=5))
+    fp = FeatureParams()
+    feats = build_features(tx, fp)
+    train = (tx["timestamp"] < pd.Timestamp("2026-01-15", tz="UTC")).to_numpy()
+    est = build_estimator(ModelParams(n_estimators=15, max_depth=3, n_jobs=1))
+    est.fit(feats[train], tx["is_fraud"].to_numpy()[train])
+    booster = final_booster(est)
+    columns = list(feats.columns)
+    in_day = ((tx["timestamp"] >= DAY) & (tx["timestamp"] < DAY + pd.Timedelta(days=1))).to_numpy()
+    scores = score_frame(booster, feats[in_day], columns)
+    before = tx["timestamp"] < DAY
+    return {"tx": tx, "feats": feats, "booster": booster, "columns": columns, "fp": fp,
+            "new": tx[in_day].drop(columns=LABELS), "labelled_new": tx[in_day],
+            "history": tx[before], "threshold": float(np.quantile(scores, 0.9)),
+            "day_features": feats[in_day]}
+
+
+def _model(world: dict[str, Any], threshold: float | None = None) -> SimpleNamespace:
+    meta = {"threshold": threshold} if threshold is not None else {}
+    return SimpleNamespace(booster=world["booster"], feature_params=world["fp"],
+                           columns=world["columns"], meta=meta)
+
+
+def test_scores_flags_and_reasons(world) -> None:
+    params = Params()
+    new, history = world["new"], world["history"]
+    before = (new.copy(), history.copy())
+    out = score_transactions(_model(world, world["threshold"]), new, history, params)
+    pd.testing.assert_frame_equal(new, before[0])  # inputs untouched
+    pd.testing.assert_frame_equal(history, before[1])
+    assert out["transaction_id"].tolist() == new["transaction_id"].tolist()
+    head = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]
+    assert list(out.columns[:5]) == head
+    for col in ["score", "flag", "rank_in_day", "reason_1", "reason_2", "reason_3", "reasons"]:
+        assert col in out
+    # 35 days of history, trimmed to the 30-day look-back: all-history features are approximate
+    specs = registry(world["fp"])
+    assert out.attrs["approximate_features"] == [
+        c for c in world["columns"] if specs[c].all_history]
+    assert (out["flag"] == (out["score"] >= world["threshold"])).all()
+    assert "threshold" in out.attrs["operating_point"]
+    flagged = out[out["flag"]]
+    assert len(flagged) > 0
+    assert out.loc[~out["flag"], ["reason_1", "reasons"]].isna().all().all()
+    assert flagged["reason_1"].notna().all()
+    for text, blob in zip(flagged["reason_1"], flagged["reasons"], strict=True):
+        reasons = json.loads(blob)
+        assert reasons[0]["text"] == text
+        assert all(r["contribution"] > 0 for r in reasons)
+    feats = [c for c in out.columns if c.startswith(FEATURE_PREFIX)]
+    assert [c.removeprefix(FEATURE_PREFIX) for c in feats] == world["columns"]
+
+
+def test_look_back_features_equal_those_on_all_data(world) -> None:
+    # time-correctness of the trimming: with the new rows' own labels (as in the data), every
+    # feature that is not all-history equals the one computed on the whole simulated period
+    out = score_transactions(_model(world, 0.5), world["labelled_new"], world["history"],
+                             Params())
+    specs = registry(world["fp"])
+    exact = [c for c in world["columns"] if not specs[c].all_history]
+    got = out[[FEATURE_PREFIX + c for c in exact]].set_axis(exact, axis=1)
+    want = world["day_features"][exact].set_axis(got.index)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    # history that starts within the look-back is not trimmed: nothing is reported
+    recent = world["history"][world["history"]["timestamp"] >= DAY - pd.Timedelta(days=10)]
+    assert score_transactions(_model(world, 0.5), world["new"], recent, Params()
+                              ).attrs["approximate_features"] == []
+
+
+def test_approximate_features_by_hand() -> None:
+    fp = FeatureParams(customer_windows=["1h"], merchant_windows=["1d"])
+    cols = ["hour", "cust_count_1h", "cust_first_device", "merch_risk_1d", "mystery"]
+    assert approximate_features(cols, fp, trimmed=False) == []
+    assert approximate_features(cols, fp, trimmed=True) == ["cust_first_device"]
+    assert approximate_features(cols, fp, trimmed=False, no_history=True) == [
+        "cust_count_1h", "cust_first_device", "merch_risk_1d"]
+
+
+def test_top_k_without_threshold(world) -> None:
+    params = Params().model_copy(update={"evaluate": Params().evaluate.model_copy(
+        update={"k": 3})})
+    out = score_transactions(_model(world), world["new"], world["history"], params)
+    assert out.attrs["operating_point"] == "top 3 customers per day"
+    assert out.loc[out["flag"], "customer_id"].nunique() == 3
+    top3 = out.groupby("customer_id")["score"].max().nlargest(3).index
+    assert set(out.loc[out["flag"], "customer_id"]) == set(top3)
+    # asked for top-k although the model has a threshold
+    forced = score_transactions(_model(world, 0.0), world["new"], world["history"], params,
+                                top_k=True)
+    assert forced["flag"].tolist() == out["flag"].tolist()
+
+
+def test_operating_point_ignores_a_missing_or_nan_threshold() -> None:
+    params = Params()
+    assert operating_point(SimpleNamespace(meta={}), params).kind == "top_k"
+    assert operating_point(SimpleNamespace(meta={"threshold": None}), params).kind == "top_k"
+    assert operating_point(SimpleNamespace(meta={"threshold": float("nan")}), params).kind == "top_k"
+    point = operating_point(SimpleNamespace(meta={"threshold": 0.7}), params)
+    assert (point.kind, point.threshold) == ("threshold", 0.7)
+
+
+def test_rank_in_day_by_hand() -> None:
+    ts = pd.Series(pd.to_datetime(["2026-01-01 09:00", "2026-01-01 10:00", "2026-01-01 23:59",
+                                   "2026-01-02 00:00", "2026-01-01 11:00"], utc=True))
+    scores = np.array([0.2, 0.9, 0.5, 0.1, 0.5])
+    # day 1: 0.9 -> 1, the two 0.5 -> 2 and 3 in row order, 0.2 -> 4; day 2 alone -> 1
+    assert _rank_in_day(ts, scores).tolist() == [4, 1, 2, 1, 3]
+
+
+def test_overlapping_ids_are_rejected(world) -> None:
+    history = pd.concat([world["history"], world["tx"].loc[world["new"].index[:2]]])
+    with pytest.raises(DataError, match=r"2 transaction id\(s\) appear in both"):
+        score_transactions(_model(world, 0.5), world["new"], history, Params())
+
+
+def test_no_history_and_no_labels_still_scores(world) -> None:
+    out = score_transactions(_model(world, 0.5), world["new"], None, Params())
+    assert len(out) == len(world["new"]) and out["score"].between(0, 1).all()
+    assert "cust_known_frauds" in out.attrs["approximate_features"]
+
+
+def test_bad_new_transactions_are_rejected(world) -> None:
+    with pytest.raises(DataError, match="amount"):
+        score_transactions(_model(world, 0.5), world["new"].assign(amount=-1.0), None, Params())
+    with pytest.raises(DataError, match="no transactions"):
+        score_transactions(_model(world, 0.5), world["new"].iloc[:0], None, Params())
+    with pytest.raises(DataError, match="device_id"):  # the model needs device features
+        score_transactions(_model(world, 0.5), world["new"].drop(columns="device_id"),
+                           world["history"].drop(columns="device_id"), Params())
+
+
+# ------------------------------------------------------------------------------ CLI
+def _save_model(world: dict[str, Any], folder: Path, threshold: float) -> Path:
+    import mlflow.pyfunc
+
+    from okml.pyfunc import FraudModel, write_model_files
+
+    arts = write_model_files(world["booster"], world["fp"], world["columns"], folder / "files",
+                             extra={"threshold": threshold, "k": 100})
+    mlflow.pyfunc.save_model(str(folder / "model"), python_model=FraudModel(), artifacts=arts,
+                             pip_requirements=["xgboost"])
+    return folder / "model"
+
+
+def test_score_cli_writes_parquet(world, tmp_path: Path, capsys) -> None:
+    model = _save_model(world, tmp_path, world["threshold"])
+    new_file, hist_file = tmp_path / "new.parquet", tmp_path / "hist.parquet"
+    world["new"].to_parquet(new_file)
+    world["history"].to_parquet(hist_file)
+    params = Params().model_copy(update={"explain": Params().explain.model_copy(
+        update={"scored_dir": str(tmp_path / "scored"), "language": "zh"})})
+    assert score_cli(params, str(new_file), str(hist_file), str(model), None, False) == 0
+    out_file = tmp_path / "scored" / "new-2026-02-05.parquet"
+    scored = pd.read_parquet(out_file)
+    assert len(scored) == len(world["new"])
+    printed = capsys.readouterr().out
+    assert f"flagged {int(scored['flag'].sum())}" in printed and str(out_file) in printed
+    assert scored["reason_1"].dropna().str.contains(r"[\u4e00-\u9fff]").all()
+    direct = score_transactions(_model(world, world["threshold"]), world["new"],
+                                world["history"], Params())
+    np.testing.assert_allclose(scored["score"], direct["score"])
+    assert scored["flag"].tolist() == direct["flag"].tolist()
+
+
+def test_score_cli_errors(world, tmp_path: Path) -> None:
+    new_file = tmp_path / "new.parquet"
+    world["new"].to_parquet(new_file)
+    with pytest.raises(DataError, match="not found|does not exist|no such"):
+        score_cli(Params(), str(tmp_path / "missing.parquet"), None, str(tmp_path), None, False)
+    with pytest.raises(OkmlError, match="cannot load model"):
+        score_cli(Params(), str(new_file), None, str(tmp_path / "nothing"), None, False)
