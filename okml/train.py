@@ -200,7 +200,7 @@ def log_result(result: TrainResult, params: Params, tx: pd.DataFrame, run_id: st
     import mlflow
 
     from okml import tracking
-    from okml.evaluate.compare import _plots as write_plots
+    from okml.evaluate.compare import write_plots
     from okml.models import final_booster, final_estimator
     from okml.pyfunc import FraudModel, write_model_files
 

@@ -1,0 +1,447 @@
+"""``okml evaluate``: every candidate model on the same prequential folds, side by side.
+
+Features are built once on all transactions (they are point in time, so a row's features
+use only what was known before it). For each fold (see :mod:`okml.evaluate.splits`) and
+each candidate, the model is fitted on the training window with the labels known at
+go-live, scores the test window, and :func:`~okml.evaluate.scoring.evaluate_scores` measures
+it. The ``cost`` operating point picks its threshold on the last
+``evaluate.cost_validation_days`` of the training window, scored by a model fitted on the
+days before, using only labels known at go-live: the test window never influences it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from okml.config import Params
+from okml.errors import ConfigError, DataError
+from okml.evaluate import metrics as m
+from okml.evaluate import plots
+from okml.evaluate.scoring import (
+    LOWER_IS_BETTER,
+    MAIN_METRICS,
+    RANKING_METRICS,
+    evaluate_scores,
+    scored_frame,
+)
+from okml.evaluate.splits import Fold, FoldData, data_days, make_folds, split_fold
+from okml.io import write_parquet, write_text
+from okml.models import build_estimator, candidate_params
+from okml.paths import resolve
+
+log = logging.getLogger(__name__)
+
+_ID_COLUMNS = ["model", "fold", "train_start", "train_end", "test_start", "test_end"]
+_KNOWN_METRICS = set(MAIN_METRICS) | {"false_alerts_per_day", "alert_precision", "fraud_amount"}
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`run_evaluation` measured and wrote.
+
+    Attributes
+    ----------
+    folds:
+        The folds, oldest first.
+    fold_metrics:
+        One row per candidate and fold: ids, fold dates, every metric, ``fit_seconds``.
+    summary:
+        One row per candidate (index ``model``): ``<metric>_mean`` and ``<metric>_std``.
+    scores:
+        Test scores: ``transaction_id, fold, model, score``.
+    best:
+        The candidate with the best mean ``evaluate.select_metric``.
+    output_dir:
+        Folder the files were written to.
+    files:
+        Paths written.
+    """
+
+    folds: list[Fold]
+    fold_metrics: pd.DataFrame
+    summary: pd.DataFrame
+    scores: pd.DataFrame
+    best: str
+    output_dir: Path
+    files: list[Path] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------- inputs
+def load_transactions(params: Params, progress: bool = True) -> pd.DataFrame:
+    """``params.data.path`` through :func:`okml.data.load`; simulates it first when the
+    default simulated data are missing."""
+    from okml.data import load
+
+    path = resolve(params.data.path)
+    if (
+        not path.exists()
+        and params.data.preset == "canonical"
+        and path == resolve(params.simulate.output)
+    ):
+        from okml.simulate import simulate_to_file
+
+        log.info("no data at %s: simulating it first (okml simulate)", path)
+        simulate_to_file(params.simulate, output=str(path), progress=progress)
+    return load(path, preset=params.data.preset, params=params.data)
+
+
+def feature_matrix(tx: pd.DataFrame, params: Params, progress: bool = True) -> pd.DataFrame:
+    """Point-in-time features of ``tx`` as float columns, one row per transaction (RangeIndex)."""
+    from okml.features import build_features
+
+    return _check_features(build_features(tx, params.features, progress=progress), tx)
+
+
+def _check_features(feats: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
+    if len(feats) != len(tx):
+        raise DataError(f"feature table has {len(feats):,} rows for {len(tx):,} transactions")
+    if feats.index.name == "transaction_id" and not np.array_equal(
+        feats.index.to_numpy(), tx["transaction_id"].to_numpy()
+    ):
+        raise DataError("feature rows are not in transaction order")
+    bad = [c for c in feats.columns if not (pd.api.types.is_numeric_dtype(feats[c])
+                                           or pd.api.types.is_bool_dtype(feats[c]))]
+    if bad:
+        raise DataError(f"features must be numeric; not: {', '.join(map(str, bad[:5]))}")
+    return feats.reset_index(drop=True).astype("float64")
+
+
+def _check_select_metric(name: str) -> None:
+    if name not in _KNOWN_METRICS and not name.startswith("recall."):
+        raise ConfigError(
+            f"evaluate.select_metric: unknown metric {name!r}; choose one of "
+            f"{', '.join(sorted(_KNOWN_METRICS))} or recall.<fraud_type>"
+        )
+
+
+def _warn_short_history(tx: pd.DataFrame, folds: list[Fold], params: Params) -> None:
+    try:
+        from okml.features import lookback
+    except ImportError:  # pragma: no cover - features module always ships lookback
+        return
+    first, _ = data_days(tx["timestamp"])
+    needed = lookback(params.features)
+    if folds and folds[0].train_start < first + needed:
+        log.warning(
+            "%s starts %s days after the first data but features look back %s days: its "
+            "earliest training rows see a shorter past than production would",
+            folds[0].name, (folds[0].train_start - first).days, needed / pd.Timedelta(days=1),
+        )
+
+
+# -------------------------------------------------------------------------- fitting
+def _cost_threshold(
+    tx: pd.DataFrame, X: pd.DataFrame, data: FoldData, model_params: Any, params: Params
+) -> float:
+    days = params.evaluate.cost_validation_days
+    fold = data.fold
+    start = fold.train_end - pd.Timedelta(days=days)
+    if start <= fold.train_start:
+        raise ConfigError(
+            f"evaluate.cost_validation_days ({days}) must be shorter than split.train_days "
+            f"({params.split.train_days})"
+        )
+    inner = (tx["timestamp"].iloc[data.train] < start).to_numpy()
+    if data.y_train[inner].sum() == 0:
+        raise DataError(
+            f"{fold.name}: no fraud label known before {start:%Y-%m-%d} to fit the model that "
+            "picks the cost threshold; use fewer evaluate.cost_validation_days"
+        )
+    est = build_estimator(model_params).fit(X.iloc[data.train[inner]], data.y_train[inner])
+    hold = data.train[~inner]
+    val = tx.iloc[hold].assign(is_fraud=data.y_train[~inner])  # labels known at go-live
+    scores = est.predict_proba(X.iloc[hold])[:, 1]
+    return m.cost_threshold(scored_frame(val, scores), params.evaluate.cost)
+
+
+def _fold_ids(label: str, fold: Fold) -> dict[str, Any]:
+    return {
+        "model": label,
+        "fold": fold.index,
+        "train_start": fold.train_start,
+        "train_end": fold.train_end,
+        "test_start": fold.test_start,
+        "test_end": fold.test_end,
+    }
+
+
+# ----------------------------------------------------------------------------- tables
+def summarize(fold_metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation (ddof=1; NaN for one fold) over folds, per model."""
+    cols = [c for c in fold_metrics.columns if c not in _ID_COLUMNS]
+    grouped = fold_metrics.groupby("model", sort=False)[cols]
+    mean = grouped.mean().add_suffix("_mean")
+    std = grouped.std(ddof=1).add_suffix("_std")
+    out = pd.concat([mean, std], axis=1)
+    ordered = [f"{c}_{s}" for c in cols for s in ("mean", "std")]
+    out = out[ordered]
+    out.insert(0, "n_folds", grouped.size())
+    return out
+
+
+def pick_best(summary: pd.DataFrame, metric: str) -> str:
+    """The model with the best mean ``metric`` (lowest for costs); first model if all NaN."""
+    col = f"{metric}_mean"
+    if col not in summary or summary[col].isna().all():
+        return str(summary.index[0])
+    values = summary[col]
+    return str(values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax())
+
+
+def _display_name(metric: str, params: Params) -> str:
+    names = {
+        "auc": "AUC",
+        "ap": "AP",
+        "cp_at_k": f"CP@{params.evaluate.k}",
+        "cp_at_k_max": f"CP@{params.evaluate.k} max",
+        "recall_at_fpr": f"recall@{params.evaluate.fpr:g}FPR",
+        "recall": "recall",
+        "caught_amount": "caught",
+        "missed_amount": "missed",
+        "compensation": "compensation",
+        "alerts_per_day": "alerts/day",
+        "expected_cost": "cost",
+    }
+    return names.get(metric, metric.replace("recall.", "recall "))
+
+
+def _fmt(value: float, metric: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    if metric.endswith("amount") or metric in {"compensation", "expected_cost"}:
+        return f"{value:,.0f}"
+    if metric == "alerts_per_day":
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def _metric_table(summary: pd.DataFrame, metrics: list[str], params: Params) -> str:
+    header = ["model"] + [_display_name(c, params) for c in metrics]
+    rows = []
+    for model, row in summary.iterrows():
+        cells = [str(model)]
+        for c in metrics:
+            mean, std = row[f"{c}_mean"], row[f"{c}_std"]
+            text = _fmt(mean, c)
+            if not (isinstance(std, float) and math.isnan(std)):
+                text += f" ± {_fmt(std, c)}"
+            cells.append(text)
+        rows.append(cells)
+    return _markdown(header, rows)
+
+
+def comparison_table(summary: pd.DataFrame, params: Params) -> str:
+    """Markdown tables, one row per model, ``mean ± std`` over folds (no ± for one value).
+
+    Three tables: ranking quality (threshold-free), the operating point (recall, money,
+    alerts, cost), and recall by fraud type at the operating point.
+    """
+    present = [c for c in MAIN_METRICS if f"{c}_mean" in summary]
+    ranking = [c for c in present if c in RANKING_METRICS]
+    operating = [c for c in present if c not in RANKING_METRICS]
+    by_type = sorted(c[: -len("_mean")] for c in summary
+                     if c.startswith("recall.") and c.endswith("_mean"))
+    parts = [_metric_table(summary, ranking, params), _metric_table(summary, operating, params)]
+    if by_type:
+        parts.append(_metric_table(summary, by_type, params))
+    return "\n\n".join(parts)
+
+
+def _fold_lines(folds: list[Fold], sizes: dict[int, tuple[int, int, int]]) -> list[str]:
+    lines = []
+    for f in folds:
+        n_train, n_test, n_fraud = sizes.get(f.index, (0, 0, 0))
+        lines.append(f"- {f.name}: {n_train:,} training rows, {n_test:,} test rows, "
+                     f"{n_fraud:,} test frauds")
+    return lines
+
+
+def _report(result_table: str, folds: list[Fold], sizes: dict[int, tuple[int, int, int]],
+            params: Params, best: str) -> str:
+    ev = params.evaluate
+    op = (f"top {ev.k} customers a day" if ev.operating_point == "top_k"
+          else "cost-optimal threshold (chosen on the last "
+          f"{ev.cost_validation_days} training days)")
+    return "\n".join([
+        "# Model comparison",
+        "",
+        f"Data: `{params.data.path}` (preset {params.data.preset}). "
+        f"Folds: {params.split.train_days} training days, {params.split.delay_days} delay days, "
+        f"{params.split.test_days} test days; known-compromised customers "
+        f"{'removed' if params.split.remove_known_compromised else 'kept'}.",
+        "",
+        *_fold_lines(folds, sizes),
+        "",
+        f"Mean ± standard deviation over folds. Operating point: {op}. Money in the data's "
+        f"currency, totals per test window; cost = {ev.cost.review_cost:g} per alert + "
+        f"{ev.cost.false_alert_cost:g} per false alert + {ev.cost.reimbursed_share:g} x missed.",
+        "",
+        result_table,
+        "",
+        f"Best by {ev.select_metric}: **{best}** (plots are for this model).",
+        "",
+    ])
+
+
+# ------------------------------------------------------------------------------ plots
+PLOT_FILES = ("roc.png", "precision_recall.png", "score_distribution.png", "cp_at_k_by_day.png",
+              "cost_threshold.png", "calibration.png")
+
+
+def write_plots(scored: pd.DataFrame, params: Params, out: Path) -> list[Path]:
+    """Write the evaluation plots of one model's test scores to ``out`` (see ``PLOT_FILES``).
+
+    ``scored`` is a scored frame (:func:`~okml.evaluate.scoring.scored_frame`); with a
+    ``fold`` column, CP@k per day is computed within each fold (caught customers are
+    forgotten between folds) and drawn as one line per fold.
+    """
+    y = scored["is_fraud"].to_numpy()
+    s = scored["score"].to_numpy()
+    folds = scored["fold"] if "fold" in scored else pd.Series(0, index=scored.index)
+    per_day = pd.concat(
+        [m.daily_top_k(g, params.evaluate.k)[0].assign(fold=f)
+         for f, g in scored.groupby(folds, sort=True)],
+        ignore_index=True,
+    )
+    figures = [
+        plots.roc_figure(y, s),
+        plots.precision_recall_figure(y, s),
+        plots.score_distribution_figure(y, s),
+        plots.cp_at_k_figure(per_day, params.evaluate.k),
+        plots.cost_figure(m.cost_curve(scored, params.evaluate.cost)),
+        plots.calibration_figure(y, s),
+    ]
+    return [plots.save_figure(fig, Path(out) / name)
+            for name, fig in zip(PLOT_FILES, figures, strict=True)]
+
+
+_plots = write_plots  # older name, kept for callers
+
+
+# ------------------------------------------------------------------------------- main
+def run_evaluation(
+    params: Params,
+    output_dir: str | None = None,
+    progress: bool = True,
+    *,
+    transactions: pd.DataFrame | None = None,
+    features: pd.DataFrame | None = None,
+) -> EvaluationResult:
+    """Compare ``params.evaluate.candidates`` on prequential folds and write the results.
+
+    Parameters
+    ----------
+    params:
+        All parameters; uses ``data``, ``features``, ``split``, ``model`` (shared settings
+        under each candidate) and ``evaluate``.
+    output_dir:
+        Folder for the outputs (default ``params.evaluate.output``; relative to the project).
+    progress:
+        Show progress bars (folds x candidates).
+    transactions, features:
+        Already-loaded canonical transactions and their feature table (skips loading and
+        feature building; the notebook and tests use these).
+
+    Returns
+    -------
+    EvaluationResult
+        Also written to ``output_dir``: ``comparison.csv`` (summary), ``folds.csv`` (per
+        fold), ``comparison.md``, ``scores.parquet`` (``transaction_id, fold, model,
+        score``) and PNG plots of the best candidate.
+
+    Raises
+    ------
+    ConfigError
+        Folds outside the data, an unknown ``select_metric``.
+    DataError
+        No labels, or a fold without fraud in training or test.
+    """
+    ev = params.evaluate
+    _check_select_metric(ev.select_metric)
+    tx = transactions if transactions is not None else load_transactions(params, progress)
+    if "is_fraud" not in tx:
+        raise DataError("evaluation needs labelled transactions", file=params.data.path,
+                        column="is_fraud")
+    folds = make_folds(tx["timestamp"], params.split)
+    X = (_check_features(features, tx) if features is not None
+         else feature_matrix(tx, params, progress))
+    _warn_short_history(tx, folds, params)
+    out = resolve(output_dir or ev.output)
+
+    rows: list[dict[str, Any]] = []
+    score_parts: list[pd.DataFrame] = []
+    scored_by_model: dict[str, list[pd.DataFrame]] = {c.label: [] for c in ev.candidates}
+    sizes: dict[int, tuple[int, int, int]] = {}
+    bar = tqdm(total=len(folds) * len(ev.candidates), disable=not progress, desc="evaluate",
+               unit="fit")
+    try:
+        for fold in folds:
+            data = split_fold(tx, fold, params.split.remove_known_compromised)
+            test_tx = tx.iloc[data.test]
+            sizes[fold.index] = (len(data.train), len(data.test), int(test_tx["is_fraud"].sum()))
+            X_train, X_test = X.iloc[data.train], X.iloc[data.test]
+            for cand in ev.candidates:
+                bar.set_postfix_str(f"fold {fold.index} {cand.label}")
+                model_params = candidate_params(params.model, cand)
+                started = time.perf_counter()
+                est = build_estimator(model_params).fit(X_train, data.y_train)
+                fit_seconds = time.perf_counter() - started
+                scores = est.predict_proba(X_test)[:, 1]
+                threshold = (_cost_threshold(tx, X, data, model_params, params)
+                             if ev.operating_point == "cost" else None)
+                result = evaluate_scores(test_tx, scores, params, threshold=threshold)
+                rows.append({**_fold_ids(cand.label, fold), **result,
+                             "fit_seconds": fit_seconds})
+                score_parts.append(pd.DataFrame({
+                    "transaction_id": test_tx["transaction_id"].to_numpy(),
+                    "fold": fold.index,
+                    "model": cand.label,
+                    "score": scores,
+                }))
+                scored_by_model[cand.label].append(
+                    scored_frame(test_tx, scores).assign(fold=fold.index)
+                )
+                bar.update(1)
+    finally:
+        bar.close()
+
+    fold_metrics = pd.DataFrame(rows)
+    all_scores = pd.concat(score_parts, ignore_index=True)
+    summary = summarize(fold_metrics)
+    best = pick_best(summary, ev.select_metric)
+    table = comparison_table(summary, params)
+    print(table)
+    print(f"\nbest by {ev.select_metric}: {best}")
+
+    files = [
+        _write_csv(summary.reset_index(), out / "comparison.csv"),
+        _write_csv(fold_metrics, out / "folds.csv"),
+        write_text(_report(table, folds, sizes, params, best), out / "comparison.md"),
+        write_parquet(all_scores, out / "scores.parquet"),
+    ]
+    files += write_plots(pd.concat(scored_by_model[best], ignore_index=True), params, out)
+    print(f"wrote {', '.join(p.name for p in files)} to {out}")
+    return EvaluationResult(folds, fold_metrics, summary, all_scores, best, out, files)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> Path:
+    return write_text(df.to_csv(index=False), path)

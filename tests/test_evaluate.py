@@ -1,0 +1,253 @@
+"""evaluate_scores, plots, and run_evaluation end to end on tiny simulated data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from okml.config import Params, params_from_dict
+from okml.errors import ConfigError, DataError
+from okml.evaluate import EvaluationResult, evaluate_scores, plots, run_evaluation
+from okml.evaluate.compare import load_transactions
+from okml.evaluate.metrics import cost_curve, daily_top_k
+
+
+def _ts(day: int, hour: int = 12) -> pd.Timestamp:
+    return pd.Timestamp("2026-03-01", tz="UTC") + pd.Timedelta(days=day - 1, hours=hour)
+
+
+# the frame of tests/test_metrics.py: day, hour, customer, score, fraud, amount, type
+ROWS = [
+    (1, 9, "c1", 0.9, 1, 100.0, "ato"),
+    (1, 10, "c1", 0.1, 0, 10.0, None),
+    (1, 11, "c2", 0.8, 0, 20.0, None),
+    (1, 12, "c3", 0.3, 1, 50.0, "card"),
+    (1, 13, "c4", 0.2, 0, 5.0, None),
+    (2, 9, "c1", 0.95, 1, 200.0, "ato"),
+    (2, 10, "c3", 0.7, 1, 70.0, "card"),
+    (2, 11, "c4", 0.6, 0, 30.0, None),
+    (2, 12, "c5", 0.6, 1, 40.0, "card"),
+    (3, 9, "c6", 0.1, 1, 60.0, "ato"),
+]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _test_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "transaction_id": [f"t{i}" for i in range(len(ROWS))],
+            "timestamp": [_ts(d, h) for d, h, *_ in ROWS],
+            "customer_id": [r[2] for r in ROWS],
+            "merchant_id": "m1",
+            "amount": [r[5] for r in ROWS],
+            "is_fraud": np.array([r[4] for r in ROWS], dtype="int8"),
+            "fraud_type": pd.array([r[6] for r in ROWS], dtype="string"),
+        }
+    )
+
+
+SCORES = np.array([r[3] for r in ROWS])
+
+
+# ---------------------------------------------------------------------- evaluate_scores
+def test_evaluate_scores_top_k_by_hand() -> None:
+    params = params_from_dict({"evaluate": {"k": 2, "fpr": 0.25}})
+    res = evaluate_scores(_test_frame(), SCORES, params)
+    # the values of tests/test_metrics.py, gathered in one dict
+    assert res["cp_at_k"] == pytest.approx(2 / 3)
+    # perfect ranking: day 1 c1, c3 (2/2, both caught); day 2 c5 then c4 (1/2); day 3 c6 (1/1)
+    assert res["cp_at_k_max"] == pytest.approx(2.5 / 3)
+    assert res["caught_amount"] == 430 and res["missed_amount"] == 90
+    assert res["alerts_per_day"] == pytest.approx(5 / 3)
+    assert res["expected_cost"] == 5 * 5 + 2 * 2 + 90
+    assert res["recall.ato"] == 1.0 and res["recall.card"] == pytest.approx(1 / 3)
+    assert res["n_transactions"] == 10 and res["n_frauds"] == 6
+    assert math.isnan(res["threshold"])
+    # legit scores 0.8 0.6 0.2 0.1; frauds 0.95 0.9 0.7 0.6 0.3 0.1: AUC by pair counting
+    # 0.95, 0.9: beat 4 each; 0.7: 3; 0.6: 2 + tie 0.5; 0.3: 2; 0.1: tie 0.5 -> 16/24
+    assert res["auc"] == pytest.approx(16 / 24)
+    # fpr 0.25 allows one false positive (0.8): threshold 0.7 catches 0.95, 0.9, 0.7
+    assert res["recall_at_fpr"] == pytest.approx(3 / 6)
+    assert set(res) >= {"ap", "alert_precision", "false_alerts_per_day", "compensation",
+                        "fraud_amount", "recall"}
+
+
+def test_evaluate_scores_cost_operating_point() -> None:
+    params = params_from_dict({"evaluate": {"operating_point": "cost", "k": 2}})
+    res = evaluate_scores(_test_frame(), SCORES, params, threshold=0.65)
+    assert res["threshold"] == 0.65
+    assert res["caught_amount"] == 370 and res["expected_cost"] == 3 * 5 + 2 + 150
+    with pytest.raises(ConfigError, match="pass the threshold"):
+        evaluate_scores(_test_frame(), SCORES, params)
+
+
+def test_evaluate_scores_accepts_the_evaluate_section_and_checks_length() -> None:
+    params = params_from_dict({"evaluate": {"k": 2}})
+    assert evaluate_scores(_test_frame(), SCORES, params.evaluate)["cp_at_k"] == pytest.approx(
+        2 / 3)
+    with pytest.raises(ValueError, match="9 scores for 10 transactions"):
+        evaluate_scores(_test_frame(), SCORES[:9], params)
+
+
+# ------------------------------------------------------------------------------- plots
+def test_plots_write_png_atomically(tmp_path: Path) -> None:
+    frame = _test_frame().assign(score=SCORES)
+    y = frame["is_fraud"].to_numpy()
+    per_day, _ = daily_top_k(frame, 2)
+    figures = {
+        "roc": plots.roc_figure(y, SCORES),
+        "pr": plots.precision_recall_figure(y, SCORES),
+        "dist": plots.score_distribution_figure(y, SCORES),
+        "cp": plots.cp_at_k_figure(per_day.assign(fold=0), 2),
+        "cost": plots.cost_figure(cost_curve(frame, Params().evaluate.cost), chosen=0.65),
+        "cal": plots.calibration_figure(y, SCORES, n_bins=3),
+    }
+    for name, fig in figures.items():
+        path = plots.save_figure(fig, tmp_path / "sub" / f"{name}.png")
+        assert path.read_bytes()[:8] == PNG
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == sorted(
+        f"{n}.png" for n in figures)  # no temporary files left behind
+
+
+# ------------------------------------------------------------------------ end to end
+TINY = {
+    "simulate": {
+        "seed": 1, "n_customers": 300, "n_merchants": 80, "n_days": 45, "start": "2026-01-01",
+        "account_takeover": {"victims_per_1000_customers": 40},
+        "fake_orders": {"rings": 2, "orders_per_ring": 40},
+        "compromised_merchant": {"merchants": 2},
+        "forged_identity": {"accounts": 10},
+        "new_pattern": {"victims_per_1000_customers": 20},
+    },
+    "split": {"train_days": 14, "delay_days": 7, "test_days": 7, "n_folds": 2},
+    "model": {"n_estimators": 20, "max_depth": 3, "n_jobs": 1},
+    "evaluate": {
+        "k": 5,
+        "candidates": [
+            {"kind": "xgboost", "imbalance": "class_weight"},
+            {"kind": "logistic", "imbalance": "undersample", "name": "lr"},
+        ],
+    },
+}
+
+
+def tiny_params(tmp: Path, **sections: dict) -> Params:
+    raw = {k: dict(v) for k, v in TINY.items()}
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    raw["data"] = {"path": str(tmp / "tx.parquet"), **raw.get("data", {})}
+    raw["simulate"]["output"] = str(tmp / "tx.parquet")
+    raw["evaluate"]["output"] = str(tmp / "evaluation")
+    return params_from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Params, EvaluationResult]:
+    tmp = tmp_path_factory.mktemp("eval")
+    params = tiny_params(tmp)
+    return params, run_evaluation(params, progress=False)
+
+
+def test_run_evaluation_writes_every_output(tiny) -> None:
+    params, result = tiny
+    out = Path(params.evaluate.output)
+    assert result.output_dir == out
+    expected = {"comparison.csv", "folds.csv", "comparison.md", "scores.parquet", "roc.png",
+                "precision_recall.png", "score_distribution.png", "cp_at_k_by_day.png",
+                "cost_threshold.png", "calibration.png"}
+    assert {p.name for p in out.iterdir()} == expected
+    assert {p.name for p in result.files} == expected
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == PNG
+    # the data were simulated because the default path was missing
+    assert Path(params.data.path).exists()
+
+
+def test_run_evaluation_tables(tiny) -> None:
+    params, result = tiny
+    assert [f.index for f in result.folds] == [0, 1]
+    assert len(result.fold_metrics) == 4
+    assert result.fold_metrics["model"].tolist() == ["xgboost:class_weight", "lr"] * 2
+    assert list(result.summary.index) == ["xgboost:class_weight", "lr"]
+    assert (result.summary["n_folds"] == 2).all()
+    m = result.fold_metrics
+    assert m["auc"].between(0, 1).all() and m["cp_at_k"].between(0, 1).all()
+    assert (m["alerts_per_day"] <= 5).all()
+    assert result.best in {"xgboost:class_weight", "lr"}
+    best_mean = result.summary["cp_at_k_mean"].max()
+    assert result.summary.loc[result.best, "cp_at_k_mean"] == best_mean
+    csv = pd.read_csv(Path(params.evaluate.output) / "comparison.csv")
+    assert csv["model"].tolist() == ["xgboost:class_weight", "lr"]
+    assert {"auc_mean", "auc_std", "cp_at_k_mean", "missed_amount_mean"} <= set(csv.columns)
+    md = (Path(params.evaluate.output) / "comparison.md").read_text()
+    assert "| model" in md and "CP@5" in md and "fold 1 (train" in md and " ± " in md
+
+
+def test_run_evaluation_scores_match_test_rows(tiny) -> None:
+    params, result = tiny
+    scores = pd.read_parquet(Path(params.evaluate.output) / "scores.parquet")
+    assert list(scores.columns) == ["transaction_id", "fold", "model", "score"]
+    assert len(scores) == int(result.fold_metrics["n_transactions"].sum())
+    assert not scores.duplicated(["transaction_id", "model"]).any()  # test windows disjoint
+    assert scores["score"].between(0, 1).all()
+    # every scored transaction lies in its fold's test window
+    tx = pd.read_parquet(params.data.path)[["transaction_id", "timestamp"]]
+    merged = scores.merge(tx, on="transaction_id")
+    for f in result.folds:
+        t = merged.loc[merged["fold"] == f.index, "timestamp"]
+        assert t.min() >= f.test_start and t.max() < f.test_end
+
+
+def test_run_evaluation_cost_operating_point(tiny, tmp_path: Path) -> None:
+    params, _ = tiny
+    tx = load_transactions(params, progress=False)
+    cost = tiny_params(tmp_path, evaluate={
+        "operating_point": "cost", "cost_validation_days": 5,
+        "candidates": [{"kind": "xgboost", "imbalance": "none"}],
+        "select_metric": "expected_cost"})
+    result = run_evaluation(cost, progress=False, transactions=tx)
+    thresholds = result.fold_metrics["threshold"]
+    assert thresholds.notna().all()
+    assert result.best == "xgboost:none"
+
+
+def test_run_evaluation_rejects_bad_settings(tiny, tmp_path: Path) -> None:
+    params, _ = tiny
+    tx = load_transactions(params, progress=False)
+    with pytest.raises(ConfigError, match="select_metric: unknown metric 'cp'"):
+        run_evaluation(tiny_params(tmp_path, evaluate={"select_metric": "cp"}),
+                       progress=False, transactions=tx)
+    with pytest.raises(ConfigError, match="needs data from"):
+        run_evaluation(tiny_params(tmp_path, split={"n_folds": 5}), progress=False,
+                       transactions=tx)
+    with pytest.raises(ConfigError, match="cost_validation_days .* shorter than"):
+        run_evaluation(tiny_params(tmp_path, evaluate={"operating_point": "cost",
+                                                       "cost_validation_days": 14}),
+                       progress=False, transactions=tx)
+    with pytest.raises(DataError, match="fold 0 .*no fraud among"):
+        run_evaluation(tiny_params(tmp_path), progress=False,
+                       transactions=_without_test_frauds(tx))
+    with pytest.raises(DataError, match="feature table has 3 rows"):
+        run_evaluation(tiny_params(tmp_path), progress=False, transactions=tx,
+                       features=pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
+    assert not (tmp_path / "evaluation").exists()  # nothing written on errors
+
+
+def _without_test_frauds(tx: pd.DataFrame) -> pd.DataFrame:
+    """Frauds kept before Feb 1 only, so the test windows (from Feb 1) have none."""
+    early = tx["timestamp"] < pd.Timestamp("2026-02-01", tz="UTC")
+    return tx.assign(is_fraud=tx["is_fraud"].where(early, 0).astype("int8"))
+
+
+def test_write_plots_without_folds(tmp_path: Path) -> None:
+    from okml.evaluate.compare import PLOT_FILES, write_plots
+
+    scored = _test_frame().assign(score=SCORES)
+    params = params_from_dict({"evaluate": {"k": 2}})
+    paths = write_plots(scored, params, tmp_path)
+    assert [p.name for p in paths] == list(PLOT_FILES)
+    assert all(p.read_bytes()[:8] == PNG for p in paths)
