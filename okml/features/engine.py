@@ -1,0 +1,383 @@
+"""Building the feature table: one function per family on a shared, sorted context.
+
+Definitions (each one tested on hand-made frames in ``tests/test_features.py`` and against
+a row-by-row implementation in ``tests/test_features_props.py``):
+
+Order
+    Transactions are ordered by (timestamp, transaction_id); "earlier" means earlier in
+    that order, so of two payments at the same instant the one with the smaller id is
+    earlier (ids compare as numbers when they are integers, as text when strings). A
+    transaction never sees itself or anything after it.
+Trailing window ``w`` at time ``t``
+    The earlier transactions with timestamp in ``(t - w, t]``: a payment exactly ``w``
+    before is outside, one at the same instant with a smaller id is inside.
+Known fraud at ``t``
+    ``is_fraud == 1`` and ``label_time < t`` (strictly). A missing ``label_time`` is never
+    known. Legitimate rows carry no label event: nothing waits for them to be "known".
+
+Families (names for the default windows; see :mod:`okml.features.registry` for all):
+
+calendar
+    ``hour`` (0-23), ``is_night`` (hour < 6), ``is_weekend`` (Saturday, Sunday), all in
+    ``features.timezone``; ``cust_secs_since_prev``: seconds since the customer's previous
+    payment (0 for a tie, NaN for the first).
+customer_velocity
+    ``cust_count_w``, ``cust_sum_w``, ``cust_mean_w``: the customer's payments in each
+    window (mean NaN when there are none).
+customer_history
+    ``cust_amount_ratio_w``: amount / the customer's mean in ``history_window`` (NaN with
+    no payment there); ``cust_amount_z_w``: (amount - mean) / spread, where spread is the
+    population standard deviation floored at 1% of the mean (NaN with fewer than 2
+    payments); ``_all`` versions over all earlier payments; ``cust_first_merchant``,
+    ``cust_first_device``, ``cust_new_region``: 1 if the customer never paid this
+    merchant / from this device / region before (NaN when device or region is missing);
+    ``cust_hour_share_w``: share of the customer's payments in ``history_window`` whose
+    hour of day is within one hour of this one (23 and 0 are neighbours; NaN with none);
+    ``account_age_days``.
+merchant
+    ``merch_count_w``, ``merch_sum_w``.
+merchant_risk
+    ``merch_risk_w = (k + a * g) / (n + a)``: ``n`` earlier payments of the merchant in the
+    window, ``k`` of them known fraud at ``t``, ``a = risk_smoothing``, ``g`` the same
+    share over all merchants in the window (0 when the window is empty). A new merchant
+    gets ``g``; with ``a = 0`` it is NaN.
+customer_fraud_history
+    ``cust_known_frauds``: the customer's earlier payments known to be fraud at ``t``;
+    ``cust_days_since_known_fraud``: days since the latest of them (by payment time).
+ring
+    ``device_customers_w``: distinct *other* customers with a payment on this device in
+    ``device_window`` (NaN without a device); ``pair_count_w``: this customer's payments to
+    this merchant in ``pair_window``; ``is_round_amount``: a whole multiple of 10 (to half a
+    cent).
+
+Slicing: with :func:`~okml.features.registry.lookback` of history before a slice, every
+feature whose registry entry has ``all_history=False`` is the same as over all data; the
+``all_history`` ones (``cust_secs_since_prev``, ``cust_amount_ratio_all``,
+``cust_amount_z_all``, ``cust_first_merchant``, ``cust_first_device``, ``cust_new_region``,
+``cust_known_frauds``, ``cust_days_since_known_fraud``) describe the slice's history only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from okml.config import FeatureParams, format_duration, parse_duration
+from okml.errors import DataError
+from okml.features._timeline import (
+    NS,
+    Keyed,
+    Timeline,
+    codes_of,
+    combine,
+    interval_count,
+    last_started,
+    time_ns,
+)
+from okml.features.registry import FAMILIES, feature_names, registry
+from okml.schema import REQUIRED
+
+_DAY = 86400 * NS
+# z-scores divide by the customer's standard deviation, floored at this share of their mean:
+# a customer who always pays the same amount gets a large, finite z instead of x / 0
+_STD_FLOOR = 0.01
+# "round" amounts are whole multiples of 10 up to half a cent of float noise
+_ROUND_TO, _ROUND_TOL = 10.0, 0.005
+
+Columns = dict[str, np.ndarray]
+
+
+class _Context:
+    """Arrays shared by the families, all in ``pos`` order, each built once on demand."""
+
+    def __init__(self, tx: pd.DataFrame, params: FeatureParams) -> None:
+        self.tx, self.params = tx, params
+        t_ns, _ = time_ns(tx["timestamp"])
+        self.tl = Timeline(t_ns, tx["transaction_id"])
+        self.t = self.tl.t
+        self.amount = self.tl.in_pos_order(tx["amount"].to_numpy(dtype=np.float64))
+        self._codes: dict[str, np.ndarray] = {}
+        self._keyed: dict[tuple[str, ...], Keyed] = {}
+
+    def codes(self, column: str) -> np.ndarray:
+        if column not in self._codes:
+            self._codes[column] = self.tl.in_pos_order(codes_of(self.tx[column]))
+        return self._codes[column]
+
+    def pair_codes(self, a: str, b: str) -> np.ndarray:
+        """Codes of the pair of columns (in either order), ``-1`` where one is missing."""
+        a, b = sorted((a, b))
+        if f"{a}|{b}" not in self._codes:
+            self._codes[f"{a}|{b}"] = combine(self.codes(a), self.codes(b))
+        return self._codes[f"{a}|{b}"]
+
+    def keyed(self, *columns: str) -> Keyed:
+        """Rows grouped by one column or by a pair of columns."""
+        key = tuple(sorted(columns))
+        if key not in self._keyed:
+            codes = self.codes(key[0]) if len(key) == 1 else self.pair_codes(*key)
+            self._keyed[key] = Keyed(codes, self.tl)
+        return self._keyed[key]
+
+    def forget_windows(self) -> None:
+        """Drop per-window search results between families: it lowers peak memory, and
+        fresh memory is slow to touch (families rarely share a window search)."""
+        for keyed in self._keyed.values():
+            keyed.forget_windows()
+
+    def time_column(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        values, missing = time_ns(self.tx[column])
+        return self.tl.in_pos_order(values), self.tl.in_pos_order(missing)
+
+    @cached_property
+    def local(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hour of day and day of week (Monday 0) in ``params.timezone``."""
+        idx = pd.DatetimeIndex(self.t.view("datetime64[ns]")).tz_localize("UTC")
+        idx = idx.tz_convert(self.params.timezone)
+        return idx.hour.to_numpy(np.int64), idx.day_of_week.to_numpy(np.int64)
+
+    @cached_property
+    def frauds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``pos`` of frauds that ever get a label, and the first ``pos`` that knows each.
+
+        A label is known to transactions strictly after ``label_time``.
+        """
+        label_ns, unlabelled = self.time_column("label_time")
+        is_fraud = self.tl.in_pos_order(self.tx["is_fraud"].to_numpy()) == 1
+        pos = np.flatnonzero(is_fraud & ~unlabelled)
+        return pos, self.tl.first_after(label_ns[pos])
+
+
+def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b, NaN where b is 0."""
+    out = np.full(np.broadcast(a, b).shape, np.nan)
+    return np.divide(a, b, out=out, where=b != 0)
+
+
+def _amount_vs(amount: np.ndarray, n: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple:
+    """Ratio to the mean (NaN with no history) and z-score (NaN with under 2 payments)."""
+    mean = _div(s1, n)
+    var = np.maximum(_div(s2, n) - mean**2, 0.0)  # population variance, >= 0 despite rounding
+    spread = np.maximum(np.sqrt(var), _STD_FLOOR * mean)
+    z = np.where(n >= 2, _div(amount - mean, spread), np.nan)
+    return amount / mean, z
+
+
+def _windows(values: list[str | int] | str | int) -> list[tuple[int, str]]:
+    """(seconds, name suffix) of each window, e.g. (3600, "1h"), as the registry names them."""
+    seconds = [parse_duration(v) for v in (values if isinstance(values, list) else [values])]
+    return [(s, format_duration(s)) for s in seconds]
+
+
+# ------------------------------------------------------------------------------ families
+def _calendar(ctx: _Context, want: set[str]) -> Columns:
+    hour, dow = ctx.local
+    prev = ctx.keyed("customer_id").prev_pos()
+    gap = (ctx.t - ctx.t[np.maximum(prev, 0)]) / NS
+    return {
+        "hour": hour,
+        "is_night": hour < 6,
+        "is_weekend": dow >= 5,
+        "cust_secs_since_prev": np.where(prev >= 0, gap, np.nan),
+    }
+
+
+def _customer_velocity(ctx: _Context, want: set[str]) -> Columns:
+    cust, out = ctx.keyed("customer_id"), {}
+    for w, suffix in _windows(ctx.params.customer_windows):
+        n = cust.count(w)
+        s = cust.window_sum("amount", ctx.amount, w)
+        out |= {
+            f"cust_count_{suffix}": n,
+            f"cust_sum_{suffix}": s,
+            f"cust_mean_{suffix}": _div(s, n),
+        }
+    return out
+
+
+def _customer_history(ctx: _Context, want: set[str]) -> Columns:
+    p, tl, out = ctx.params, ctx.tl, {}
+    cust = ctx.keyed("customer_id")
+    amount2 = ctx.amount**2
+    ((hw, suffix),) = _windows(p.history_window)
+    lo = tl.lo(hw)
+    n = cust.count(hw)
+    s1 = cust.window_sum("amount", ctx.amount, hw)
+    s2 = cust.window_sum("amount2", amount2, hw)
+    ratio, z = _amount_vs(ctx.amount, n, s1, s2)
+    out[f"cust_amount_ratio_{suffix}"], out[f"cust_amount_z_{suffix}"] = ratio, z
+
+    n_all = cust.count(None)
+    s1_all = cust.window_sum("amount", ctx.amount, None)
+    s2_all = cust.window_sum("amount2", amount2, None)
+    out["cust_amount_ratio_all"], out["cust_amount_z_all"] = _amount_vs(ctx.amount, n_all, s1_all, s2_all)
+
+    for name, column in (
+        ("cust_first_merchant", "merchant_id"),
+        ("cust_first_device", "device_id"),
+        ("cust_new_region", "region"),
+    ):
+        if name in want:
+            pair = ctx.pair_codes("customer_id", column)
+            first = ~pd.Series(pair).duplicated().to_numpy()  # first in pos order
+            out[name] = np.where(pair < 0, np.nan, first)
+
+    # unusual hour: share of the window's payments within one hour of this time of day.
+    # Counted in (customer, hour) order, where the searches run over nearly sorted keys.
+    hour, _ = ctx.local
+    by_hour = Keyed(cust.codes * 24 + hour, tl)
+    c, h = np.divmod(by_hour.code_s, 24)
+    lo_s, pos_s = lo[by_hour.perm], by_hour.perm
+    near = sum(by_hour.count_at(c * 24 + (h + d) % 24, lo_s, pos_s) for d in (-1, 0, 1))
+    out[f"cust_hour_share_{suffix}"] = _div(by_hour.to_pos(near), n)
+
+    if "account_age_days" in want:
+        created, missing = ctx.time_column("account_created_at")
+        out["account_age_days"] = np.where(missing, np.nan, (ctx.t - created) / _DAY)
+    return out
+
+
+def _merchant(ctx: _Context, want: set[str]) -> Columns:
+    merch, out = ctx.keyed("merchant_id"), {}
+    for w, suffix in _windows(ctx.params.merchant_windows):
+        out[f"merch_count_{suffix}"] = merch.count(w)
+        out[f"merch_sum_{suffix}"] = merch.window_sum("amount", ctx.amount, w)
+    return out
+
+
+def _merchant_risk(ctx: _Context, want: set[str]) -> Columns:
+    """(known frauds + a * rate) / (payments + a) over the window, rate = the same share
+    over all merchants in the same window (so it too uses only what was known)."""
+    tl, merch, a = ctx.tl, ctx.keyed("merchant_id"), ctx.params.risk_smoothing
+    pos, known_from = ctx.frauds
+    everyone = np.zeros(len(pos), dtype=np.int64)
+    out = {}
+    for w, suffix in _windows(ctx.params.merchant_windows):
+        lo = tl.lo(w)
+        # a fraud at t_j counts for queries in (label_time_j, t_j + w)
+        until = tl.first_at_or_after(ctx.t[pos] + w * NS)
+        frauds = merch.to_pos(interval_count(merch.codes[pos], known_from, until, merch.K, tl.M))
+        rate = _div(interval_count(everyone, known_from, until, tl.pos, tl.M), tl.pos - lo)
+        rate = np.nan_to_num(rate, nan=0.0)  # nothing earlier in the window: no known fraud
+        out[f"merch_risk_{suffix}"] = _div(frauds + a * rate, merch.count(w) + a)
+    return out
+
+
+def _customer_fraud_history(ctx: _Context, want: set[str]) -> Columns:
+    tl, cust = ctx.tl, ctx.keyed("customer_id")
+    pos, known_from = ctx.frauds
+    codes = cust.codes[pos]
+    never = np.full(len(pos), tl.n + 1, dtype=np.int64)
+    known = cust.to_pos(interval_count(codes, known_from, never, cust.K, tl.M))
+    last = cust.to_pos(last_started(codes, known_from, pos, cust.K, tl.M))
+    days = (ctx.t - ctx.t[np.maximum(last, 0)]) / _DAY
+    return {
+        "cust_known_frauds": known,
+        "cust_days_since_known_fraud": np.where(last >= 0, days, np.nan),
+    }
+
+
+def _ring(ctx: _Context, want: set[str]) -> Columns:
+    tl, p, out = ctx.tl, ctx.params, {}
+    if any(n.startswith("device_customers_") for n in want):
+        ((dw, dsuffix),) = _windows(p.device_window)
+        lo = tl.lo(dw)
+        device = ctx.keyed("device_id")
+        pair = ctx.keyed("device_id", "customer_id")
+        # a payment j by customer c on device d keeps c among d's customers for the later
+        # queries of d while it is c's latest payment on d and within the window:
+        # pos in [j + 1, min(next payment of (d, c) + 1, first pos at or after t_j + w))
+        j = np.flatnonzero(~device.missing)
+        until = np.minimum(pair.next_pos(tl.n)[j] + 1, tl.first_at_or_after(ctx.t[j] + dw * NS))
+        seen = device.to_pos(interval_count(device.codes[j], j + 1, until, device.K, tl.M))
+        me = pair.prev_pos() >= lo  # this customer is among them: do not count them
+        out[f"device_customers_{dsuffix}"] = np.where(device.missing, np.nan, seen - me)
+    ((pw, psuffix),) = _windows(p.pair_window)
+    out[f"pair_count_{psuffix}"] = ctx.keyed("customer_id", "merchant_id").count(pw)
+    out["is_round_amount"] = np.abs(ctx.amount - _ROUND_TO * np.round(ctx.amount / _ROUND_TO)) < _ROUND_TOL
+    return out
+
+
+_FAMILY: dict[str, Callable[[_Context, set[str]], Columns]] = {
+    "calendar": _calendar,
+    "customer_velocity": _customer_velocity,
+    "customer_history": _customer_history,
+    "merchant": _merchant,
+    "merchant_risk": _merchant_risk,
+    "customer_fraud_history": _customer_fraud_history,
+    "ring": _ring,
+}
+assert tuple(_FAMILY) == FAMILIES
+
+
+def _check(tx: pd.DataFrame) -> None:
+    """Catch frames that skipped :func:`okml.schema.validate` before they give odd numbers."""
+    missing = [c for c in REQUIRED if c not in tx.columns]
+    if missing:
+        raise DataError(f"missing required column(s) {', '.join(missing)}", column=missing[0])
+    for column in ("timestamp", "account_created_at", "label_time"):
+        if column in tx.columns and not isinstance(tx[column].dtype, pd.DatetimeTZDtype):
+            raise DataError(
+                f"expected timezone-aware datetimes, found {tx[column].dtype}; "
+                "pass transactions through okml.schema.validate (or okml.data.load) first",
+                column=column,
+            )
+    if not pd.api.types.is_numeric_dtype(tx["amount"].dtype):
+        raise DataError(f"amount must be numeric, found {tx['amount'].dtype}", column="amount")
+
+
+def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = False) -> pd.DataFrame:
+    """Point-in-time features of every transaction.
+
+    Each row's features use only transactions earlier in the order (timestamp,
+    transaction_id) and fraud labels whose ``label_time`` is strictly before its timestamp.
+    See the module docstring for the exact window definition, and
+    :func:`~okml.features.registry.lookback` for the history a slice needs.
+
+    Parameters
+    ----------
+    tx:
+        Canonical transactions (validated), in any order. Not modified.
+    params:
+        The ``features`` section of the parameters.
+    progress:
+        Show a progress bar over families.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame, one row per input row in input order, indexed by ``transaction_id``;
+        columns :func:`~okml.features.registry.feature_names`, all float64 (flags 0/1),
+        NaN where undefined (e.g. no earlier payment).
+
+    Raises
+    ------
+    DataError
+        A required column is missing, or time columns are not timezone-aware datetimes
+        (the frame was not validated).
+    """
+    _check(tx)
+    names = feature_names(params, tx.columns)
+    index = pd.Index(tx["transaction_id"], name="transaction_id")
+    # one float64 block, filled column by column: no second copy when the frame is built
+    block = np.empty((len(names), len(tx)), dtype=np.float64)
+    if len(tx) == 0:
+        return pd.DataFrame(block.T, index=index, columns=names, copy=False)
+    ctx = _Context(tx, params)
+    row = ctx.tl.input_rows()  # row[i] = pos of input row i, or None when already sorted
+    want = set(names)
+    slot = {name: i for i, name in enumerate(names)}
+    specs = registry(params)
+    families = [f for f in FAMILIES if any(specs[n].family == f for n in names)]
+    bar = tqdm(families, desc="features", unit="family", disable=not progress)
+    for family in bar:
+        bar.set_postfix_str(family)
+        for name, values in _FAMILY[family](ctx, want).items():
+            if name in slot:
+                block[slot[name]] = values if row is None else values[row]
+        ctx.forget_windows()
+    return pd.DataFrame(block.T, index=index, columns=names, copy=False)

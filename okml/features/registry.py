@@ -1,0 +1,330 @@
+"""The feature registry: one entry per output column, with units and plain-language text.
+
+Window lengths come from :class:`~okml.config.FeatureParams`, so the registry is built for a
+configuration (:func:`registry`); :data:`REGISTRY` is the one for the default parameters.
+Explanations group SHAP contributions by :attr:`FeatureSpec.group` and take reason-code
+text from :func:`describe`, so wording lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from okml.config import FeatureParams, format_duration, parse_duration
+
+#: Families in output order; the names match :class:`~okml.config.FeatureFamilies`.
+FAMILIES = (
+    "calendar",
+    "customer_velocity",
+    "customer_history",
+    "merchant",
+    "merchant_risk",
+    "customer_fraud_history",
+    "ring",
+)
+
+#: Label columns that label-aware features need (known fraud = is_fraud 1, label_time < t).
+LABEL_COLUMNS = ("is_fraud", "label_time")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature (one output column).
+
+    Attributes
+    ----------
+    name, family:
+        Column name and the family that computes it (a key of ``features.families``).
+    unit:
+        "payments", "CNY", "ratio", "std devs", "share", "flag", "seconds", "days",
+        "hour", "customers".
+    group:
+        Related features (all customer count windows share ``customer_count``); SHAP
+        contributions are summed per group for reason codes.
+    description_en, description_zh:
+        Plain-language meaning for reviewers.
+    window_seconds:
+        The trailing window of a windowed feature; ``None`` otherwise.
+    needs:
+        Optional input columns the feature needs; it is left out when one is absent.
+    all_history:
+        True when the feature looks at *all* earlier data (first payment to a merchant,
+        mean over all history, known fraud count, ...). Such features are exact only given
+        the customer's full history; on a look-back slice they describe the slice.
+        Every other feature comes out the same whenever :func:`lookback` of history is
+        present (counts and flags exactly, sums and ratios up to float rounding).
+    """
+
+    name: str
+    family: str
+    unit: str
+    group: str
+    description_en: str
+    description_zh: str
+    window_seconds: int | None = None
+    needs: tuple[str, ...] = ()
+    all_history: bool = False
+
+    def describe(self, language: str = "en") -> str:
+        """The plain-language description in ``"en"`` or ``"zh"``."""
+        if language == "en":
+            return self.description_en
+        if language == "zh":
+            return self.description_zh
+        raise ValueError(f"unknown language {language!r}; use 'en' or 'zh'")
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A feature, or a family of windowed features when ``window`` names a params field."""
+
+    stem: str  # column name; "{w}" is replaced by the window, e.g. "cust_count_{w}"
+    family: str
+    unit: str
+    group: str
+    en: str  # "{window}" -> "hour" / "7 days"; "{tz}" -> the time zone
+    zh: str  # "{window}" -> "1小时" / "7天"
+    window: str | None = None  # FeatureParams field: a list of windows or one window
+    needs: tuple[str, ...] = ()
+    all_history: bool = False
+
+    def spec(self, seconds: int | None, params: FeatureParams) -> FeatureSpec:
+        w = format_duration(seconds) if seconds is not None else ""
+        return FeatureSpec(
+            name=self.stem.format(w=w),
+            family=self.family,
+            unit=self.unit,
+            group=self.group,
+            description_en=self.en.format(window=_window_en(seconds), tz=params.timezone),
+            description_zh=self.zh.format(window=_window_zh(seconds), tz=params.timezone),
+            window_seconds=seconds,
+            needs=self.needs,
+            all_history=self.all_history,
+        )
+
+
+_LABELS = LABEL_COLUMNS
+
+# Output order: families in FAMILIES order, templates in this order, windows as configured.
+# The table reads better compact, one feature per few lines.
+# fmt: off
+_TEMPLATES: tuple[_Template, ...] = (
+    # ---- calendar (hour, night and weekend in features.timezone)
+    _Template("hour", "calendar", "hour", "time_of_day",
+              "hour of day of the payment ({tz})", "支付发生的小时（{tz}）"),
+    _Template("is_night", "calendar", "flag", "time_of_day",
+              "payment made at night (0:00-6:00, {tz})", "夜间支付（0点至6点，{tz}）"),
+    _Template("is_weekend", "calendar", "flag", "time_of_day",
+              "payment made on a Saturday or Sunday ({tz})", "周末支付（{tz}）"),
+    _Template("cust_secs_since_prev", "calendar", "seconds", "customer_recency",
+              "seconds since this customer's previous payment",
+              "距该客户上一笔支付的秒数", all_history=True),
+    # ---- customer velocity
+    _Template("cust_count_{w}", "customer_velocity", "payments", "customer_count",
+              "payments by this customer in the previous {window}",
+              "该客户过去{window}内的支付笔数", window="customer_windows"),
+    _Template("cust_sum_{w}", "customer_velocity", "CNY", "customer_sum",
+              "amount paid by this customer in the previous {window}",
+              "该客户过去{window}内的支付总额", window="customer_windows"),
+    _Template("cust_mean_{w}", "customer_velocity", "CNY", "customer_mean",
+              "average payment of this customer in the previous {window}",
+              "该客户过去{window}内的平均支付金额", window="customer_windows"),
+    # ---- breaks from the customer's own history
+    _Template("cust_amount_ratio_{w}", "customer_history", "ratio", "amount_vs_history",
+              "this amount divided by the customer's average payment in the previous {window}",
+              "本笔金额与该客户过去{window}内平均支付金额之比", window="history_window"),
+    _Template("cust_amount_z_{w}", "customer_history", "std devs", "amount_vs_history",
+              "how many standard deviations this amount lies above the customer's average "
+              "in the previous {window}",
+              "本笔金额高于该客户过去{window}内平均金额的标准差倍数", window="history_window"),
+    _Template("cust_amount_ratio_all", "customer_history", "ratio", "amount_vs_history",
+              "this amount divided by the customer's average over all earlier payments",
+              "本笔金额与该客户全部历史支付平均金额之比", all_history=True),
+    _Template("cust_amount_z_all", "customer_history", "std devs", "amount_vs_history",
+              "how many standard deviations this amount lies above the customer's average "
+              "over all earlier payments",
+              "本笔金额高于该客户全部历史平均金额的标准差倍数", all_history=True),
+    _Template("cust_first_merchant", "customer_history", "flag", "new_merchant",
+              "first payment by this customer to this merchant",
+              "该客户首次向该商户付款", all_history=True),
+    _Template("cust_first_device", "customer_history", "flag", "new_device",
+              "first payment by this customer from this device",
+              "该客户首次使用该设备支付", needs=("device_id",), all_history=True),
+    _Template("cust_new_region", "customer_history", "flag", "new_region",
+              "first payment by this customer from this region",
+              "该客户首次在该地区支付", needs=("region",), all_history=True),
+    _Template("cust_hour_share_{w}", "customer_history", "share", "unusual_hour",
+              "share of this customer's payments in the previous {window} made within an hour "
+              "of this time of day",
+              "该客户过去{window}内在当前时段（前后1小时）的支付占比", window="history_window"),
+    _Template("account_age_days", "customer_history", "days", "account_age",
+              "age of the customer's account in days", "客户账户开立天数",
+              needs=("account_created_at",)),
+    # ---- merchant
+    _Template("merch_count_{w}", "merchant", "payments", "merchant_count",
+              "payments received by this merchant in the previous {window}",
+              "该商户过去{window}内收到的支付笔数", window="merchant_windows"),
+    _Template("merch_sum_{w}", "merchant", "CNY", "merchant_sum",
+              "amount received by this merchant in the previous {window}",
+              "该商户过去{window}内收到的支付总额", window="merchant_windows"),
+    _Template("merch_risk_{w}", "merchant_risk", "share", "merchant_risk",
+              "share of this merchant's payments in the previous {window} already known to be "
+              "fraud (smoothed toward the overall rate)",
+              "该商户过去{window}内已知欺诈支付的占比（向整体欺诈率平滑）",
+              window="merchant_windows", needs=_LABELS),
+    # ---- the customer's own known fraud
+    _Template("cust_known_frauds", "customer_fraud_history", "payments", "customer_known_fraud",
+              "earlier payments of this customer already known to be fraud",
+              "该客户此前已确认为欺诈的支付笔数", needs=_LABELS, all_history=True),
+    _Template("cust_days_since_known_fraud", "customer_fraud_history", "days",
+              "customer_known_fraud",
+              "days since this customer's last payment known to be fraud",
+              "距该客户上一笔已知欺诈支付的天数", needs=_LABELS, all_history=True),
+    # ---- rings and brushing
+    _Template("device_customers_{w}", "ring", "customers", "device_sharing",
+              "other customers who paid from this device in the previous {window}",
+              "过去{window}内使用该设备支付的其他客户数", window="device_window",
+              needs=("device_id",)),
+    _Template("pair_count_{w}", "ring", "payments", "pair_count",
+              "payments between this customer and this merchant in the previous {window}",
+              "该客户与该商户过去{window}内的支付笔数", window="pair_window"),
+    _Template("is_round_amount", "ring", "flag", "round_amount",
+              "amount is a whole multiple of 10", "金额为10的整数倍"),
+)
+# fmt: on
+
+
+def _window_en(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            k = seconds // size
+            return unit if k == 1 else f"{k} {unit}s"
+    return f"{seconds} seconds"
+
+
+def _window_zh(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}秒"
+
+
+def _windows(template: _Template, params: FeatureParams) -> list[int | None]:
+    if template.window is None:
+        return [None]
+    value = getattr(params, template.window)
+    values = value if isinstance(value, list) else [value]
+    return [parse_duration(v) for v in values]
+
+
+def registry(params: FeatureParams | None = None) -> dict[str, FeatureSpec]:
+    """Every feature a configuration can produce, in output order, keyed by name.
+
+    Includes features of disabled families and those needing absent columns; use
+    :func:`feature_names` for what a given input actually gets.
+    """
+    params = params if params is not None else FeatureParams()
+    out: dict[str, FeatureSpec] = {}
+    for family in FAMILIES:
+        for t in _TEMPLATES:
+            if t.family != family:
+                continue
+            for seconds in _windows(t, params):
+                spec = t.spec(seconds, params)
+                out[spec.name] = spec
+    return out
+
+
+#: The registry for the default parameters.
+REGISTRY: dict[str, FeatureSpec] = registry()
+
+
+def feature_names(params: FeatureParams, columns: Iterable[str]) -> list[str]:
+    """Output columns of :func:`~okml.features.build_features` for input ``columns``.
+
+    Disabled families drop out, and so do features whose optional input (``device_id``,
+    ``region``, ``account_created_at``, labels) is missing.
+    """
+    have = set(columns)
+    enabled = params.families.model_dump()
+    return [
+        s.name for s in registry(params).values() if enabled[s.family] and all(c in have for c in s.needs)
+    ]
+
+
+def spec(name: str, params: FeatureParams | None = None) -> FeatureSpec:
+    """The :class:`FeatureSpec` of ``name``.
+
+    Windowed names are understood for any window (``cust_count_2h``) even when ``params``
+    is not given.
+
+    Raises
+    ------
+    KeyError
+        ``name`` is no feature okml computes.
+    """
+    if params is not None and name in (reg := registry(params)):
+        return reg[name]
+    if name in REGISTRY:
+        return REGISTRY[name]
+    base = params if params is not None else FeatureParams()
+    for t in _TEMPLATES:
+        if t.window is None:
+            continue
+        m = re.fullmatch(re.escape(t.stem).replace(r"\{w\}", "(.+)"), name)
+        if m:
+            try:
+                seconds = parse_duration(m.group(1))
+            except ValueError:
+                continue
+            return t.spec(seconds, base)
+    raise KeyError(f"unknown feature {name!r}")
+
+
+def describe(name: str, language: str = "en", params: FeatureParams | None = None) -> str:
+    """Plain-language meaning of feature ``name`` in ``"en"`` or ``"zh"``.
+
+    >>> describe("cust_count_1h")
+    'payments by this customer in the previous hour'
+    >>> describe("cust_count_1h", "zh")
+    '该客户过去1小时内的支付笔数'
+    """
+    return spec(name, params).describe(language)
+
+
+def registry_frame(params: FeatureParams | None = None) -> pd.DataFrame:
+    """The registry as a table, one row per feature (index ``name``)."""
+    rows = [asdict(s) for s in registry(params).values()]
+    frame = pd.DataFrame(rows).set_index("name")
+    frame["needs"] = frame["needs"].map(", ".join)
+    return frame
+
+
+def lookback(params: FeatureParams) -> pd.Timedelta:
+    """History a configuration needs before the first transaction to be scored.
+
+    The largest trailing window among enabled families. With this much history before a
+    slice, every feature of the slice whose :attr:`FeatureSpec.all_history` is False comes
+    out as over all data (counts and flags exactly, sums and ratios up to float rounding,
+    about 1e-12 relative); ``tests/test_features_props.py`` checks it.
+
+    The all-history features (seconds since the previous payment, amount vs. the
+    all-history mean and z-score, first payment to a merchant, first device, new region,
+    known fraud count and days since the last known fraud) are then computed over the
+    look-back period only: they are exact only given the full history.
+    """
+    enabled = params.families.model_dump()
+    seconds = [
+        s.window_seconds
+        for s in registry(params).values()
+        if enabled[s.family] and s.window_seconds is not None
+    ]
+    return pd.Timedelta(seconds=max(seconds, default=0))
