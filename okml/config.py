@@ -342,7 +342,7 @@ class Candidate(_Section):
 
 
 class EvaluateParams(_Section):
-    k: int = Field(100, ge=1, description="alerts (customers) the review team handles per day")
+    k: int = Field(10, ge=1, description="alerts (customers) the review team handles per day")
     fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate for recall@FPR")
     operating_point: Literal["top_k", "cost"] = Field(
         "top_k",

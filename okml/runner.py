@@ -86,6 +86,14 @@ def run_notebook(
     return out
 
 
+def notebook_duration(path: str | Path) -> float | None:
+    """Seconds papermill spent executing cells of an executed notebook (None if unknown)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    return nb.metadata.get("papermill", {}).get("duration")
+
+
 def export_html(notebook: str | Path, output: str | Path, *, hide_code: bool = False,
                 title: str | None = None) -> Path:
     """Export an executed notebook to self-contained HTML (images embedded, no CDN scripts)."""

@@ -233,3 +233,10 @@ def run_tag(run_id: str, key: str) -> str | None:
     import mlflow
 
     return mlflow.MlflowClient().get_run(run_id).data.tags.get(key)
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    """The latest value of every metric of a run."""
+    import mlflow
+
+    return dict(mlflow.MlflowClient().get_run(run_id).data.metrics)

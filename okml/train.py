@@ -204,6 +204,7 @@ def log_result(result: TrainResult, params: Params, tx: pd.DataFrame, run_id: st
     from okml.models import final_booster, final_estimator
     from okml.pyfunc import FraudModel, write_model_files
 
+    started = time.perf_counter()
     booster = final_booster(result.estimator)
     if booster is None:
         raise ConfigError(f"model.kind={params.model.kind}: okml train registers XGBoost models "
@@ -242,6 +243,7 @@ def log_result(result: TrainResult, params: Params, tx: pd.DataFrame, run_id: st
                 code_paths=[str(resolve("okml"))], pip_requirements=tracking.pip_requirements(),
             )
     client.set_tag(run_id, "okml.model_uri", info.model_uri)
+    tracking.log_metrics({"time.logging_s": time.perf_counter() - started}, run_id)
     return info.model_uri
 
 
@@ -267,7 +269,7 @@ def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[
     import mlflow
 
     from okml import tracking
-    from okml.runner import export_html, run_notebook
+    from okml.runner import export_html, notebook_duration, run_notebook
 
     tracking.configure(params.mlflow)
     with tempfile.TemporaryDirectory() as tmp:
@@ -286,7 +288,12 @@ def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[
                              start_timeout=params.mlflow.start_timeout,
                              execution_timeout=params.mlflow.execution_timeout)
             finally:
-                tracking.log_metrics({"time.notebook_s": time.perf_counter() - started}, run_id)
+                wall = time.perf_counter() - started
+                timing = {"time.notebook_s": wall}
+                cells = notebook_duration(executed) if executed.exists() else None
+                if cells is not None:
+                    timing["time.kernel_start_s"] = max(wall - cells, 0.0)
+                tracking.log_metrics(timing, run_id)
                 if executed.exists():
                     tracking.log_artifact(executed, "notebook", run_id)
                     try:
@@ -306,6 +313,15 @@ def _headline(metrics: dict[str, float], k: int) -> str:
     return (f"AUC {f('auc')}  AP {f('ap')}  CP@{k} {f('cp_at_k')}  recall@FPR {f('recall_at_fpr')}  "
             f"caught {f('caught_amount', '{:,.0f}')}  missed {f('missed_amount', '{:,.0f}')}  "
             f"alerts/day {f('alerts_per_day', '{:.1f}')}")
+
+
+def _timing_line(metrics: dict[str, float]) -> str:
+    parts = [("kernel start", "time.kernel_start_s"), ("data", "time.load_s"),
+             ("features", "time.features_s"), ("fit", "time.fit_s"),
+             ("evaluation", "time.evaluate_s"), ("logging", "time.logging_s"),
+             ("report", "time.report_s")]
+    shown = [f"{name} {metrics[key]:.1f}s" for name, key in parts if key in metrics]
+    return "time: " + ", ".join(shown)
 
 
 def _notebook_params(params_path: str | None, overrides: list[str] | None) -> dict[str, Any]:
@@ -334,7 +350,10 @@ def train(params: Params, params_path: str | None = None, overrides: list[str] |
     print(f"\nrun {run_id}: {_headline(run['metrics'], params.evaluate.k)}")
     print(f"registered {params.mlflow.model_name} version {version}: {decision}")
     if report:
+        started = time.perf_counter()
         _write_report(params, run_id)
+        tracking.log_metrics({"time.report_s": time.perf_counter() - started}, run_id)
+    print(_timing_line(tracking.run_metrics(run_id)))
     print(f"tracking store: {tracking.tracking_uri(params.mlflow)}; open it with `make ui` "
           "(http://127.0.0.1:5000)")
     return 0

@@ -274,7 +274,15 @@ def _days_of_payments(seed: int, n: int = 800, days: int = 90) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_default_params_slice_at_lookback(seed: int) -> None:
-    """The contract scoring and retraining rely on, with the default 30-day look-back."""
+    """The contract scoring and retraining rely on, with the default 30-day look-back.
+
+    Equal under slicing: every feature with ``all_history=False`` (calendar flags and hour,
+    all customer and merchant windows, amount ratio/z over ``history_window``, hour share,
+    account age, merchant risk, device customers, pair count, round amount). May differ:
+    the ``all_history`` ones, cust_secs_since_prev, cust_amount_ratio_all,
+    cust_amount_z_all, cust_first_merchant, cust_first_device, cust_new_region,
+    cust_known_frauds, cust_days_since_known_fraud.
+    """
     p = FeatureParams()
     tx = _days_of_payments(seed)
     start = T0 + pd.Timedelta(days=60)
