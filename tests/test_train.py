@@ -23,8 +23,10 @@ from okml.train import decide, retrain, train_model
 
 pytestmark = pytest.mark.slow
 
+# small world where the late pattern matters: fewer fixed-size rings and forged accounts
 SIM = {"n_customers": 600, "n_merchants": 150, "n_days": 60, "seed": 7,
-       "new_pattern": {"start_fraction": 0.4, "victims_per_1000_customers": 40.0}}
+       "fake_orders": {"rings": 2}, "forged_identity": {"accounts": 20},
+       "new_pattern": {"start_fraction": 0.4, "victims_per_1000_customers": 80.0}}
 
 
 @pytest.fixture(scope="module")
@@ -154,5 +156,14 @@ def test_retrain_adapts_to_new_pattern(tmp_path, project):
     m = run.data.metrics
     assert m["recall.new_pattern"] > m["champion.recall.new_pattern"]
     assert run.data.tags["promotion.promoted"] == "True"
+    assert str(client.get_model_version_by_alias(params.mlflow.model_name, "champion").version) == \
+        str(second.version)
+    # the same retrain again, demanding an impossible margin: not promoted, exit code 0,
+    # the challenger alias moves, the champion stays
+    assert main(["retrain", "--params", str(fresh), "--as-of", "2026-03-01", "-q",
+                 "--set", "mlflow.promote_margin=1.0"]) == 0
+    third = client.get_model_version_by_alias(params.mlflow.model_name, "challenger")
+    assert str(third.version) == "3" and third.tags["promotion.promoted"] == "False"
+    assert "not promoted" in third.tags["promotion.reason"]
     assert str(client.get_model_version_by_alias(params.mlflow.model_name, "champion").version) == \
         str(second.version)
