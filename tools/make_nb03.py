@@ -1,5 +1,6 @@
 """Writes notebooks/03_explain_flagged.ipynb (no outputs). Same conventions as tools/make_notebooks.py."""
 from pathlib import Path
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
