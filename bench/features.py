@@ -7,6 +7,10 @@
    for the windows both compute, and checks that the shared features agree.
 3. Times the engine at 0.5 M, 1 M and 2 M rows (more customers, same period) to show that
    the cost grows linearly.
+4. Prints one line per target with PASS or FAIL and the measured figure: at least 10x
+   faster than the reference like for like, the full default set for 1.75 M rows in under
+   10 s, peak memory under 4 GB, and linear growth (seconds per million rows at the
+   largest size at most 1.25 times those at the smallest).
 
 Each measurement runs in a fresh Python process reading the data from a Parquet file, so
 its peak resident memory (VmHWM, after resetting it once the input is loaded) is its own.
@@ -40,6 +44,12 @@ import pandas as pd
 from okml.config import FeatureParams, SimulateParams, format_duration, parse_duration
 
 ROWS_PER_CUSTOMER = 332  # default world: 5000 customers -> about 1.66 M rows in 180 days
+
+# targets
+MIN_SPEEDUP = 10.0  # like for like, over the pandas groupby().rolling() reference
+MAX_SECONDS = 10.0  # full default set at the main size (1.75 M rows)
+MAX_PEAK_GB = 4.0  # peak resident memory of the full default set
+MAX_GROWTH = 1.25  # seconds per M rows, largest size / smallest size
 
 
 # ---------------------------------------------------------------------------- workers
@@ -210,10 +220,24 @@ def main(argv: list[str] | None = None) -> int:
     print("cold: first run in a fresh process; best: fastest of --repeat runs; rows/s from best;")
     print("peak: resident memory high-water mark; +MB: over the loaded input\n")
     print(HEADER)
+    verdicts: list[tuple[str, bool, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path, n = simulated(args.rows, folder)
-        print(line("okml engine (default set)", run("engine", path, args.repeat)))
+        main_run = run("engine", path, args.repeat)
+        print(line("okml engine (default set)", main_run))
+        verdicts.append((
+            f"full default set, {main_run['rows'] / 1e6:.2f} M rows, under {MAX_SECONDS:g} s",
+            main_run["seconds"] < MAX_SECONDS,
+            f"{main_run['seconds']:.2f} s best, {main_run['cold']:.2f} s cold "
+            f"({main_run['features']} features)",
+        ))
+        verdicts.append((
+            f"peak memory under {MAX_PEAK_GB:g} GB",
+            main_run["peak_mb"] < MAX_PEAK_GB * 1024,
+            f"{main_run['peak_mb'] / 1024:.2f} GB peak ({main_run['extra_mb'] / 1024:.2f} GB over "
+            "the loaded input)",
+        ))
 
         if not args.no_reference:
             jittered, _ = simulated(args.rows, folder, jitter=True)
@@ -245,15 +269,37 @@ def main(argv: list[str] | None = None) -> int:
                     f"for like ({same['features']} features vs {r['features']}), "
                     f"{r['seconds'] / ours['seconds']:.1f}x with the engine computing all {ours['features']}"
                 )
+            speedup = ref["seconds"] / same["seconds"]
+            extra = same["features"] - ref["features"]
+            verdicts.append((
+                f"at least {MIN_SPEEDUP:g}x the pandas reference, like for like",
+                speedup >= MIN_SPEEDUP,
+                f"{speedup:.1f}x ({ref['seconds']:.2f} s / {same['seconds']:.2f} s; the engine's "
+                f"{same['features']} velocity and merchant features include {extra} means the "
+                "reference does not compute)",
+            ))
             print()
 
+        per_m = []
         for size in args.sizes:
             p, _ = simulated(size * 1e6, folder)
             r = run("engine", p, args.repeat)
-            print(line(f"scaling {size:g} M", r) + f"   {r['seconds'] / r['rows'] * 1e6:.2f} s per M rows")
+            per_m.append((r["rows"], r["seconds"] / r["rows"] * 1e6))
+            print(line(f"scaling {size:g} M", r) + f"   {per_m[-1][1]:.2f} s per M rows")
             p.unlink()
+        if len(per_m) >= 2:
+            (small, a), (large, b) = min(per_m), max(per_m)
+            verdicts.append((
+                f"linear growth (s per M rows at {large / 1e6:.2f} M over {small / 1e6:.2f} M "
+                f"at most {MAX_GROWTH:g})",
+                b / a <= MAX_GROWTH,
+                f"{b / a:.2f} ({a:.2f} -> {b:.2f} s per M rows)",
+            ))
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
-    return 0
+    print("\ntargets:")
+    for label, ok, figure in verdicts:
+        print(f"  {'PASS' if ok else 'FAIL'}  {label}: {figure}")
+    return 0 if all(ok for _, ok, _ in verdicts) else 1
 
 
 if __name__ == "__main__":

@@ -174,7 +174,9 @@ class FeatureFamilies(_Section):
     merchant: bool = True
     merchant_risk: bool = True
     customer_fraud_history: bool = True
+    merchant_fraud_history: bool = True
     ring: bool = True
+    amount: bool = True
 
 
 class FeatureParams(_Section):
@@ -189,6 +191,17 @@ class FeatureParams(_Section):
     history_window: Duration = Field(
         "30d", description="window of the customer's own history (amount ratio, z-score, hour)"
     )
+    median_payments: int = Field(
+        20,
+        ge=1,
+        description="the customer's robust amount baseline: median of their latest payments in "
+        "history_window, at most this many",
+    )
+    burst_window: Duration = Field(
+        "7d",
+        description="window of the customer's largest recent payment, compared with their "
+        "median (a run of outsized payments: a stolen card or a taken-over account)",
+    )
     device_window: Duration = Field("7d", description="window for other customers on a device")
     pair_window: Duration = Field("1d", description="window for customer-merchant payment counts")
     risk_smoothing: float = Field(
@@ -196,11 +209,29 @@ class FeatureParams(_Section):
         ge=0,
         description="pseudo-count pulling a merchant's fraud share toward the global rate",
     )
+    merchant_fraud_windows: list[Duration] = Field(
+        ["7d", "14d", "30d"],
+        description="trailing windows (by payment time) for the merchant's payments already "
+        "known to be fraud",
+    )
+    label_delay: Duration = Field(
+        "7d",
+        description="typical delay before a fraud label is known: the delayed merchant risk "
+        "looks only at payments at least this old",
+    )
+    delayed_risk_windows: list[Duration] = Field(
+        ["1d", "7d", "21d"],
+        description="windows w of the delayed merchant risk: share of known frauds among the "
+        "merchant's payments in (t - label_delay - w, t - label_delay]; the look-back is "
+        "label_delay + the longest",
+    )
     timezone: str = Field(
         "Asia/Shanghai", description="time zone of hour of day, night and weekend (IANA name)"
     )
 
-    @field_validator("customer_windows", "merchant_windows")
+    @field_validator(
+        "customer_windows", "merchant_windows", "merchant_fraud_windows", "delayed_risk_windows"
+    )
     @classmethod
     def _windows(cls, v: list[Duration]) -> list[Duration]:
         seen: dict[int, Duration] = {}
@@ -224,7 +255,9 @@ class FeatureParams(_Section):
             ) from None
         return v
 
-    @field_validator("history_window", "device_window", "pair_window")
+    @field_validator(
+        "history_window", "device_window", "pair_window", "label_delay", "burst_window"
+    )
     @classmethod
     def _window(cls, v: Duration) -> Duration:
         parse_duration(v)

@@ -31,9 +31,14 @@ PARAMS = FeatureParams(
     customer_windows=["10min", "1h"],
     merchant_windows=["1h", "1d"],
     history_window="1h",
+    median_payments=3,
+    burst_window="30min",
     device_window="1h",
     pair_window="1h",
     risk_smoothing=2.0,
+    merchant_fraud_windows=["1h"],
+    label_delay="30min",
+    delayed_risk_windows=["1h"],
     timezone="UTC",
 )
 
@@ -180,6 +185,62 @@ def test_amount_ratio_and_z_over_window_and_all_history() -> None:
         {"a": NAN, "b": NAN, "c": (30 - 55) / 45, "d": (20 - mean_d) / std_d,
          "x1": NAN, "x2": NAN, "x3": 60.0},
     )
+
+
+def test_amount_vs_the_median_of_the_latest_payments_in_the_window() -> None:
+    tx = frame(
+        [
+            {"transaction_id": "a", "timestamp": at("00:00"), "amount": 10.0},
+            {"transaction_id": "b", "timestamp": at("00:10"), "amount": 30.0},
+            {"transaction_id": "c", "timestamp": at("00:20"), "amount": 20.0},
+            {"transaction_id": "d", "timestamp": at("00:30"), "amount": 100.0},
+            {"transaction_id": "e", "timestamp": at("00:40"), "amount": 40.0},
+            {"transaction_id": "f", "timestamp": at("01:15"), "amount": 60.0},
+            {"transaction_id": "g", "timestamp": at("01:35"), "amount": 25.0},
+            {"transaction_id": "h", "timestamp": at("01:35"), "amount": 80.0},
+            {"transaction_id": "x", "timestamp": at("00:05"), "amount": 1000.0,
+             "customer_id": "c2"},
+        ]
+    )
+    f = build_features(tx, PARAMS)  # 1h window, at most the latest 3 payments
+    # b: [10] -> 30 / 10; c: [10, 30] -> median 20; d: [10, 30, 20] -> 20;
+    # e: the latest 3 are b, c, d -> [30, 20, 100], median 30 (a no longer counts);
+    # f (01:15): window (00:15, 01:15] holds c, d, e -> [20, 100, 40], median 40;
+    # g (01:35): window (00:35, 01:35] holds e, f -> [40, 60], median 50;
+    # h: same instant, later id: e, f, g -> [40, 60, 25], median 40.  x: another customer.
+    assert_values(
+        f, "cust_amount_median_ratio_1h",
+        {"a": NAN, "b": 3.0, "c": 1.0, "d": 5.0, "e": 40 / 30, "f": 1.5, "g": 0.5, "h": 2.0,
+         "x": NAN},
+    )
+
+
+def test_largest_recent_payment_vs_the_median() -> None:
+    tx = frame(
+        [
+            {"transaction_id": "a", "timestamp": at("00:00"), "amount": 10.0},
+            {"transaction_id": "b", "timestamp": at("00:20"), "amount": 50.0},
+            {"transaction_id": "c", "timestamp": at("00:40"), "amount": 20.0},
+            {"transaction_id": "d", "timestamp": at("00:50"), "amount": 30.0},
+            {"transaction_id": "e", "timestamp": at("01:10"), "amount": 40.0},
+        ]
+    )
+    f = build_features(tx, PARAMS)  # largest in 30min / median of the latest 3 in 1h
+    # b: largest in (23:50, 00:20] is a (10); median [10] -> 1
+    # c: (00:10, 00:40] holds b (50); median of [10, 50] is 30 -> 50 / 30
+    # d: (00:20, 00:50] holds b (at 00:20, exactly 30 min before: out) and c -> c (20);
+    #   median of [10, 50, 20] is 20 -> 1
+    # e: (00:40, 01:10] holds d (30) (c at 00:40 is out); 1h window (00:10, 01:10] holds
+    #   b, c, d -> median 30 -> 1
+    assert_values(
+        f, "cust_max_median_ratio_30min",
+        {"a": NAN, "b": 1.0, "c": 50 / 30, "d": 1.0, "e": 1.0},
+    )
+
+
+def test_amount_is_the_payment_amount() -> None:
+    tx = frame([{"transaction_id": "a", "timestamp": at("00:00"), "amount": 12.34}])
+    assert_values(build_features(tx, PARAMS), "amount", {"a": 12.34})
 
 
 def test_first_merchant_device_and_region() -> None:
@@ -341,6 +402,75 @@ def test_customer_known_frauds_and_days_since() -> None:
     )
 
 
+# --------------------------------------------------------------- merchant fraud history
+def _merchant_fraud_frame() -> pd.DataFrame:
+    rows = [  # (id, time, merchant, is_fraud, label_time)
+        ("k1", "00:00", "m1", 1, at("00:30")),
+        ("k2", "00:10", "m1", 0, None),
+        ("k3", "00:20", "m1", 1, at("00:25")),
+        ("k4", "00:30", "m1", 0, None),  # k1's label arrives at 00:30: not before
+        ("k5", "00:31", "m1", 0, None),
+        ("k6", "01:05", "m1", 0, None),
+        ("k7", "01:25", "m1", 1, None),  # never labelled: never known
+        ("k8", "01:40", "m1", 0, None),
+        ("z", "00:40", "m2", 1, at("00:41")),  # another merchant
+    ]
+    return frame(
+        [{"transaction_id": i, "timestamp": at(t), "merchant_id": m, "is_fraud": y,
+          "label_time": lt, "customer_id": i} for i, t, m, y, lt in rows]
+    )
+
+
+def test_merchant_known_frauds_by_payment_time() -> None:
+    f = build_features(_merchant_fraud_frame(), PARAMS)
+    # 1h window by payment time, counting only labels known before the payment:
+    # k4 (00:30): k3 known, k1 not yet -> 1; k5 (00:31): k1 and k3 -> 2;
+    # k6 (01:05): window (00:05, 01:05] drops k1 -> 1; k7 (01:25): k3 at 00:20 drops out -> 0
+    assert_values(
+        f, "merch_known_frauds_1h",
+        {"k1": 0, "k2": 0, "k3": 0, "k4": 1, "k5": 2, "k6": 1, "k7": 0, "k8": 0, "z": 0},
+    )
+    # days since the payment time of the latest known fraud, all history: k3 (00:20) from
+    # k4 on (k1 is known later but paid earlier); k7 is never known
+    day = 24 * 60
+    assert_values(
+        f, "merch_days_since_known_fraud",
+        {"k1": NAN, "k2": NAN, "k3": NAN, "k4": 10 / day, "k5": 11 / day, "k6": 45 / day,
+         "k7": 65 / day, "k8": 80 / day, "z": NAN},
+    )
+    # and of the earliest: k3 at k4, then k1 (00:00) once its label is in, from k5 on
+    assert_values(
+        f, "merch_days_since_first_known_fraud",
+        {"k1": NAN, "k2": NAN, "k3": NAN, "k4": 10 / day, "k5": 31 / day, "k6": 65 / day,
+         "k7": 85 / day, "k8": 100 / day, "z": NAN},
+    )
+
+
+def test_merchant_delayed_risk_looks_at_payments_older_than_the_label_delay() -> None:
+    f = build_features(_merchant_fraud_frame(), PARAMS)
+    # label_delay 30min, window 1h: payments in (t - 1h30, t - 30min], share known at t
+    # k4 (00:30): (23:00, 00:00] holds k1, whose label comes at 00:30 -> 0 / 1
+    # k5 (00:31): (23:01, 00:01] holds k1, now known -> 1 / 1
+    # k6 (01:05): (23:35, 00:35] holds k1..k5, k1 and k3 known -> 2 / 5
+    # k7 (01:25): (23:55, 00:55] the same five -> 2 / 5
+    # k8 (01:40): (00:10, 01:10] holds k3, k4, k5, k6 (k2 exactly at the edge is out) -> 1 / 4
+    # k1..k3 and z: no payment in their shifted window -> NaN
+    assert_values(
+        f, "merch_delayed_risk_1h",
+        {"k1": NAN, "k2": NAN, "k3": NAN, "k4": 0.0, "k5": 1.0, "k6": 0.4, "k7": 0.4,
+         "k8": 0.25, "z": NAN},
+    )
+
+
+def test_merchant_fraud_windows_may_be_empty() -> None:
+    p = PARAMS.model_copy(update={"merchant_fraud_windows": [], "delayed_risk_windows": []})
+    f = build_features(_merchant_fraud_frame(), p)
+    assert [c for c in f.columns if c.startswith("merch_") and "fraud" in c] == [
+        "merch_days_since_known_fraud", "merch_days_since_first_known_fraud"
+    ]
+    assert not [c for c in f.columns if c.startswith("merch_delayed_risk")]
+
+
 # ---------------------------------------------------------------------------------- ring
 def test_device_customers_pair_count_and_round_amounts() -> None:
     rows = [  # (id, time, customer, merchant, device, amount)
@@ -407,7 +537,9 @@ def test_optional_columns_and_disabled_families_drop_out() -> None:
     required = tx[["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]]
     names = feature_names(PARAMS, required.columns)
     for dropped in ("cust_first_device", "cust_new_region", "account_age_days",
-                    "merch_risk_1h", "cust_known_frauds", "device_customers_1h"):
+                    "merch_risk_1h", "cust_known_frauds", "device_customers_1h",
+                    "merch_known_frauds_1h", "merch_days_since_known_fraud",
+                    "merch_delayed_risk_1h"):
         assert dropped not in names
     assert "pair_count_1h" in names and "cust_first_merchant" in names
     f = build_features(required, PARAMS)
@@ -488,6 +620,17 @@ def test_describe_plain_language() -> None:
     assert spec("cust_count_2h").window_seconds == 7200
     assert "Asia/Shanghai" in describe("hour")
     assert "UTC" in describe("hour", params=PARAMS)
+    assert describe("merch_delayed_risk_7d") == (
+        "share of this merchant's payments in the 7 days before the last 7 days known to be "
+        "fraud (the last 7 days are left out: their labels are mostly not in yet)"
+    )
+    assert describe("merch_delayed_risk_1h", params=PARAMS).startswith(
+        "share of this merchant's payments in the hour before the last 30 minutes"
+    )
+    assert describe("cust_amount_median_ratio_1h", params=PARAMS) == (
+        "this amount divided by the median amount of the customer's latest payments (up to 3) "
+        "in the previous hour"
+    )
     with pytest.raises(KeyError, match="unknown feature 'cust_count_5q'"):
         describe("cust_count_5q")
     with pytest.raises(KeyError):
@@ -504,13 +647,24 @@ def test_registry_follows_configured_windows() -> None:
 
 
 def test_lookback_is_the_largest_enabled_window() -> None:
+    # default: 30d windows; the delayed risk needs label_delay + its window = 7d + 21d
     assert lookback(FeatureParams()) == pd.Timedelta(days=30)
+    assert lookback(FeatureParams(delayed_risk_windows=["30d"])) == pd.Timedelta(days=37)
+    # the largest recent payment is compared with the median over history_window
+    assert spec("cust_max_median_ratio_7d").lookback_seconds == 30 * 86400
     assert lookback(PARAMS) == pd.Timedelta(days=1)  # merchant_windows 1d
     no_merchant = PARAMS.model_copy(
         update={"families": PARAMS.families.model_copy(
             update={"merchant": False, "merchant_risk": False})}
     )
-    assert lookback(no_merchant) == pd.Timedelta(hours=1)
+    # the delayed risk: 30min delay + 1h window
+    assert lookback(no_merchant) == pd.Timedelta(minutes=90)
+    assert spec("merch_delayed_risk_1h", PARAMS).lookback_seconds == 5400
+    no_fraud = no_merchant.model_copy(
+        update={"families": no_merchant.families.model_copy(
+            update={"merchant_fraud_history": False})}
+    )
+    assert lookback(no_fraud) == pd.Timedelta(hours=1)
 
 
 # ------------------------------------------------------------------------ bad parameters
@@ -521,6 +675,9 @@ def test_lookback_is_the_largest_enabled_window() -> None:
         ("features.merchant_windows=[1d, 24h]", "are the same length"),
         ("features.pair_window=0s", "must be a positive whole number"),
         ("features.timezone=Mars/Olympus", "unknown time zone"),
+        ("features.label_delay=soon", "cannot parse duration 'soon'"),
+        ("features.delayed_risk_windows=[7d, 1w]", "are the same length"),
+        ("features.median_payments=0", "greater than or equal to 1"),
     ],
 )
 def test_bad_feature_params_are_config_errors(override: str, message: str) -> None:

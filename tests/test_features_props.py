@@ -27,9 +27,14 @@ PARAMS = FeatureParams(
     customer_windows=["10min", "1h"],
     merchant_windows=["30min", "2h"],
     history_window="1h",
+    median_payments=3,
+    burst_window="30min",
     device_window="30min",
     pair_window="1h",
     risk_smoothing=2.0,
+    merchant_fraud_windows=["30min", "1h"],
+    label_delay="10min",
+    delayed_risk_windows=["30min"],
     timezone="UTC",
 )
 T0 = pd.Timestamp("2026-01-05", tz="UTC")
@@ -185,6 +190,13 @@ def _reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
             f[f"cust_amount_z_{sfx}"] = (r["amount"] - mean) / spread
         near = [e for e in recent if _hours_apart(e["timestamp"].hour, hour) <= 1]
         f[f"cust_hour_share_{hsfx}"] = len(near) / len(recent) if recent else math.nan
+        latest = [e["amount"] for e in recent][-p.median_payments:]
+        median = np.median(latest) if latest else math.nan
+        f[f"cust_amount_median_ratio_{hsfx}"] = r["amount"] / median
+        burst = [e["amount"] for e in within(parse_duration(p.burst_window), mine)]
+        f[f"cust_max_median_ratio_{_sfx(p.burst_window)}"] = (
+            max(burst) / median if burst else math.nan
+        )
         f["cust_first_merchant"] = not any(e["merchant_id"] == m for e in mine)
         f["cust_first_device"] = (
             math.nan if pd.isna(d) else not any(e["device_id"] == d for e in mine)
@@ -198,6 +210,25 @@ def _reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
             (t - max(e["timestamp"] for e in frauds)) / pd.Timedelta(days=1)
             if frauds else math.nan
         )
+        for ws in p.merchant_fraud_windows:
+            f[f"merch_known_frauds_{_sfx(ws)}"] = sum(map(known, within(parse_duration(ws), at_m)))
+        at_m_known = [e for e in at_m if known(e)]
+        f["merch_days_since_known_fraud"] = (
+            (t - max(e["timestamp"] for e in at_m_known)) / pd.Timedelta(days=1)
+            if at_m_known else math.nan
+        )
+        f["merch_days_since_first_known_fraud"] = (
+            (t - min(e["timestamp"] for e in at_m_known)) / pd.Timedelta(days=1)
+            if at_m_known else math.nan
+        )
+        delay = pd.Timedelta(seconds=parse_duration(p.label_delay))
+        for ws in p.delayed_risk_windows:
+            span = pd.Timedelta(seconds=parse_duration(ws))
+            old = [e for e in at_m if t - delay - span < e["timestamp"] <= t - delay]
+            f[f"merch_delayed_risk_{_sfx(ws)}"] = (
+                sum(map(known, old)) / len(old) if old else math.nan
+            )
+        f["amount"] = r["amount"]
         dw = f"device_customers_{_sfx(p.device_window)}"
         f[dw] = math.nan if pd.isna(d) else len(
             {e["customer_id"] for e in within(w[dw], earlier) if e["device_id"] == d} - {c}
@@ -302,3 +333,29 @@ def test_default_params_slice_at_lookback(seed: int) -> None:
     shorter = tx[tx["timestamp"] >= start - lookback(p) + pd.Timedelta(days=1)]
     short = build_features(shorter, p).loc[sliced.index]
     assert not np.allclose(short["cust_count_30d"], full["cust_count_30d"])
+
+
+# --------------------------------------------------------------- window primitives
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_window_max_and_median_match_brute_force_on_long_windows(seed: int) -> None:
+    """Deep sparse-table levels and capped medians, on windows holding hundreds of rows."""
+    from okml.features._timeline import Keyed, Timeline
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    t = np.sort(rng.integers(0, 50 * 86400, n)) * 1_000_000_000
+    ids = pd.Series(np.arange(n))
+    codes = rng.integers(-1, 3, n)  # three keys and some missing ones
+    values = np.round(rng.exponential(50.0, n), 2)
+    tl = Timeline(t, ids)
+    keyed = Keyed(codes, tl)
+    w = 20 * 86400
+    got_max = keyed.window_max(values, w)
+    got_median = keyed.recent_median(values, w, 25)
+    for i in range(n):
+        earlier = [j for j in range(i) if codes[j] == codes[i] and t[j] > t[i] - w * 10**9]
+        if not earlier:
+            assert math.isnan(got_max[i]) and math.isnan(got_median[i])
+            continue
+        assert got_max[i] == values[earlier].max()
+        assert got_median[i] == np.median(values[earlier[-25:]])

@@ -33,6 +33,11 @@ customer_history
     merchant / from this device / region before (NaN when device or region is missing);
     ``cust_hour_share_w``: share of the customer's payments in ``history_window`` whose
     hour of day is within one hour of this one (23 and 0 are neighbours; NaN with none);
+    ``cust_amount_median_ratio_w``: amount / the median amount of the customer's latest
+    ``median_payments`` payments in ``history_window`` (the mean of the two middle ones for
+    an even count; NaN with none), a baseline that a few large frauds barely move;
+    ``cust_max_median_ratio_w``: the customer's largest payment in ``burst_window`` / that
+    same median (NaN with no payment in either);
     ``account_age_days``.
 merchant
     ``merch_count_w``, ``merch_sum_w``.
@@ -44,17 +49,29 @@ merchant_risk
 customer_fraud_history
     ``cust_known_frauds``: the customer's earlier payments known to be fraud at ``t``;
     ``cust_days_since_known_fraud``: days since the latest of them (by payment time).
+merchant_fraud_history
+    For merchants, whose labels arrive late (a compromised terminal's frauds become known
+    ``label_delay`` after they happen, so a window of the last ``label_delay`` holds no
+    known fraud): ``merch_known_frauds_w``: the merchant's earlier payments in the window
+    known to be fraud at ``t``; ``merch_days_since_known_fraud`` and
+    ``merch_days_since_first_known_fraud``: days since the payment time of the latest and
+    of the earliest of all of them; ``merch_delayed_risk_w``: among the merchant's
+    payments in ``(t - label_delay - w, t - label_delay]``, the share known to be fraud at
+    ``t`` (NaN with none), the Fraud Detection Handbook's delayed terminal risk.
 ring
     ``device_customers_w``: distinct *other* customers with a payment on this device in
     ``device_window`` (NaN without a device); ``pair_count_w``: this customer's payments to
     this merchant in ``pair_window``; ``is_round_amount``: a whole multiple of 10 (to half a
     cent).
+amount
+    ``amount``: the payment's amount.
 
 Slicing: with :func:`~okml.features.registry.lookback` of history before a slice, every
 feature whose registry entry has ``all_history=False`` is the same as over all data; the
 ``all_history`` ones (``cust_secs_since_prev``, ``cust_amount_ratio_all``,
 ``cust_amount_z_all``, ``cust_first_merchant``, ``cust_first_device``, ``cust_new_region``,
-``cust_known_frauds``, ``cust_days_since_known_fraud``) describe the slice's history only.
+``cust_known_frauds``, ``cust_days_since_known_fraud``, ``merch_days_since_known_fraud``,
+``merch_days_since_first_known_fraud``) describe the slice's history only.
 """
 
 from __future__ import annotations
@@ -64,7 +81,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from okml.config import FeatureParams, format_duration, parse_duration
 from okml.errors import DataError
@@ -102,6 +119,7 @@ class _Context:
         self.amount = self.tl.in_pos_order(tx["amount"].to_numpy(dtype=np.float64))
         self._codes: dict[str, np.ndarray] = {}
         self._keyed: dict[tuple[str, ...], Keyed] = {}
+        self._merchant_known: dict[int, np.ndarray] = {}
 
     def codes(self, column: str) -> np.ndarray:
         if column not in self._codes:
@@ -151,11 +169,24 @@ class _Context:
         pos = np.flatnonzero(is_fraud & ~unlabelled)
         return pos, self.tl.first_after(label_ns[pos])
 
+    def merchant_known(self, seconds: int) -> np.ndarray:
+        """Per transaction (``pos`` order), the merchant's earlier payments with time in
+        ``(t - seconds, t]`` whose fraud label is known at ``t``."""
+        if seconds not in self._merchant_known:
+            merch, pos, known_from = self.keyed("merchant_id"), *self.frauds
+            # a fraud at t_j counts for queries in (label_time_j, t_j + seconds)
+            until = self.tl.first_at_or_after(self.t[pos] + seconds * NS)
+            counts = interval_count(merch.codes[pos], known_from, until, merch.K, self.tl.M)
+            self._merchant_known[seconds] = merch.to_pos(counts)
+        return self._merchant_known[seconds]
+
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a / b, NaN where b is 0."""
-    out = np.full(np.broadcast(a, b).shape, np.nan)
-    return np.divide(a, b, out=out, where=b != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.true_divide(a, b)
+    out[np.broadcast_to(b == 0, out.shape)] = np.nan
+    return out
 
 
 def _amount_vs(amount: np.ndarray, n: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple:
@@ -215,6 +246,11 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
     s1_all = cust.window_sum("amount", ctx.amount, None)
     s2_all = cust.window_sum("amount2", amount2, None)
     out["cust_amount_ratio_all"], out["cust_amount_z_all"] = _amount_vs(ctx.amount, n_all, s1_all, s2_all)
+    ((bw, bsuffix),) = _windows(p.burst_window)
+    if f"cust_amount_median_ratio_{suffix}" in want or f"cust_max_median_ratio_{bsuffix}" in want:
+        median = cust.recent_median(ctx.amount, hw, p.median_payments)
+        out[f"cust_amount_median_ratio_{suffix}"] = ctx.amount / median
+        out[f"cust_max_median_ratio_{bsuffix}"] = cust.window_max(ctx.amount, bw) / median
 
     for name, column in (
         ("cust_first_merchant", "merchant_id"),
@@ -258,9 +294,8 @@ def _merchant_risk(ctx: _Context, want: set[str]) -> Columns:
     out = {}
     for w, suffix in _windows(ctx.params.merchant_windows):
         lo = tl.lo(w)
-        # a fraud at t_j counts for queries in (label_time_j, t_j + w)
+        frauds = ctx.merchant_known(w)
         until = tl.first_at_or_after(ctx.t[pos] + w * NS)
-        frauds = merch.to_pos(interval_count(merch.codes[pos], known_from, until, merch.K, tl.M))
         rate = _div(interval_count(everyone, known_from, until, tl.pos, tl.M), tl.pos - lo)
         rate = np.nan_to_num(rate, nan=0.0)  # nothing earlier in the window: no known fraud
         out[f"merch_risk_{suffix}"] = _div(frauds + a * rate, merch.count(w) + a)
@@ -279,6 +314,29 @@ def _customer_fraud_history(ctx: _Context, want: set[str]) -> Columns:
         "cust_known_frauds": known,
         "cust_days_since_known_fraud": np.where(last >= 0, days, np.nan),
     }
+
+
+def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
+    p, tl, merch = ctx.params, ctx.tl, ctx.keyed("merchant_id")
+    out = {
+        f"merch_known_frauds_{suffix}": ctx.merchant_known(w)
+        for w, suffix in _windows(p.merchant_fraud_windows)
+    }
+    pos, known_from = ctx.frauds
+    for name, first in (("merch_days_since_known_fraud", False),
+                        ("merch_days_since_first_known_fraud", True)):
+        # the earliest is the largest of M - 1 - pos: last_started keeps the largest value
+        value = tl.M - 1 - pos if first else pos
+        best = merch.to_pos(last_started(merch.codes[pos], known_from, value, merch.K, tl.M))
+        at = np.where(best >= 0, tl.M - 1 - best, -1) if first else best
+        days = (ctx.t - ctx.t[np.maximum(at, 0)]) / _DAY
+        out[name] = np.where(at >= 0, days, np.nan)
+    # (t - d - w, t - d] is the window d + w less the window d, for payments and frauds alike
+    d = parse_duration(p.label_delay)
+    for w, suffix in _windows(p.delayed_risk_windows):
+        frauds = ctx.merchant_known(d + w) - ctx.merchant_known(d)
+        out[f"merch_delayed_risk_{suffix}"] = _div(frauds, merch.count(d + w) - merch.count(d))
+    return out
 
 
 def _ring(ctx: _Context, want: set[str]) -> Columns:
@@ -309,7 +367,9 @@ _FAMILY: dict[str, Callable[[_Context, set[str]], Columns]] = {
     "merchant": _merchant,
     "merchant_risk": _merchant_risk,
     "customer_fraud_history": _customer_fraud_history,
+    "merchant_fraud_history": _merchant_fraud_history,
     "ring": _ring,
+    "amount": lambda ctx, want: {"amount": ctx.amount},
 }
 assert tuple(_FAMILY) == FAMILIES
 

@@ -113,6 +113,28 @@ GROUP_TEXT: dict[str, GroupText] = {
             "none": Phrase("no earlier payments to compare the amount with",
                            "该客户此前无可比较的支付金额"),
         }),
+    "amount_vs_median": GroupText(
+        Phrase("amount compared with the customer's median", "金额与客户支付中位数相比"),
+        {
+            "ratio": Phrase("amount {amount} is {ratio} the median of this customer's latest "
+                            "payments in the last {window} ({median})",
+                            "金额{amount}是该客户过去{window}内最近支付金额中位数（{median}）的{ratio}"),
+            "ratio_no_amount": Phrase("amount is {ratio} the median of this customer's latest "
+                                      "payments in the last {window}",
+                                      "金额是该客户过去{window}内最近支付金额中位数的{ratio}"),
+            "none": Phrase("no payments in the last {window} to compare the amount with",
+                           "该客户过去{window}内无可比较的支付金额"),
+        }),
+    "recent_outsized_payment": GroupText(
+        Phrase("largest recent payment compared with the customer's median",
+               "客户近期最大一笔支付与其中位数相比"),
+        {
+            "ratio": Phrase("largest payment in the last {window} was {ratio} this customer's "
+                            "median amount",
+                            "过去{window}内最大一笔支付是该客户支付金额中位数的{ratio}"),
+            "none": Phrase("no payments in the last {window} to compare with the median",
+                           "过去{window}内无可与中位数比较的支付"),
+        }),
     "new_merchant": GroupText(
         Phrase("new merchant for the customer", "客户首次光顾的商户"),
         {
@@ -174,6 +196,27 @@ GROUP_TEXT: dict[str, GroupText] = {
                            "该客户上一笔确认欺诈发生在{days}前"),
             "none": Phrase("no confirmed fraud on this customer so far", "该客户此前无确认欺诈"),
         }),
+    "merchant_known_fraud": GroupText(
+        Phrase("merchant's known fraud", "商户已知欺诈"),
+        {
+            "count": Phrase("merchant received {count} in the last {window} already confirmed "
+                            "as fraud",
+                            "该商户过去{window}内收到的支付中有{count}已确认为欺诈"),
+            "days": Phrase("latest confirmed fraud at this merchant was paid {days} ago",
+                           "该商户上一笔确认欺诈的支付发生在{days}前"),
+            "first_days": Phrase("earliest confirmed fraud at this merchant was paid {days} ago",
+                                 "该商户最早一笔确认欺诈的支付发生在{days}前"),
+            "none": Phrase("no confirmed fraud at this merchant so far", "该商户此前无确认欺诈"),
+        }),
+    "merchant_delayed_risk": GroupText(
+        Phrase("merchant's confirmed fraud before the label delay", "商户较早支付中的已确认欺诈"),
+        {
+            "share": Phrase("{share} of this merchant's payments in the {window} before the last "
+                            "{delay} are confirmed fraud",
+                            "该商户在最近{delay}之前的{window}内的支付中{share}已确认为欺诈"),
+            "none": Phrase("no payments to this merchant in the {window} before the last {delay}",
+                           "该商户在最近{delay}之前的{window}内无支付"),
+        }),
     "device_sharing": GroupText(
         Phrase("device shared with other customers", "设备被其他客户共用"),
         {
@@ -191,6 +234,9 @@ GROUP_TEXT: dict[str, GroupText] = {
             "yes": Phrase("round amount (a multiple of 10)", "金额为10的整数倍"),
             "no": Phrase("amount is not a multiple of 10", "金额不是10的整数倍"),
         }),
+    "amount": GroupText(
+        Phrase("payment amount", "支付金额"),
+        {"amount": Phrase("amount {amount}", "金额{amount}")}),
 }
 # fmt: on
 
@@ -521,6 +567,32 @@ def _amount_vs_history(member: FeatureSpec, ctx: _Ctx) -> Case:
     return "z", fields | {"amount": fmt_money(ctx.amount)}
 
 
+def _amount_vs_median(member: FeatureSpec, ctx: _Ctx) -> Case:
+    v = ctx.get(member.name)
+    fields = {"window": window_text(member.window_seconds, ctx.language)}
+    if v is None:
+        return "none", fields
+    fields["ratio"] = fmt_ratio(v, ctx.language)
+    if ctx.amount is None or v <= 0:
+        return "ratio_no_amount", fields
+    return "ratio", fields | {"amount": fmt_money(ctx.amount), "median": fmt_money(ctx.amount / v)}
+
+
+def _recent_outsized(member: FeatureSpec, ctx: _Ctx) -> Case:
+    fields = {"window": window_text(member.window_seconds, ctx.language)}
+    v = ctx.get(member.name)
+    if v is None:
+        return "none", fields
+    return "ratio", fields | {"ratio": fmt_ratio(v, ctx.language)}
+
+
+def _amount(member: FeatureSpec, ctx: _Ctx) -> Case:
+    v = ctx.get(member.name)
+    if v is None:
+        return None
+    return "amount", {"amount": fmt_money(v, member.unit)}
+
+
 def _flag(member: FeatureSpec, ctx: _Ctx) -> Case:
     v = ctx.get(member.name)
     if v is None:
@@ -562,6 +634,37 @@ def _known_fraud(member: FeatureSpec, ctx: _Ctx) -> Case:
     return "none", {}
 
 
+def _merchant_known_fraud(member: FeatureSpec, ctx: _Ctx) -> Case:
+    first = ctx.get("merch_days_since_first_known_fraud")
+    if member.name == "merch_days_since_first_known_fraud" and first is not None:
+        return "first_days", {"days": fmt_duration(first * 86400, ctx.language)}
+    days = ctx.get("merch_days_since_known_fraud")
+    count = ctx.get(member.name) if member.window_seconds is not None else None
+    if count:
+        return "count", {
+            "count": fmt_count(count, "payment", ctx.language),
+            "window": window_text(member.window_seconds, ctx.language),
+        }
+    if days is not None:
+        return "days", {"days": fmt_duration(days * 86400, ctx.language)}
+    return "none", {}
+
+
+def _merchant_delayed_risk(member: FeatureSpec, ctx: _Ctx) -> Case:
+    w = member.window_seconds
+    if w is None or member.lookback_seconds is None:
+        return None
+    fields = {
+        "window": window_text(w, ctx.language),
+        # the look-back of a delayed window is the label delay plus the window
+        "delay": window_text(member.lookback_seconds - w, ctx.language),
+    }
+    v = ctx.get(member.name)
+    if v is None:
+        return "none", fields
+    return "share", fields | {"share": fmt_share(v)}
+
+
 def _device_sharing(member: FeatureSpec, ctx: _Ctx) -> Case:
     v = ctx.get(member.name)
     if v is None:
@@ -589,6 +692,8 @@ _RULES: dict[str, Rule] = {
     "customer_sum": _sum_rule("customer_sum"),
     "customer_mean": _mean_rule,
     "amount_vs_history": _amount_vs_history,
+    "amount_vs_median": _amount_vs_median,
+    "recent_outsized_payment": _recent_outsized,
     "new_merchant": _flag,
     "new_device": _flag,
     "new_region": _flag,
@@ -598,9 +703,12 @@ _RULES: dict[str, Rule] = {
     "merchant_sum": _sum_rule("merchant_sum"),
     "merchant_risk": _merchant_risk,
     "customer_known_fraud": _known_fraud,
+    "merchant_known_fraud": _merchant_known_fraud,
+    "merchant_delayed_risk": _merchant_delayed_risk,
     "device_sharing": _device_sharing,
     "pair_count": _pair_count,
     "round_amount": _flag,
+    "amount": _amount,
 }
 
 

@@ -24,7 +24,9 @@ FAMILIES = (
     "merchant",
     "merchant_risk",
     "customer_fraud_history",
+    "merchant_fraud_history",
     "ring",
+    "amount",
 )
 
 #: Label columns that label-aware features need (known fraud = is_fraud 1, label_time < t).
@@ -49,6 +51,10 @@ class FeatureSpec:
         Plain-language meaning for reviewers.
     window_seconds:
         The trailing window of a windowed feature; ``None`` otherwise.
+    lookback_seconds:
+        History the feature needs before a payment: its window, or more for a window that
+        ends in the past (the delayed merchant risk looks back ``label_delay`` + window);
+        ``None`` for features without a window.
     needs:
         Optional input columns the feature needs; it is left out when one is absent.
     all_history:
@@ -68,6 +74,7 @@ class FeatureSpec:
     window_seconds: int | None = None
     needs: tuple[str, ...] = ()
     all_history: bool = False
+    lookback_seconds: int | None = None
 
     def describe(self, language: str = "en") -> str:
         """The plain-language description in ``"en"`` or ``"zh"``."""
@@ -86,24 +93,41 @@ class _Template:
     family: str
     unit: str
     group: str
-    en: str  # "{window}" -> "hour" / "7 days"; "{tz}" -> the time zone
+    en: str  # "{window}" -> "hour" / "7 days"; "{tz}" -> the time zone; "{delay}" -> the
+    # label delay ("7 days"); "{history}" -> features.history_window; "{n}" ->
+    # features.median_payments
     zh: str  # "{window}" -> "1小时" / "7天"
     window: str | None = None  # FeatureParams field: a list of windows or one window
     needs: tuple[str, ...] = ()
     all_history: bool = False
+    delayed: bool = False  # the window ends features.label_delay before the payment
+    vs_history: bool = False  # also compares with the customer's history_window
 
     def spec(self, seconds: int | None, params: FeatureParams) -> FeatureSpec:
         w = format_duration(seconds) if seconds is not None else ""
+        delay = parse_duration(params.label_delay)
+        history = parse_duration(params.history_window)
+        fields = {"tz": params.timezone, "n": params.median_payments}
+        back = None if seconds is None else seconds + (delay if self.delayed else 0)
+        if self.vs_history and back is not None:
+            back = max(back, history)
         return FeatureSpec(
             name=self.stem.format(w=w),
             family=self.family,
             unit=self.unit,
             group=self.group,
-            description_en=self.en.format(window=_window_en(seconds), tz=params.timezone),
-            description_zh=self.zh.format(window=_window_zh(seconds), tz=params.timezone),
+            description_en=self.en.format(
+                window=_window_en(seconds), delay=_window_en(delay, plural_one=True),
+                history=_window_en(history), **fields
+            ),
+            description_zh=self.zh.format(
+                window=_window_zh(seconds), delay=_window_zh(delay), history=_window_zh(history),
+                **fields
+            ),
             window_seconds=seconds,
             needs=self.needs,
             all_history=self.all_history,
+            lookback_seconds=back,
         )
 
 
@@ -157,6 +181,16 @@ _TEMPLATES: tuple[_Template, ...] = (
     _Template("cust_new_region", "customer_history", "flag", "new_region",
               "first payment by this customer from this region",
               "该客户首次在该地区支付", needs=("region",), all_history=True),
+    _Template("cust_amount_median_ratio_{w}", "customer_history", "ratio", "amount_vs_median",
+              "this amount divided by the median amount of the customer's latest payments (up "
+              "to {n}) in the previous {window}",
+              "本笔金额与该客户过去{window}内最近（至多{n}笔）支付金额中位数之比",
+              window="history_window"),
+    _Template("cust_max_median_ratio_{w}", "customer_history", "ratio", "recent_outsized_payment",
+              "the customer's largest payment in the previous {window} divided by the median "
+              "amount of their latest payments (up to {n}) in the previous {history}",
+              "该客户过去{window}内最大一笔支付与其过去{history}内最近（至多{n}笔）支付金额中位数之比",
+              window="burst_window", vs_history=True),
     _Template("cust_hour_share_{w}", "customer_history", "share", "unusual_hour",
               "share of this customer's payments in the previous {window} made within an hour "
               "of this time of day",
@@ -184,6 +218,27 @@ _TEMPLATES: tuple[_Template, ...] = (
               "customer_known_fraud",
               "days since this customer's last payment known to be fraud",
               "距该客户上一笔已知欺诈支付的天数", needs=_LABELS, all_history=True),
+    # ---- the merchant's known fraud, by payment time (labels arrive late: see label_delay)
+    _Template("merch_known_frauds_{w}", "merchant_fraud_history", "payments",
+              "merchant_known_fraud",
+              "payments received by this merchant in the previous {window} already known to be "
+              "fraud",
+              "该商户过去{window}内收到的已确认为欺诈的支付笔数",
+              window="merchant_fraud_windows", needs=_LABELS),
+    _Template("merch_days_since_known_fraud", "merchant_fraud_history", "days",
+              "merchant_known_fraud",
+              "days since the latest payment to this merchant known to be fraud",
+              "距该商户上一笔已知欺诈支付的天数", needs=_LABELS, all_history=True),
+    _Template("merch_days_since_first_known_fraud", "merchant_fraud_history", "days",
+              "merchant_known_fraud",
+              "days since the earliest payment to this merchant known to be fraud",
+              "距该商户最早一笔已知欺诈支付的天数", needs=_LABELS, all_history=True),
+    _Template("merch_delayed_risk_{w}", "merchant_fraud_history", "share",
+              "merchant_delayed_risk",
+              "share of this merchant's payments in the {window} before the last {delay} known "
+              "to be fraud (the last {delay} are left out: their labels are mostly not in yet)",
+              "该商户在最近{delay}之前的{window}内支付中已知欺诈的占比（最近{delay}的标签大多尚未到达）",
+              window="delayed_risk_windows", needs=_LABELS, delayed=True),
     # ---- rings and brushing
     _Template("device_customers_{w}", "ring", "customers", "device_sharing",
               "other customers who paid from this device in the previous {window}",
@@ -194,17 +249,22 @@ _TEMPLATES: tuple[_Template, ...] = (
               "该客户与该商户过去{window}内的支付笔数", window="pair_window"),
     _Template("is_round_amount", "ring", "flag", "round_amount",
               "amount is a whole multiple of 10", "金额为10的整数倍"),
+    # ---- the payment itself
+    _Template("amount", "amount", "CNY", "amount", "amount of this payment", "本笔支付金额"),
 )
 # fmt: on
 
 
-def _window_en(seconds: int | None) -> str:
+def _window_en(seconds: int | None, plural_one: bool = False) -> str:
+    """``hour``, ``7 days`` (``1 hour`` with ``plural_one``, where a number reads better)."""
     if seconds is None:
         return ""
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds % size == 0:
             k = seconds // size
-            return unit if k == 1 else f"{k} {unit}s"
+            if k == 1:
+                return f"1 {unit}" if plural_one else unit
+            return f"{k} {unit}s"
     return f"{seconds} seconds"
 
 
@@ -311,20 +371,23 @@ def registry_frame(params: FeatureParams | None = None) -> pd.DataFrame:
 def lookback(params: FeatureParams) -> pd.Timedelta:
     """History a configuration needs before the first transaction to be scored.
 
-    The largest trailing window among enabled families. With this much history before a
-    slice, every feature of the slice whose :attr:`FeatureSpec.all_history` is False comes
-    out as over all data (counts and flags exactly, sums and ratios up to float rounding,
-    about 1e-12 relative); ``tests/test_features_props.py`` checks it.
+    The largest :attr:`FeatureSpec.lookback_seconds` among enabled families: the largest
+    trailing window, or a delayed merchant risk window plus ``label_delay``. With this much
+    history before a slice, every feature of the slice whose
+    :attr:`FeatureSpec.all_history` is False comes out as over all data (counts and flags
+    exactly, sums and ratios up to float rounding, about 1e-12 relative);
+    ``tests/test_features_props.py`` checks it.
 
     The all-history features (seconds since the previous payment, amount vs. the
     all-history mean and z-score, first payment to a merchant, first device, new region,
-    known fraud count and days since the last known fraud) are then computed over the
-    look-back period only: they are exact only given the full history.
+    the customer's known fraud count and days since their last known fraud, days since
+    the merchant's last known fraud) are then computed over the look-back period only:
+    they are exact only given the full history.
     """
     enabled = params.families.model_dump()
     seconds = [
-        s.window_seconds
+        s.lookback_seconds
         for s in registry(params).values()
-        if enabled[s.family] and s.window_seconds is not None
+        if enabled[s.family] and s.lookback_seconds is not None
     ]
     return pd.Timedelta(seconds=max(seconds, default=0))
