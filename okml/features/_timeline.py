@@ -31,6 +31,27 @@ _STEPS, _LONG_SHARE, _SAMPLE_EVERY = 8, 0.05, 64
 _SEARCH_BLOCK = 1 << 13
 
 
+def search_sorted(arr: np.ndarray, needles: np.ndarray, side: str = "left") -> np.ndarray:
+    """``np.searchsorted(arr, needles, side)``, block by block when ``needles`` are sorted.
+
+    A block's answers lie between those of its first and last needle, so each block
+    searches only that stretch of ``arr``, which stays in cache: the same answers, and the
+    cost per needle no longer grows with the size of ``arr``.
+    """
+    n = len(needles)
+    if n <= _SEARCH_BLOCK or not (needles[1:] >= needles[:-1]).all():
+        return np.searchsorted(arr, needles, side=side)
+    ends = needles[_SEARCH_BLOCK - 1 :: _SEARCH_BLOCK]
+    bounds = np.searchsorted(arr, np.concatenate([needles[::_SEARCH_BLOCK], ends]), side=side)
+    low, high = bounds[: len(bounds) - len(ends)], bounds[len(bounds) - len(ends) :]
+    out = np.empty(n, dtype=np.intp)
+    for k, a in enumerate(range(0, n, _SEARCH_BLOCK)):
+        b = min(a + _SEARCH_BLOCK, n)
+        lo, hi = low[k], high[k] if k < len(high) else len(arr)
+        out[a:b] = lo + np.searchsorted(arr[lo:hi], needles[a:b], side=side)
+    return out
+
+
 def time_ns(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Nanoseconds since the epoch (UTC) as int64, and a mask of missing values."""
     values = s.to_numpy(dtype="datetime64[ns]")
@@ -112,7 +133,7 @@ class Timeline:
     def lo(self, seconds: int) -> np.ndarray:
         """Per transaction, the first ``pos`` with time > t - ``seconds``."""
         if seconds not in self._lo:
-            self._lo[seconds] = np.searchsorted(self.t, self.t - seconds * NS, side="right")
+            self._lo[seconds] = search_sorted(self.t, self.t - seconds * NS, side="right")
         return self._lo[seconds]
 
     def first_after(self, times: np.ndarray) -> np.ndarray:
@@ -329,13 +350,14 @@ def interval_count(
 ) -> np.ndarray:
     """Per query, the events of its key whose interval ``[start, end)`` holds its ``pos``.
 
-    ``query_keys`` are ``code * M + pos`` (e.g. :attr:`Keyed.K`, already sorted, which
-    makes the searches fast); ends may be ``n + 1`` for "never ends".
+    ``query_keys`` are ``code * M + pos``, sorted (e.g. :attr:`Keyed.K`); ends may be
+    ``n + 1`` for "never ends".
     """
     keep = ev_start < ev_end
     starts = np.sort(ev_codes[keep] * M + ev_start[keep])
     ends = np.sort(ev_codes[keep] * M + ev_end[keep])
-    return np.searchsorted(starts, query_keys, side="right") - np.searchsorted(ends, query_keys, side="right")
+    # the query keys are sorted (code * M + pos, in key order)
+    return search_sorted(starts, query_keys, side="right") - search_sorted(ends, query_keys, side="right")
 
 
 def last_started(
@@ -354,7 +376,7 @@ def last_started(
     keys = keys[o]
     # running max per key without a loop: code * M + value only grows from key to key
     best = np.maximum.accumulate(ev_codes[o] * M + ev_value[o])
-    i = np.searchsorted(keys, query_keys, side="right") - 1
+    i = search_sorted(keys, query_keys, side="right") - 1
     q_codes = query_keys // M
     ok = i >= 0
     i = np.maximum(i, 0)
