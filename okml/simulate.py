@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from okml.config import SimulateParams
 from okml.errors import ConfigError
