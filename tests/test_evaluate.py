@@ -9,30 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# the hand-made frame of tests/test_metrics.py: day, hour, customer, score, fraud, amount, type
+from test_metrics import ROWS, _ts  # noqa: E402
+
 from okml.config import Params, params_from_dict
 from okml.errors import ConfigError, DataError
 from okml.evaluate import EvaluationResult, evaluate_scores, plots, run_evaluation
 from okml.evaluate.compare import load_transactions
 from okml.evaluate.metrics import cost_curve, daily_top_k
 
-
-def _ts(day: int, hour: int = 12) -> pd.Timestamp:
-    return pd.Timestamp("2026-03-01", tz="UTC") + pd.Timedelta(days=day - 1, hours=hour)
-
-
-# the frame of tests/test_metrics.py: day, hour, customer, score, fraud, amount, type
-ROWS = [
-    (1, 9, "c1", 0.9, 1, 100.0, "ato"),
-    (1, 10, "c1", 0.1, 0, 10.0, None),
-    (1, 11, "c2", 0.8, 0, 20.0, None),
-    (1, 12, "c3", 0.3, 1, 50.0, "card"),
-    (1, 13, "c4", 0.2, 0, 5.0, None),
-    (2, 9, "c1", 0.95, 1, 200.0, "ato"),
-    (2, 10, "c3", 0.7, 1, 70.0, "card"),
-    (2, 11, "c4", 0.6, 0, 30.0, None),
-    (2, 12, "c5", 0.6, 1, 40.0, "card"),
-    (3, 9, "c6", 0.1, 1, 60.0, "ato"),
-]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
