@@ -214,6 +214,12 @@ class FeatureParams(_Section):
         description="trailing windows (by payment time) for the merchant's payments already "
         "known to be fraud",
     )
+    merchant_fraud_profile_window: Duration = Field(
+        "30d",
+        description="window (by payment time) of the merchant's known frauds whose amounts are "
+        "compared with their customers' usual amounts (ordinary-looking frauds point at the "
+        "merchant, outsized ones at stolen cards)",
+    )
     label_delay: Duration = Field(
         "7d",
         description="typical delay before a fraud label is known: the delayed merchant risk "
@@ -256,7 +262,8 @@ class FeatureParams(_Section):
         return v
 
     @field_validator(
-        "history_window", "device_window", "pair_window", "label_delay", "burst_window"
+        "history_window", "device_window", "pair_window", "label_delay", "burst_window",
+        "merchant_fraud_profile_window",
     )
     @classmethod
     def _window(cls, v: Duration) -> Duration:
@@ -324,6 +331,9 @@ class ModelParams(_Section):
     subsample: float = Field(0.9, gt=0, le=1, description="xgboost row sampling per tree")
     colsample_bytree: float = Field(0.9, gt=0, le=1, description="xgboost column sampling per tree")
     min_child_weight: float = Field(1.0, ge=0, description="xgboost")
+    max_bin: int = Field(
+        256, ge=2, description="xgboost histogram bins per feature (more: finer split points, slower)"
+    )
     min_samples_leaf: int = Field(1, ge=1, description="random_forest")
     C: float = Field(1.0, gt=0, description="logistic: inverse regularization strength")
     undersample_ratio: float = Field(0.1, gt=0, le=1, description="fraud : legit after undersampling")

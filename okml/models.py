@@ -76,6 +76,7 @@ class XGBFraudClassifier(ClassifierMixin, BaseEstimator):
         subsample: float = 0.9,
         colsample_bytree: float = 0.9,
         min_child_weight: float = 1.0,
+        max_bin: int = 256,
         scale_pos_weight: float | str | None = None,
         n_jobs: int = 1,
         random_state: int = 0,
@@ -86,6 +87,7 @@ class XGBFraudClassifier(ClassifierMixin, BaseEstimator):
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.min_child_weight = min_child_weight
+        self.max_bin = max_bin
         self.scale_pos_weight = scale_pos_weight
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -106,6 +108,7 @@ class XGBFraudClassifier(ClassifierMixin, BaseEstimator):
             subsample=self.subsample,
             colsample_bytree=self.colsample_bytree,
             min_child_weight=self.min_child_weight,
+            max_bin=self.max_bin,
             scale_pos_weight=self.scale_pos_weight_,
             tree_method="hist",
             n_jobs=self.n_jobs,
@@ -223,6 +226,7 @@ def _classifier(params: ModelParams) -> Any:
             subsample=params.subsample,
             colsample_bytree=params.colsample_bytree,
             min_child_weight=params.min_child_weight,
+            max_bin=params.max_bin,
             scale_pos_weight="balanced" if weighted else None,
             n_jobs=params.n_jobs,
             random_state=params.random_state,

@@ -300,6 +300,23 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
     ("merch_days_since_first_known_fraud", {"merch_days_since_first_known_fraud": 30.0,
                                             "merch_days_since_known_fraud": 7.0}, None,
      "earliest confirmed fraud at this merchant was paid 30 days ago"),
+    ("merch_fraud_streak", {"merch_fraud_streak": 6.0, "merch_fraud_streak_days": 12.0,
+                            "merch_days_since_clean_payment": 13.0}, None,
+     "the merchant's last 6 payments old enough to be confirmed were all fraud, the run "
+     "starting 12 days ago"),
+    ("merch_days_since_clean_payment", {"merch_fraud_streak": 0.0,
+                                        "merch_fraud_streak_days": float("nan"),
+                                        "merch_days_since_clean_payment": 8.0}, None,
+     "the merchant's latest payment old enough to be confirmed (8.0 days ago) was not fraud"),
+    ("merch_fraud_streak", {"merch_fraud_streak": 0.0, "merch_fraud_streak_days": float("nan"),
+                            "merch_days_since_clean_payment": float("nan")}, None,
+     "no payment to this merchant is old enough to be confirmed yet"),
+    ("merch_known_fraud_amount_ratio_30d", {"merch_known_fraud_amount_ratio_30d": 1.1}, None,
+     "frauds confirmed at this merchant in the last 30 days were on average 1.1x their "
+     "customers' usual amounts"),
+    ("merch_known_fraud_amount_ratio_30d",
+     {"merch_known_fraud_amount_ratio_30d": float("nan")}, None,
+     "no confirmed fraud at this merchant in the last 30 days"),
 ])
 def test_reason_sentences(feature: str, row: dict, amount: float | None, expected: str) -> None:
     assert reason_text(feature, row, FeatureParams(), "en", amount) == expected
@@ -312,6 +329,12 @@ def test_chinese_sentences() -> None:
     assert reason_text("account_age_days", {"account_age_days": 2.0}, p, "zh") == "账户开立于2.0天前"
     assert reason_text("merch_delayed_risk_7d", {"merch_delayed_risk_7d": 0.5}, p, "zh") == \
         "该商户在最近7天之前的7天内的支付中50%已确认为欺诈"
+    assert reason_text("merch_fraud_streak", {"merch_fraud_streak": 6.0,
+                                              "merch_fraud_streak_days": 12.0}, p, "zh") == \
+        "该商户最近6笔支付（已过标签延迟）全部确认为欺诈，始于12天前"
+    assert reason_text("merch_known_fraud_amount_ratio_30d",
+                       {"merch_known_fraud_amount_ratio_30d": 1.1}, p, "zh") == \
+        "该商户过去30天内已确认的欺诈金额平均为对应客户日常金额的1.1倍"
     assert reason_text("cust_first_device", {"cust_first_device": float("nan")}, p, "zh") == \
         "该客户首次使用该设备支付：无"
     with pytest.raises(ValueError, match="unknown language"):

@@ -37,6 +37,7 @@ PARAMS = FeatureParams(
     pair_window="1h",
     risk_smoothing=2.0,
     merchant_fraud_windows=["1h"],
+    merchant_fraud_profile_window="1h",
     label_delay="30min",
     delayed_risk_windows=["1h"],
     timezone="UTC",
@@ -462,11 +463,73 @@ def test_merchant_delayed_risk_looks_at_payments_older_than_the_label_delay() ->
     )
 
 
+def test_merchant_fraud_streak_counts_known_frauds_among_settled_payments() -> None:
+    # label_delay 30 min: a payment is "settled" (its label should be in) 30 min after it
+    rows = [  # (id, time, merchant, is_fraud, label_time)
+        ("s1", "00:00", "m1", 1, None),  # a fraud never labelled: never known, breaks runs
+        ("s2", "00:10", "m1", 1, at("00:50")),
+        ("s3", "00:20", "m1", 1, at("00:45")),
+        ("s4", "00:25", "m1", 1, at("01:10")),  # labelled late, inside the run
+        ("s5", "00:40", "m1", 1, at("00:42")),
+        ("q1", "00:55", "m1", 0, None),
+        ("q2", "01:05", "m1", 0, None),
+        ("q3", "01:15", "m1", 0, None),
+        ("q4", "01:30", "m1", 0, None),
+        ("z1", "00:05", "m2", 1, at("00:06")),
+        ("z2", "01:15", "m2", 0, None),
+    ]
+    f = build_features(frame(
+        [{"transaction_id": i, "timestamp": at(t), "merchant_id": m, "is_fraud": y,
+          "label_time": lt, "customer_id": i} for i, t, m, y, lt in rows]), PARAMS)
+    # q1 (00:55) and q2 (01:05): settled s1..s4; s4's label is not in yet -> no run,
+    #   latest payment not known as fraud: s4 (00:25) -> 30 and 40 min
+    # q3 (01:15): settled s1..s5, all but s1 known by now -> run of 4 from s2 (00:10),
+    #   65 min; s1 (00:00) is the latest not known -> 75 min
+    # q4 (01:30): q1 (00:55) is settled and clean -> no run, 35 min
+    # z2 (01:15) at m2: z1 known -> run of 1 from 00:05, 70 min, nothing clean
+    # s1..s4, z1: nothing settled yet; s5 (00:40): s1 and s2 (at 00:10, exactly 30 min
+    #   before: settled) are, s2's label is not in -> 30 min
+    day = 24 * 60
+    assert_values(f, "merch_fraud_streak", {
+        "s1": 0, "s2": 0, "s3": 0, "s4": 0, "s5": 0, "q1": 0, "q2": 0, "q3": 4, "q4": 0,
+        "z1": 0, "z2": 1})
+    assert_values(f, "merch_fraud_streak_days", {
+        "s1": NAN, "s2": NAN, "s3": NAN, "s4": NAN, "s5": NAN, "q1": NAN, "q2": NAN,
+        "q3": 65 / day, "q4": NAN, "z1": NAN, "z2": 70 / day})
+    assert_values(f, "merch_days_since_clean_payment", {
+        "s1": NAN, "s2": NAN, "s3": NAN, "s4": NAN, "s5": 30 / day, "q1": 30 / day,
+        "q2": 40 / day, "q3": 75 / day, "q4": 35 / day, "z1": NAN, "z2": NAN})
+
+
+def test_merchant_known_fraud_amount_ratio_averages_each_frauds_own_ratio() -> None:
+    rows = [  # (id, time, customer, merchant, amount, is_fraud, label_time)
+        ("h1", "00:00", "c1", "m9", 10.0, 0, None),
+        ("h2", "00:05", "c1", "m9", 10.0, 0, None),
+        ("h3", "00:10", "c2", "m9", 20.0, 0, None),
+        ("f1", "00:30", "c1", "m1", 50.0, 1, at("00:40")),  # 5x c1's median of 10
+        ("f2", "00:31", "c2", "m1", 20.0, 1, at("00:40")),  # 1x c2's median of 20
+        ("f3", "00:32", "c3", "m1", 99.0, 1, at("00:40")),  # c3's first payment: no median
+        ("q1", "00:35", "c4", "m1", 10.0, 0, None),
+        ("q2", "00:50", "c4", "m1", 10.0, 0, None),
+        ("q3", "01:30", "c4", "m1", 10.0, 0, None),
+        ("q4", "01:31", "c4", "m1", 10.0, 0, None),
+    ]
+    f = build_features(frame(
+        [{"transaction_id": i, "timestamp": at(t), "customer_id": c, "merchant_id": m,
+          "amount": a, "is_fraud": y, "label_time": lt} for i, t, c, m, a, y, lt in rows]), PARAMS)
+    # q1: no label in yet -> NaN; q2: (5 + 1) / 2 (f3 has no ratio); q3 (01:30): the 1 h
+    # window (00:30, 01:30] has lost f1 -> 1; q4 (01:31): f2 gone too, f3 has no ratio -> NaN
+    assert_values(f, "merch_known_fraud_amount_ratio_1h", {
+        "h1": NAN, "h2": NAN, "h3": NAN, "f1": NAN, "f2": NAN, "f3": NAN, "q1": NAN,
+        "q2": 3.0, "q3": 1.0, "q4": NAN})
+
+
 def test_merchant_fraud_windows_may_be_empty() -> None:
     p = PARAMS.model_copy(update={"merchant_fraud_windows": [], "delayed_risk_windows": []})
     f = build_features(_merchant_fraud_frame(), p)
     assert [c for c in f.columns if c.startswith("merch_") and "fraud" in c] == [
-        "merch_days_since_known_fraud", "merch_days_since_first_known_fraud"
+        "merch_days_since_known_fraud", "merch_days_since_first_known_fraud",
+        "merch_fraud_streak", "merch_fraud_streak_days", "merch_known_fraud_amount_ratio_1h",
     ]
     assert not [c for c in f.columns if c.startswith("merch_delayed_risk")]
 
@@ -647,9 +710,14 @@ def test_registry_follows_configured_windows() -> None:
 
 
 def test_lookback_is_the_largest_enabled_window() -> None:
-    # default: 30d windows; the delayed risk needs label_delay + its window = 7d + 21d
-    assert lookback(FeatureParams()) == pd.Timedelta(days=30)
-    assert lookback(FeatureParams(delayed_risk_windows=["30d"])) == pd.Timedelta(days=37)
+    # default: the merchant's known frauds of the last 30d, each compared with its
+    # customer's 30d history before it
+    assert lookback(FeatureParams()) == pd.Timedelta(days=60)
+    assert spec("merch_known_fraud_amount_ratio_30d").lookback_seconds == 60 * 86400
+    short = FeatureParams(merchant_fraud_profile_window="1d")
+    # then 30d windows; the delayed risk needs label_delay + its window = 7d + 21d
+    assert lookback(short) == pd.Timedelta(days=31)
+    assert lookback(short.model_copy(update={"delayed_risk_windows": ["30d"]})) == pd.Timedelta(days=37)
     # the largest recent payment is compared with the median over history_window
     assert spec("cust_max_median_ratio_7d").lookback_seconds == 30 * 86400
     assert lookback(PARAMS) == pd.Timedelta(days=1)  # merchant_windows 1d
@@ -657,8 +725,8 @@ def test_lookback_is_the_largest_enabled_window() -> None:
         update={"families": PARAMS.families.model_copy(
             update={"merchant": False, "merchant_risk": False})}
     )
-    # the delayed risk: 30min delay + 1h window
-    assert lookback(no_merchant) == pd.Timedelta(minutes=90)
+    # the fraud amount profile: 1h window + 1h history (the delayed risk: 30min + 1h)
+    assert lookback(no_merchant) == pd.Timedelta(hours=2)
     assert spec("merch_delayed_risk_1h", PARAMS).lookback_seconds == 5400
     no_fraud = no_merchant.model_copy(
         update={"families": no_merchant.families.model_copy(

@@ -33,6 +33,7 @@ PARAMS = FeatureParams(
     pair_window="1h",
     risk_smoothing=2.0,
     merchant_fraud_windows=["30min", "1h"],
+    merchant_fraud_profile_window="30min",
     label_delay="10min",
     delayed_risk_windows=["30min"],
     timezone="UTC",
@@ -228,6 +229,24 @@ def _reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
             f[f"merch_delayed_risk_{_sfx(ws)}"] = (
                 sum(map(known, old)) / len(old) if old else math.nan
             )
+        settled = [e for e in at_m if e["timestamp"] <= t - delay]
+        run = 0
+        while run < len(settled) and known(settled[-1 - run]):
+            run += 1
+        f["merch_fraud_streak"] = run
+        f["merch_fraud_streak_days"] = (
+            (t - settled[-run]["timestamp"]) / pd.Timedelta(days=1) if run else math.nan
+        )
+        f["merch_days_since_clean_payment"] = (
+            (t - settled[-1 - run]["timestamp"]) / pd.Timedelta(days=1)
+            if run < len(settled) else math.nan
+        )
+        psfx = _sfx(p.merchant_fraud_profile_window)
+        ratios = [out[e["transaction_id"]][f"cust_amount_median_ratio_{hsfx}"]
+                  for e in within(parse_duration(p.merchant_fraud_profile_window), at_m)
+                  if known(e)]
+        ratios = [x for x in ratios if not math.isnan(x)]
+        f[f"merch_known_fraud_amount_ratio_{psfx}"] = np.mean(ratios) if ratios else math.nan
         f["amount"] = r["amount"]
         dw = f"device_customers_{_sfx(p.device_window)}"
         f[dw] = math.nan if pd.isna(d) else len(
@@ -305,7 +324,8 @@ def _days_of_payments(seed: int, n: int = 800, days: int = 90) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_default_params_slice_at_lookback(seed: int) -> None:
-    """The contract scoring and retraining rely on, with the default 30-day look-back.
+    """The contract scoring and retraining rely on, with the default 60-day look-back (the
+    merchant's known frauds of 30 days, each against its customer's 30-day history).
 
     Equal under slicing: every feature with ``all_history=False`` (calendar flags and hour,
     all customer and merchant windows, amount ratio/z over ``history_window``, hour share,
@@ -315,8 +335,8 @@ def test_default_params_slice_at_lookback(seed: int) -> None:
     cust_known_frauds, cust_days_since_known_fraud.
     """
     p = FeatureParams()
-    tx = _days_of_payments(seed)
-    start = T0 + pd.Timedelta(days=60)
+    tx = _days_of_payments(seed, n=1000, days=110)
+    start = T0 + pd.Timedelta(days=80)
     sliced = _sliced(tx, start, p)
     full = build_features(tx, p).loc[sliced.index]
     cols = _windowed(p, tx.columns)
@@ -329,10 +349,12 @@ def test_default_params_slice_at_lookback(seed: int) -> None:
     all_history = {n for n, s in registry(p).items() if s.all_history}
     assert differs <= all_history
     assert {"cust_amount_ratio_all", "cust_known_frauds"} <= differs
-    # one day less of history and the 30-day windows break
-    shorter = tx[tx["timestamp"] >= start - lookback(p) + pd.Timedelta(days=1)]
+    # with less history (the frauds' customers' own history cut) the profile breaks
+    assert lookback(p) == pd.Timedelta(days=60)
+    shorter = tx[tx["timestamp"] >= start - lookback(p) + pd.Timedelta(days=20)]
     short = build_features(shorter, p).loc[sliced.index]
-    assert not np.allclose(short["cust_count_30d"], full["cust_count_30d"])
+    column = "merch_known_fraud_amount_ratio_30d"
+    assert not np.allclose(short[column], full[column], equal_nan=True)
 
 
 # --------------------------------------------------------------- window primitives

@@ -35,7 +35,7 @@ def world() -> dict[str, Any]:
     from okml.simulate import simulate
 
     tx = simulate(SimulateParams(n_customers=150, n_merchants=60, n_days=40, seed=5))
-    fp = FeatureParams()
+    fp = FeatureParams(merchant_fraud_profile_window="3d")  # look-back 3d + 30d history
     feats = build_features(tx, fp)
     train = (tx["timestamp"] < pd.Timestamp("2026-01-15", tz="UTC")).to_numpy()
     est = build_estimator(ModelParams(n_estimators=15, max_depth=3, n_jobs=1))
@@ -69,7 +69,7 @@ def test_scores_flags_and_reasons(world) -> None:
     assert list(out.columns[:5]) == head
     for col in ["score", "flag", "rank_in_day", "reason_1", "reason_2", "reason_3", "reasons"]:
         assert col in out
-    # 35 days of history, trimmed to the 30-day look-back: all-history features are approximate
+    # 35 days of history, trimmed to the 33-day look-back: all-history features are approximate
     specs = registry(world["fp"])
     assert out.attrs["approximate_features"] == [
         c for c in world["columns"] if specs[c].all_history]

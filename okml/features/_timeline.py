@@ -238,6 +238,10 @@ class Keyed:
         start[rows] = np.searchsorted(self.K, self._base[rows] + lo, side="left")
         return start
 
+    def key_start(self) -> np.ndarray:
+        """Per row in (key, pos) order, the index of the first row of its key."""
+        return self._start(None)
+
     def forget_windows(self) -> None:
         """Drop the cached window starts."""
         self._starts.clear()
@@ -358,6 +362,37 @@ def interval_count(
     ends = np.sort(ev_codes[keep] * M + ev_end[keep])
     # the query keys are sorted (code * M + pos, in key order)
     return search_sorted(starts, query_keys, side="right") - search_sorted(ends, query_keys, side="right")
+
+
+def interval_sum(
+    ev_codes: np.ndarray,
+    ev_start: np.ndarray,
+    ev_end: np.ndarray,
+    ev_value: np.ndarray,
+    query_keys: np.ndarray,
+    M: int,
+) -> np.ndarray:
+    """Per query, the sum of ``value`` over the events of its key whose interval
+    ``[start, end)`` holds its ``pos`` (0.0 with none); see :func:`interval_count`.
+
+    Prefix sums restart at each key, so a query's sum depends only on its own key's events
+    (events of other keys cannot change it in the last bit).
+    """
+    keep = ev_start < ev_end
+    codes, values = ev_codes[keep], ev_value[keep].astype(np.float64)
+
+    def prefix(at: np.ndarray) -> np.ndarray:
+        keys = codes * M + at[keep]
+        o = np.argsort(keys, kind="stable")
+        keys, c = keys[o], codes[o]
+        sums = pd.Series(values[o]).groupby(c, sort=False).cumsum().to_numpy()
+        i = search_sorted(keys, query_keys, side="right") - 1
+        same = (i >= 0) & (c[np.maximum(i, 0)] == query_keys // M)
+        return np.where(same, sums[np.maximum(i, 0)], 0.0)
+
+    if len(codes) == 0:
+        return np.zeros(len(query_keys))
+    return prefix(ev_start) - prefix(ev_end)
 
 
 def last_started(

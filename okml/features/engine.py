@@ -92,6 +92,7 @@ from okml.features._timeline import (
     codes_of,
     combine,
     interval_count,
+    interval_sum,
     last_started,
     time_ns,
 )
@@ -157,6 +158,14 @@ class _Context:
         idx = pd.DatetimeIndex(self.t.view("datetime64[ns]")).tz_localize("UTC")
         idx = idx.tz_convert(self.params.timezone)
         return idx.hour.to_numpy(np.int64), idx.day_of_week.to_numpy(np.int64)
+
+    @cached_property
+    def customer_median(self) -> np.ndarray:
+        """Median amount of the customer's latest ``median_payments`` earlier payments in
+        ``history_window`` (``pos`` order, NaN with none)."""
+        ((hw, _),) = _windows(self.params.history_window)
+        cust = self.keyed("customer_id")
+        return cust.recent_median(self.amount, hw, self.params.median_payments)
 
     @cached_property
     def frauds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +257,7 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
     out["cust_amount_ratio_all"], out["cust_amount_z_all"] = _amount_vs(ctx.amount, n_all, s1_all, s2_all)
     ((bw, bsuffix),) = _windows(p.burst_window)
     if f"cust_amount_median_ratio_{suffix}" in want or f"cust_max_median_ratio_{bsuffix}" in want:
-        median = cust.recent_median(ctx.amount, hw, p.median_payments)
+        median = ctx.customer_median
         out[f"cust_amount_median_ratio_{suffix}"] = ctx.amount / median
         out[f"cust_max_median_ratio_{bsuffix}"] = cust.window_max(ctx.amount, bw) / median
 
@@ -336,7 +345,85 @@ def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
     for w, suffix in _windows(p.delayed_risk_windows):
         frauds = ctx.merchant_known(d + w) - ctx.merchant_known(d)
         out[f"merch_delayed_risk_{suffix}"] = _div(frauds, merch.count(d + w) - merch.count(d))
+    if {"merch_fraud_streak", "merch_fraud_streak_days", "merch_days_since_clean_payment"} & want:
+        out.update(_fraud_streak(ctx, d))
+    ((w, suffix),) = _windows(p.merchant_fraud_profile_window)
+    name = f"merch_known_fraud_amount_ratio_{suffix}"
+    if name in want:
+        # each known fraud's amount / its customer's median then, averaged over the frauds
+        # in the window that have such a median (a customer's first payment has none)
+        ratio = (ctx.amount / ctx.customer_median)[pos]
+        ok = np.isfinite(ratio)
+        fpos, start = pos[ok], known_from[ok]
+        until = tl.first_at_or_after(ctx.t[fpos] + w * NS)
+        codes = merch.codes[fpos]
+        total = interval_sum(codes, start, until, ratio[ok], merch.K, tl.M)
+        count = interval_count(codes, start, until, merch.K, tl.M)
+        out[name] = merch.to_pos(_div(total, count))
     return out
+
+
+def _fraud_streak(ctx: _Context, delay: int) -> Columns:
+    """The merchant's run of known frauds among its *settled* payments (paid at least
+    ``delay`` before, so their labels should be in): its length, the days since its first
+    payment, and the days since the latest settled payment not known to be fraud.
+
+    Works in (merchant, pos) order. A settled payment breaks the run at query ``pos`` q
+    unless it is a fraud whose label is known there (``known_from <= q``). Payments that are
+    never known frauds break every run: the latest one before the settled end bounds the
+    search; the frauds after it are searched with a sparse table of their ``known_from``
+    (largest one not yet known at q), in O(log) vectorised steps.
+    """
+    tl, merch = ctx.tl, ctx.keyed("merchant_id")
+    n, never = tl.n, tl.n + 1
+    pos_s = merch.perm  # pos of each row in (merchant, pos) order
+    j = np.arange(n)
+    first = merch.key_start()
+    # settled rows of row j's merchant: time <= t - delay, and earlier than j itself
+    settled_pos = tl.first_after(tl.t[pos_s] - delay * NS)
+    hi = np.searchsorted(merch.K, merch.code_s * merch.M + settled_pos, side="left")
+    hi = np.minimum(np.maximum(hi, first), j)
+    fpos, known_from = ctx.frauds
+    v = np.full(n, never, dtype=np.int64)  # in (merchant, pos) order: known from this pos
+    rows = np.empty(n, dtype=np.int64)
+    rows[pos_s] = j
+    v[rows[fpos]] = known_from
+    # latest never-known row before hi (or first - 1)
+    static = np.maximum.accumulate(np.where(v == never, j, -1))
+    b = np.where(hi > first, static[np.maximum(hi - 1, 0)], -1)
+    b = np.maximum(b, first - 1)
+    # known frauds in (b, hi): the latest one not yet known at q breaks the run there
+    f_idx = np.flatnonzero(v != never)
+    if len(f_idx):
+        f_v = v[f_idx]
+        q = pos_s
+        lo_f = np.searchsorted(f_idx, b + 1, side="left")
+        cur = np.searchsorted(f_idx, hi, side="left")
+        levels = [f_v]
+        while (1 << len(levels)) <= len(f_v):
+            prev, step = levels[-1], 1 << (len(levels) - 1)
+            nxt = prev.copy()
+            nxt[:-step] = np.maximum(prev[:-step], prev[step:])
+            levels.append(nxt)
+        for k in range(len(levels) - 1, -1, -1):
+            cand = cur - (1 << k)
+            ok = cand >= lo_f
+            ok &= levels[k][np.maximum(cand, 0)] <= q
+            cur = np.where(ok, cand, cur)
+        b = np.where(cur > lo_f, f_idx[np.maximum(cur - 1, 0)], b)
+    streak = hi - 1 - b
+    t_s = tl.t[pos_s]
+    run_start = t_s[np.minimum(b + 1, n - 1)]
+    clean = t_s[np.maximum(b, 0)]
+    return {
+        "merch_fraud_streak": merch.to_pos(streak.astype(np.float64)),
+        "merch_fraud_streak_days": merch.to_pos(
+            np.where(streak > 0, (t_s - run_start) / _DAY, np.nan)
+        ),
+        "merch_days_since_clean_payment": merch.to_pos(
+            np.where(b >= first, (t_s - clean) / _DAY, np.nan)
+        ),
+    }
 
 
 def _ring(ctx: _Context, want: set[str]) -> Columns:

@@ -217,6 +217,27 @@ GROUP_TEXT: dict[str, GroupText] = {
             "none": Phrase("no payments to this merchant in the {window} before the last {delay}",
                            "该商户在最近{delay}之前的{window}内无支付"),
         }),
+    "merchant_fraud_streak": GroupText(
+        Phrase("merchant's run of confirmed fraud", "商户连续确认欺诈"),
+        {
+            "streak": Phrase("the merchant's last {count} old enough to be confirmed were all "
+                             "fraud, the run starting {days} ago",
+                             "该商户最近{count}（已过标签延迟）全部确认为欺诈，始于{days}前"),
+            "clean": Phrase("the merchant's latest payment old enough to be confirmed ({days} "
+                            "ago) was not fraud",
+                            "该商户最近一笔已过标签延迟的支付（{days}前）未被确认为欺诈"),
+            "none": Phrase("no payment to this merchant is old enough to be confirmed yet",
+                           "该商户尚无已过标签延迟的支付"),
+        }),
+    "merchant_fraud_amounts": GroupText(
+        Phrase("how ordinary the merchant's confirmed frauds looked", "商户已确认欺诈的金额特征"),
+        {
+            "ratio": Phrase("frauds confirmed at this merchant in the last {window} were on "
+                            "average {ratio} their customers' usual amounts",
+                            "该商户过去{window}内已确认的欺诈金额平均为对应客户日常金额的{ratio}"),
+            "none": Phrase("no confirmed fraud at this merchant in the last {window}",
+                           "该商户过去{window}内无确认欺诈"),
+        }),
     "device_sharing": GroupText(
         Phrase("device shared with other customers", "设备被其他客户共用"),
         {
@@ -665,6 +686,30 @@ def _merchant_delayed_risk(member: FeatureSpec, ctx: _Ctx) -> Case:
     return "share", fields | {"share": fmt_share(v)}
 
 
+def _merchant_fraud_streak(member: FeatureSpec, ctx: _Ctx) -> Case:
+    streak = ctx.get("merch_fraud_streak")
+    start = ctx.get("merch_fraud_streak_days")
+    clean = ctx.get("merch_days_since_clean_payment")
+    if streak and start is not None:
+        return "streak", {"count": fmt_count(streak, "payment", ctx.language),
+                          "days": fmt_duration(start * 86400, ctx.language)}
+    if clean is not None:
+        return "clean", {"days": fmt_duration(clean * 86400, ctx.language)}
+    if streak is None and member.name != "merch_days_since_clean_payment":
+        return None
+    return "none", {}
+
+
+def _merchant_fraud_amounts(member: FeatureSpec, ctx: _Ctx) -> Case:
+    if member.window_seconds is None:
+        return None
+    fields = {"window": window_text(member.window_seconds, ctx.language)}
+    v = ctx.get(member.name)
+    if v is None:
+        return "none", fields
+    return "ratio", fields | {"ratio": fmt_ratio(v, ctx.language)}
+
+
 def _device_sharing(member: FeatureSpec, ctx: _Ctx) -> Case:
     v = ctx.get(member.name)
     if v is None:
@@ -705,6 +750,8 @@ _RULES: dict[str, Rule] = {
     "customer_known_fraud": _known_fraud,
     "merchant_known_fraud": _merchant_known_fraud,
     "merchant_delayed_risk": _merchant_delayed_risk,
+    "merchant_fraud_streak": _merchant_fraud_streak,
+    "merchant_fraud_amounts": _merchant_fraud_amounts,
     "device_sharing": _device_sharing,
     "pair_count": _pair_count,
     "round_amount": _flag,

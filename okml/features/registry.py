@@ -102,6 +102,7 @@ class _Template:
     all_history: bool = False
     delayed: bool = False  # the window ends features.label_delay before the payment
     vs_history: bool = False  # also compares with the customer's history_window
+    after_history: bool = False  # each payment in the window needs its own history_window
 
     def spec(self, seconds: int | None, params: FeatureParams) -> FeatureSpec:
         w = format_duration(seconds) if seconds is not None else ""
@@ -111,6 +112,8 @@ class _Template:
         back = None if seconds is None else seconds + (delay if self.delayed else 0)
         if self.vs_history and back is not None:
             back = max(back, history)
+        if self.after_history and back is not None:
+            back += history
         return FeatureSpec(
             name=self.stem.format(w=w),
             family=self.family,
@@ -239,6 +242,30 @@ _TEMPLATES: tuple[_Template, ...] = (
               "to be fraud (the last {delay} are left out: their labels are mostly not in yet)",
               "该商户在最近{delay}之前的{window}内支付中已知欺诈的占比（最近{delay}的标签大多尚未到达）",
               window="delayed_risk_windows", needs=_LABELS, delayed=True),
+    _Template("merch_fraud_streak", "merchant_fraud_history", "payments",
+              "merchant_fraud_streak",
+              "the merchant's latest payments made at least {delay} ago (old enough for their "
+              "labels) that are known fraud, counted back to the latest one that is not",
+              "该商户{delay}以前（标签应已到达）的最近支付中连续已确认为欺诈的笔数",
+              needs=_LABELS, all_history=True),
+    _Template("merch_fraud_streak_days", "merchant_fraud_history", "days",
+              "merchant_fraud_streak",
+              "days since the first payment of that run of known frauds at this merchant",
+              "距该商户这一连串已知欺诈中第一笔支付的天数", needs=_LABELS, all_history=True),
+    _Template("merch_days_since_clean_payment", "merchant_fraud_history", "days",
+              "merchant_fraud_streak",
+              "days since the latest payment to this merchant made at least {delay} ago that is "
+              "not known to be fraud",
+              "距该商户{delay}以前最近一笔未被确认为欺诈的支付的天数",
+              needs=_LABELS, all_history=True),
+    _Template("merch_known_fraud_amount_ratio_{w}", "merchant_fraud_history", "ratio",
+              "merchant_fraud_amounts",
+              "average, over the merchant's payments in the previous {window} known to be fraud, "
+              "of each one's amount divided by its customer's median amount at the time (near "
+              "1: the frauds looked like the cards' ordinary payments, pointing at the merchant)",
+              "该商户过去{window}内已确认欺诈的支付，其金额与各自客户当时支付金额中位数之比的平均值"
+              "（接近1：欺诈看起来像持卡人的日常支付，问题多在商户）",
+              window="merchant_fraud_profile_window", needs=_LABELS, after_history=True),
     # ---- rings and brushing
     _Template("device_customers_{w}", "ring", "customers", "device_sharing",
               "other customers who paid from this device in the previous {window}",
