@@ -294,6 +294,18 @@ class SplitParams(_Section):
         "start) whose label was known before that day (Handbook protocol)",
     )
 
+    @field_validator("test_end", "train_starts", mode="before")
+    @classmethod
+    def _dates_as_text(cls, v: Any) -> Any:
+        # YAML (and --set) read an unquoted 2018-08-22 as a date: take it as its ISO text
+        import datetime as dt
+
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        if isinstance(v, list):
+            return [d.isoformat() if isinstance(d, dt.date) else d for d in v]
+        return v
+
     @field_validator("test_end")
     @classmethod
     def _test_end(cls, v: str | None) -> str | None:

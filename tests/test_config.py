@@ -30,6 +30,14 @@ def test_override_parses_yaml_values() -> None:
     assert p.explain.language == "zh"
 
 
+def test_unquoted_dates_in_overrides_are_taken_as_dates() -> None:
+    # YAML reads 2018-08-22 as a date; the split takes it as the same ISO day
+    p = load_params(overrides=["split.train_starts=[2018-08-22, 2018-08-29]",
+                               "split.test_end=2018-09-30"])
+    assert p.split.train_starts == ["2018-08-22", "2018-08-29"]
+    assert p.split.test_end == "2018-09-30"
+
+
 def test_unknown_key_suggests_the_right_one() -> None:
     with pytest.raises(ConfigError, match=r"model\.max_dept: unknown key; did you mean max_depth\?"):
         load_params(overrides=["model.max_dept=3"])
