@@ -18,7 +18,7 @@
    terminal's first known fraud looks like a one-off card fraud there), and it uses the
    ground truth: a yardstick, not a model.
 
-    .venv/bin/python bench/handbook.py                  # n_jobs=1 (about 5 min)
+    .venv/bin/python bench/handbook.py                  # n_jobs=1 (about 3.5 min)
     .venv/bin/python bench/handbook.py --jobs 2         # model.n_jobs=2 (say so when quoting)
     .venv/bin/python bench/handbook.py --set model.max_depth=5
 
