@@ -695,12 +695,13 @@ def report_cli(params: Params, date: str | None = None, scored: str | None = Non
     return 0
 
 
-def report_for_run(params: Params, run_id: str) -> Path:
+def report_for_run(params: Params, run_id: str, version: str | None = None) -> Path:
     """The report ``okml train`` writes at the end, logged to the run.
 
     The run's test window is scored with the run's model (history before it from
     ``data.path``); the report shows the last test day with a flagged payment (the last
-    day if none has one).
+    day if none has one). With the registry ``version`` of that model, the report names it
+    as reviewers know it (``models:/okpay-fraud/3``) rather than by its logged-model id.
     """
 
     from okml import tracking
@@ -713,6 +714,8 @@ def report_for_run(params: Params, run_id: str) -> Path:
     uri = tracking.run_tag(run_id, "okml.model_uri")
     if not uri:
         raise OkmlError(f"run {run_id} logged no model (tag okml.model_uri)")
+    if version is not None:
+        uri = f"models:/{params.mlflow.model_name}/{version}"
     tx = load(params.data.path, params=params.data)
     fold = training_fold(tx["timestamp"], params)
     new = tx.loc[(tx["timestamp"] >= fold.test_start) & (tx["timestamp"] < fold.test_end)]

@@ -351,7 +351,7 @@ def train(params: Params, params_path: str | None = None, overrides: list[str] |
     print(f"registered {params.mlflow.model_name} version {version}: {decision}")
     if report:
         started = time.perf_counter()
-        _write_report(params, run_id)
+        _write_report(params, run_id, version)
         tracking.log_metrics({"time.report_s": time.perf_counter() - started}, run_id)
     print(_timing_line(tracking.run_metrics(run_id)))
     print(f"tracking store: {tracking.tracking_uri(params.mlflow)}; open it with `make ui` "
@@ -359,13 +359,13 @@ def train(params: Params, params_path: str | None = None, overrides: list[str] |
     return 0
 
 
-def _write_report(params: Params, run_id: str) -> None:
+def _write_report(params: Params, run_id: str, version: str | None = None) -> None:
     """The reviewers' report for the last test day of the run (issue: explanations)."""
     try:
         from okml.report import report_for_run
     except ImportError:  # pragma: no cover - before the report module exists
         return
-    path = report_for_run(params, run_id)
+    path = report_for_run(params, run_id, version)
     print(f"reviewers' report: {path}")
 
 

@@ -6,6 +6,7 @@ These are end-to-end tests on small simulated data; they never touch the project
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -85,6 +86,12 @@ def test_train_run_logs_everything(trained):
     plots = {a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"roc.png", "precision_recall.png", "cp_at_k_by_day.png"} <= plots
     assert str(mv.version) == "1"
+    # the reviewers' report of the run names the model as the registry knows it
+    reports = list(Path(params.explain.report_dir).glob("report-*.html"))
+    assert len(reports) == 1
+    assert f"models:/{params.mlflow.model_name}/1" in reports[0].read_text(encoding="utf-8")
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "reports")} == {
+        f"reports/{reports[0].name}"}
 
 
 def test_pyfunc_equals_direct_prediction(trained):
