@@ -21,6 +21,24 @@ log = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to the kernel over local IPC sockets (in the temp
+    folder, removed at shutdown) rather than unencrypted TCP on localhost: nothing else on
+    the machine can connect to it, and the kernel has no reason to warn about it."""
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(Path(tempfile.gettempdir()) / f"okml-kernel-{uuid.uuid4().hex[:12]}")
+
+    return IpcKernelManager
+
+
 def run_notebook(
     notebook: str | Path,
     output: str | Path,
@@ -61,6 +79,7 @@ def run_notebook(
             execution_timeout=execution_timeout,
             progress_bar=progress,
             cwd=str(src.parent),
+            kernel_manager_class=_ipc_kernel_manager(),
         )
     except PapermillExecutionError as e:
         evalue = _ANSI.sub("", str(e.evalue)).strip().splitlines()

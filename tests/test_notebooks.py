@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -46,7 +48,7 @@ def test_thin(path):
 
 
 @pytest.mark.slow
-def test_explore_notebook_runs(tmp_path):
+def test_explore_notebook_runs(tmp_path, capfd):
     params = load_params(overrides=["simulate.n_customers=200", "simulate.n_merchants=60",
                                     "simulate.n_days=30"])
     data = tmp_path / "tx.parquet"
@@ -57,5 +59,8 @@ def test_explore_notebook_runs(tmp_path):
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                  for o in c.outputs)
     assert images >= 5
+    # the kernel talks over local IPC sockets: no plain-TCP warning, no socket files left
+    assert "without encryption" not in capfd.readouterr().err
+    assert not list(Path(tempfile.gettempdir()).glob("okml-kernel-*"))
     html = export_html(out, tmp_path / "explore.html")
     assert "<img" in html.read_text() and "cdn.jsdelivr" not in html.read_text()
