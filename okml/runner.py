@@ -39,6 +39,18 @@ def _ipc_kernel_manager() -> type:
     return IpcKernelManager
 
 
+def _check_kernel(kernel: str, src: Path) -> None:
+    """Fail in one line before papermill starts (which would log a traceback first)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        raise NotebookError(
+            f"{src.name}: Jupyter kernel '{kernel}' is not installed; run `make setup`"
+        ) from None
+
+
 def run_notebook(
     notebook: str | Path,
     output: str | Path,
@@ -65,6 +77,7 @@ def run_notebook(
         src = NOTEBOOKS_DIR / src if not (PROJECT_ROOT / src).exists() else PROJECT_ROOT / src
     if not src.exists():
         raise NotebookError(f"{src}: notebook not found")
+    _check_kernel(kernel, src)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     env_before = os.environ.get("OKML_ROOT")

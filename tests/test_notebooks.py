@@ -64,3 +64,13 @@ def test_explore_notebook_runs(tmp_path, capfd):
     assert not list(Path(tempfile.gettempdir()).glob("okml-kernel-*"))
     html = export_html(out, tmp_path / "explore.html")
     assert "<img" in html.read_text() and "cdn.jsdelivr" not in html.read_text()
+
+
+def test_missing_kernel_is_one_line(tmp_path, capfd):
+    from okml.errors import NotebookError
+
+    with pytest.raises(NotebookError, match=r"01_explore.ipynb: Jupyter kernel 'no-such-kernel' "
+                                            r"is not installed; run `make setup`"):
+        run_notebook("01_explore.ipynb", tmp_path / "x.ipynb", {}, kernel="no-such-kernel")
+    assert "Traceback" not in capfd.readouterr().err
+    assert not (tmp_path / "x.ipynb").exists()
