@@ -58,6 +58,16 @@ merchant_fraud_history
     of the earliest of all of them; ``merch_delayed_risk_w``: among the merchant's
     payments in ``(t - label_delay - w, t - label_delay]``, the share known to be fraud at
     ``t`` (NaN with none), the Fraud Detection Handbook's delayed terminal risk.
+    The merchant's *settled* payments are its earlier payments made at least
+    ``label_delay`` before ``t`` (their labels should be in). ``merch_fraud_streak``: how
+    many of the latest settled payments are known frauds at ``t``, counted back to the
+    latest one that is not (a fraud whose label is not in yet, or never comes, ends the
+    run too); ``merch_fraud_streak_days``: days since the first payment of that run (NaN
+    with no run); ``merch_days_since_clean_payment``: days since that latest settled
+    payment not known as fraud (NaN with none). ``merch_known_fraud_amount_ratio_w``
+    (``w = merchant_fraud_profile_window``): over the merchant's payments in the window
+    known to be fraud at ``t``, the mean of each one's ``cust_amount_median_ratio`` at its
+    own time (frauds without one, a customer's first payment, are left out; NaN with none).
 ring
     ``device_customers_w``: distinct *other* customers with a payment on this device in
     ``device_window`` (NaN without a device); ``pair_count_w``: this customer's payments to
@@ -71,7 +81,8 @@ feature whose registry entry has ``all_history=False`` is the same as over all d
 ``all_history`` ones (``cust_secs_since_prev``, ``cust_amount_ratio_all``,
 ``cust_amount_z_all``, ``cust_first_merchant``, ``cust_first_device``, ``cust_new_region``,
 ``cust_known_frauds``, ``cust_days_since_known_fraud``, ``merch_days_since_known_fraud``,
-``merch_days_since_first_known_fraud``) describe the slice's history only.
+``merch_days_since_first_known_fraud``, ``merch_fraud_streak``, ``merch_fraud_streak_days``,
+``merch_days_since_clean_payment``) describe the slice's history only.
 """
 
 from __future__ import annotations
