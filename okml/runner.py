@@ -19,22 +19,28 @@ from okml.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Unix socket names hold about 104 bytes; the kernel adds "-<port>" (up to 6) to the prefix
+_MAX_SOCKET_PREFIX = 96
 
 
 def _ipc_kernel_manager() -> type:
     """A kernel manager that talks to the kernel over local IPC sockets (in the temp
-    folder, removed at shutdown) rather than unencrypted TCP on localhost: nothing else on
-    the machine can connect to it, and the kernel has no reason to warn about it."""
+    folder, removed at shutdown) rather than unencrypted TCP on localhost, so the kernel
+    has no reason to warn about it. Where the temp folder's path is too long for a Unix
+    socket name (about 104 bytes), it stays on TCP."""
     import tempfile
     import uuid
 
     from jupyter_client.manager import AsyncKernelManager
 
+    prefix = str(Path(tempfile.gettempdir()) / f"okml-kernel-{uuid.uuid4().hex[:12]}")
+
     class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self.transport = "ipc"
-            self.ip = str(Path(tempfile.gettempdir()) / f"okml-kernel-{uuid.uuid4().hex[:12]}")
+            if len(prefix.encode()) <= _MAX_SOCKET_PREFIX:
+                self.transport = "ipc"
+                self.ip = prefix
 
     return IpcKernelManager
 

@@ -751,3 +751,21 @@ def test_lookback_is_the_largest_enabled_window() -> None:
 def test_bad_feature_params_are_config_errors(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_params(overrides=[override])
+
+
+def test_fraud_amount_ratio_forgets_a_huge_old_fraud() -> None:
+    # a fraud 1e6 times its customer's median passes out of the window; the sums behind the
+    # average are started-minus-ended over the merchant's history, kept in extended
+    # precision so that it leaves no visible error (float64 sums: about 3e-11 here)
+    p = PARAMS.model_copy(update={"merchant_fraud_profile_window": "30min"})
+    rows = [  # (id, time, customer, merchant, amount, is_fraud, label_time)
+        ("a", "00:00", "c1", "mx", 0.01, 0, None),
+        ("b", "00:01", "c1", "m", 1e4, 1, at("00:02")),
+        ("c", "01:40", "c2", "mx", 10.0, 0, None),
+        ("d", "01:41", "c2", "m", 10.3, 1, at("01:42")),
+        ("q", "01:50", "c3", "m", 1.0, 0, None),
+    ]
+    f = build_features(frame(
+        [{"transaction_id": i, "timestamp": at(t), "customer_id": c, "merchant_id": m,
+          "amount": a, "is_fraud": y, "label_time": lt} for i, t, c, m, a, y, lt in rows]), p)
+    assert abs(f.loc["q", "merch_known_fraud_amount_ratio_30min"] - 1.03) < 1e-12

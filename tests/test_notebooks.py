@@ -74,3 +74,13 @@ def test_missing_kernel_is_one_line(tmp_path, capfd):
         run_notebook("01_explore.ipynb", tmp_path / "x.ipynb", {}, kernel="no-such-kernel")
     assert "Traceback" not in capfd.readouterr().err
     assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_kernel_sockets_fall_back_to_tcp_when_the_temp_path_is_too_long(tmp_path, monkeypatch):
+    from okml.runner import _ipc_kernel_manager
+
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    km = _ipc_kernel_manager()()
+    assert km.transport == "ipc" and km.ip.startswith("/tmp/okml-kernel-")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / ("x" * 100)))
+    assert _ipc_kernel_manager()().transport == "tcp"

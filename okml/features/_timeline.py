@@ -376,23 +376,29 @@ def interval_sum(
     ``[start, end)`` holds its ``pos`` (0.0 with none); see :func:`interval_count`.
 
     Prefix sums restart at each key, so a query's sum depends only on its own key's events
-    (events of other keys cannot change it in the last bit).
+    (events of other keys cannot change it in the last bit). They run in extended precision
+    (``np.longdouble``, 64-bit mantissa on x86-64): a sum is started-minus-ended over the
+    key's whole history, so one huge value long gone would otherwise leave a float64
+    rounding error of about 1e-16 times itself in every later sum of its key.
     """
     keep = ev_start < ev_end
-    codes, values = ev_codes[keep], ev_value[keep].astype(np.float64)
+    codes, values = ev_codes[keep], ev_value[keep].astype(np.longdouble)
 
     def prefix(at: np.ndarray) -> np.ndarray:
         keys = codes * M + at[keep]
         o = np.argsort(keys, kind="stable")
-        keys, c = keys[o], codes[o]
-        sums = pd.Series(values[o]).groupby(c, sort=False).cumsum().to_numpy()
+        keys, c, v = keys[o], codes[o], values[o]
+        sums = np.empty(len(v), dtype=np.longdouble)
+        edges = np.concatenate([[0], np.flatnonzero(c[1:] != c[:-1]) + 1, [len(c)]])
+        for a, b in zip(edges[:-1], edges[1:], strict=True):  # one pass per key with events
+            np.cumsum(v[a:b], out=sums[a:b])
         i = search_sorted(keys, query_keys, side="right") - 1
         same = (i >= 0) & (c[np.maximum(i, 0)] == query_keys // M)
-        return np.where(same, sums[np.maximum(i, 0)], 0.0)
+        return np.where(same, sums[np.maximum(i, 0)], np.longdouble(0))
 
     if len(codes) == 0:
         return np.zeros(len(query_keys))
-    return prefix(ev_start) - prefix(ev_end)
+    return (prefix(ev_start) - prefix(ev_end)).astype(np.float64)
 
 
 def last_started(
