@@ -110,12 +110,6 @@ def run_notebook(
     except (RuntimeError, TimeoutError) as e:
         # kernel start failures and timeouts come as RuntimeError/TimeoutError from nbclient
         raise NotebookError(f"{src.name}: {type(e).__name__}: {e}".splitlines()[0]) from None
-    except Exception as e:
-        if type(e).__name__ == "NoSuchKernel":
-            raise NotebookError(
-                f"{src.name}: Jupyter kernel '{kernel}' is not installed; run `make setup`"
-            ) from None
-        raise
     finally:
         if env_before is None:
             os.environ.pop("OKML_ROOT", None)

@@ -179,6 +179,11 @@ class _Context:
         return cust.recent_median(self.amount, hw, self.params.median_payments)
 
     @cached_property
+    def median_ratio(self) -> np.ndarray:
+        """Amount / :attr:`customer_median` (``pos`` order, NaN with no median)."""
+        return self.amount / self.customer_median
+
+    @cached_property
     def frauds(self) -> tuple[np.ndarray, np.ndarray]:
         """``pos`` of frauds that ever get a label, and the first ``pos`` that knows each.
 
@@ -268,9 +273,9 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
     out["cust_amount_ratio_all"], out["cust_amount_z_all"] = _amount_vs(ctx.amount, n_all, s1_all, s2_all)
     ((bw, bsuffix),) = _windows(p.burst_window)
     if f"cust_amount_median_ratio_{suffix}" in want or f"cust_max_median_ratio_{bsuffix}" in want:
-        median = ctx.customer_median
-        out[f"cust_amount_median_ratio_{suffix}"] = ctx.amount / median
-        out[f"cust_max_median_ratio_{bsuffix}"] = cust.window_max(ctx.amount, bw) / median
+        out[f"cust_amount_median_ratio_{suffix}"] = ctx.median_ratio
+        out[f"cust_max_median_ratio_{bsuffix}"] = (
+            cust.window_max(ctx.amount, bw) / ctx.customer_median)
 
     for name, column in (
         ("cust_first_merchant", "merchant_id"),
@@ -363,7 +368,7 @@ def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
     if name in want:
         # each known fraud's amount / its customer's median then, averaged over the frauds
         # in the window that have such a median (a customer's first payment has none)
-        ratio = (ctx.amount / ctx.customer_median)[pos]
+        ratio = ctx.median_ratio[pos]
         ok = np.isfinite(ratio)
         fpos, start = pos[ok], known_from[ok]
         until = tl.first_at_or_after(ctx.t[fpos] + w * NS)
@@ -396,9 +401,7 @@ def _fraud_streak(ctx: _Context, delay: int) -> Columns:
     hi = np.minimum(np.maximum(hi, first), j)
     fpos, known_from = ctx.frauds
     v = np.full(n, never, dtype=np.int64)  # in (merchant, pos) order: known from this pos
-    rows = np.empty(n, dtype=np.int64)
-    rows[pos_s] = j
-    v[rows[fpos]] = known_from
+    v[merch.to_pos(j)[fpos]] = known_from  # to_pos(j)[p]: the (merchant, pos) index of p
     # latest never-known row before hi (or first - 1)
     static = np.maximum.accumulate(np.where(v == never, j, -1))
     b = np.where(hi > first, static[np.maximum(hi - 1, 0)], -1)
