@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from okml.errors import ConfigError
 from okml.paths import DEFAULT_PARAMS, resolve
@@ -89,6 +89,8 @@ class CustomPreset(_Section):
 
 
 class DataParams(_Section):
+    """Where the training data is and the rules it must meet."""
+
     path: str = Field("data/raw/transactions.parquet", description="transactions used for training")
     preset: Literal["canonical", "handbook", "paysim", "custom"] = "canonical"
     nonpositive_amounts: Literal["error", "drop"] = Field(
@@ -96,9 +98,26 @@ class DataParams(_Section):
         description="rows with amount <= 0: 'error' stops loading; 'drop' removes them and logs "
         "how many (some public data sets hold a few 0.00 payments)",
     )
+    amount_min: float = Field(
+        0.01, gt=0,
+        description="smallest valid amount (one cent of the currency's unit); smaller ones are "
+        "errors (amounts <= 0 follow nonpositive_amounts)",
+    )
+    amount_max: float = Field(
+        1e9, gt=0, le=1e15,
+        description="largest valid amount; larger ones are errors (a typo or a unit mix-up, and "
+        "past float precision the features would overflow)",
+    )
     handbook: HandbookPreset = HandbookPreset()
     paysim: PaysimPreset = PaysimPreset()
     custom: CustomPreset = CustomPreset()
+
+    @model_validator(mode="after")
+    def _amount_range(self) -> DataParams:
+        if self.amount_min >= self.amount_max:
+            raise ValueError(f"amount_min ({self.amount_min:g}) must be below amount_max "
+                             f"({self.amount_max:g})")
+        return self
 
 
 # ------------------------------------------------------------------------- simulate
@@ -447,6 +466,11 @@ class ExplainParams(_Section):
     )
 
 
+#: Metrics a retrain may promote on: higher is better for each (``decide`` compares with ``>``).
+PROMOTABLE_METRICS = ("cp_at_k", "ap", "auc", "recall_at_fpr", "recall", "alert_precision",
+                      "caught_amount")
+
+
 class MlflowParams(_Section):
     tracking_uri: str | None = Field(
         None, description="default: SQLite under mlruns/; set a server URL for a team server"
@@ -454,11 +478,27 @@ class MlflowParams(_Section):
     artifact_root: str = "mlruns/artifacts"
     experiment: str = "okpay-fraud"
     model_name: str = "okpay-fraud"
-    promote_metric: str = "cp_at_k"
+    promote_metric: str = Field(
+        "cp_at_k",
+        description="metric a challenger must beat the champion on (higher is better): "
+        + ", ".join(PROMOTABLE_METRICS) + " or recall.<fraud_type>",
+    )
     promote_margin: float = Field(0.0, ge=0)
     kernel: str = "okml"
     start_timeout: int = Field(120, ge=1)
     execution_timeout: int = Field(1800, ge=1)
+
+    @field_validator("promote_metric")
+    @classmethod
+    def _promote_metric(cls, v: str) -> str:
+        # a name no run logs would leave every challenger undefined: never promoted, exit 0
+        name = v.replace("@", "_at_")
+        if name in PROMOTABLE_METRICS or (name.startswith("recall.") and len(name) > 7):
+            return v
+        close = difflib.get_close_matches(name, PROMOTABLE_METRICS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ValueError(f"unknown metric {v!r}; {hint}choose one of "
+                         f"{', '.join(PROMOTABLE_METRICS)} or recall.<fraud_type>")
 
 
 class Params(_Section):
@@ -552,6 +592,51 @@ def params_from_dict(raw: dict[str, Any], source: str = "params") -> Params:
         raise ConfigError(first + more) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+
+def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False
+                       ) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(f"line {line}: key {key!r} is given twice (first on line {seen[key]}); "
+                              "keep one, YAML would silently use the last")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+def read_yaml(file: Path) -> Any:
+    """Parse a YAML file, or raise a one-line :class:`ConfigError` naming the file and line.
+
+    Rejects text that is not UTF-8 and mappings with a key given twice.
+    """
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{file}: cannot read params file ({e.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{file}: line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at "
+                          f"offset {e.start}); save the file as UTF-8") from None
+    try:
+        return yaml.load(text.removeprefix("\ufeff"), Loader=_UniqueKeyLoader)
+    except ConfigError as e:
+        raise ConfigError(f"{file}: {e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{file}:{where} not valid YAML ({getattr(e, 'problem', e)})") from None
+
+
 def load_params(
     path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
 ) -> Params:
@@ -570,16 +655,7 @@ def load_params(
     if path is not None or DEFAULT_PARAMS.exists():
         file = resolve(path) if path is not None else DEFAULT_PARAMS
         source = str(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ConfigError(f"{file}: cannot read params file ({e.strerror})") from None
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{file}:{where} not valid YAML ({getattr(e, 'problem', e)})") from None
+        raw = read_yaml(file) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: expected a mapping of sections at the top level")
     for item in overrides:

@@ -165,7 +165,25 @@ def _list_files(path: Path, preset: str) -> list[Path]:
     return files
 
 
+def _check_csv_header(file: Path) -> None:
+    """Refuse a header naming a column twice: pandas would rename the second ``amount.1``
+    and the data in it would be silently ignored."""
+    try:
+        header = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except Exception:  # unreadable or empty: the full read below says why
+        return
+    names = [str(v) for v in header.iloc[0]] if len(header) else []
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            first = names.index(name)
+            raise DataError(f"the header names column '{name}' twice (columns {first + 1} and "
+                            f"{i + 1}); rename or remove one", file=file, column=name)
+        seen.add(name)
+
+
 def _read_csv(file: Path) -> pd.DataFrame:
+    _check_csv_header(file)
     try:
         return pd.read_csv(file, engine="pyarrow")
     except Exception:
@@ -193,6 +211,8 @@ def _read_file(file: Path, preset: str) -> pd.DataFrame:
             df = _read_csv(file)
         else:
             df = pd.read_pickle(file)
+    except DataError:
+        raise
     except Exception as e:
         raise DataError(f"cannot read this file ({_one_line(e)})", file=file) from e
     if not isinstance(df, pd.DataFrame):
@@ -264,6 +284,9 @@ def _read_all(path: Path, preset: str, params: DataParams) -> tuple[pd.DataFrame
         file_row=np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else np.array([]),
     )
     raw = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if raw.empty:
+        what = "the file has" if len(files) == 1 else f"its {len(files)} files have"
+        raise DataError(f"no payments: {what} a header but no rows", file=path)
     return raw.reset_index(drop=True), origin
 
 
@@ -482,7 +505,8 @@ def load(
     # the Handbook's naive TX_DATETIME is UTC; custom data names its own zone
     timezone = {"handbook": "UTC", "custom": params.custom.timezone}.get(preset)
     try:
-        out = validate(frame, source=file, timezone=timezone)
+        out = validate(frame, source=file, timezone=timezone, amount_min=params.amount_min,
+                       amount_max=params.amount_max)
     except DataError as e:
         raise origin.translate(e, preset, _sources(preset, params)) from e
     if preset == "handbook":

@@ -44,6 +44,10 @@ class DataError(OkmlError):
         super().__init__(f"{where}: {reason}" if where else reason)
 
 
+class FeatureError(OkmlError):
+    """The feature engine computed something it must never return (an okml defect)."""
+
+
 class LockedError(OkmlError):
     """Another retrain holds the lock."""
 

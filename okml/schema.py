@@ -9,7 +9,7 @@ column                    meaning
 transaction_id            unique key (string or integer)
 timestamp                 when the payment happened, timezone-aware UTC
 customer_id, merchant_id  opaque keys (string or integer); merchant = Handbook terminal
-amount                    > 0 and finite
+amount                    finite, within data.amount_min (0.01) .. data.amount_max (1e9)
 merchant_name, merchant_category, currency, channel (app/web/pos), device_id, region,
 account_created_at        optional; features that need them are skipped when absent
 is_fraud                  0/1 ground truth (optional: unlabelled data can be scored)
@@ -288,11 +288,39 @@ def _normalize(df: pd.DataFrame, source: Any, timezone: str | None) -> pd.DataFr
     return out
 
 
+def _check_blank_keys(out: pd.DataFrame, source: Any) -> None:
+    """Ids that are empty or only spaces, whatever the format they came from (CSV readers turn
+    an empty cell into a missing value; Parquet keeps ``''``)."""
+    for col in KEY_COLUMNS:
+        if col not in out:
+            continue
+        s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype("string")
+        if not pd.api.types.is_string_dtype(s.dtype):
+            continue
+        bad = (s.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+        if bad.any():
+            hint = ("" if col in REQUIRED
+                    else "; leave the value missing (null) where it is unknown")
+            raise DataError(f"empty or blank ids ({_show(str(s[bad].iloc[0]))}){hint}",
+                            file=source, column=col, rows=_rows(bad))
+
+
 def validate(
-    df: pd.DataFrame, source: Any = "<frame>", timezone: str | None = None
+    df: pd.DataFrame,
+    source: Any = "<frame>",
+    timezone: str | None = None,
+    *,
+    amount_min: float | None = None,
+    amount_max: float | None = None,
 ) -> pd.DataFrame:
     """Check ``df`` against the canonical schema and return a normalized copy.
 
+    Amounts must lie in ``[amount_min, amount_max]`` (default: those of
+    :class:`okml.config.DataParams`, ``data.amount_min`` and ``data.amount_max``); ids may not be
+    empty or blank in any key column. A frame with no rows is valid here (files with no rows are
+    refused by :func:`okml.data.load`).
     Timestamps become ``datetime64[ns, UTC]``, ``amount`` float64, ``is_fraud`` int8,
     string-like ids pandas ``string`` (whole-number float ids become integers), and naive
     timestamps are read in ``timezone`` (``None`` rejects them); rows keep their order.
@@ -307,6 +335,16 @@ def validate(
         ``timezone`` is not a known IANA timezone.
     """
     _check_timezone(timezone)
+    if amount_min is None or amount_max is None:
+        from okml.config import DataParams
+
+        defaults = DataParams()
+        amount_min = defaults.amount_min if amount_min is None else amount_min
+        amount_max = defaults.amount_max if amount_max is None else amount_max
+    dup_cols = df.columns[df.columns.duplicated()]
+    if len(dup_cols):
+        raise DataError("the column is given twice; rename or remove one", file=source,
+                        column=str(dup_cols[0]))
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise DataError(
@@ -316,6 +354,7 @@ def validate(
             column=missing[0],
         )
     out = _normalize(df, source, timezone)
+    _check_blank_keys(out, source)
     for col in ("transaction_id", "customer_id", "merchant_id"):
         bad = out[col].isna()
         if bad.any():
@@ -343,6 +382,18 @@ def validate(
     if bad.any():
         raise DataError(f"amount must be > 0 (found {amt[bad][0]:g})", file=source,
                         column="amount", rows=_rows(bad, out))
+    bad = amt < amount_min
+    if bad.any():
+        raise DataError(
+            f"amount {amt[bad][0]:g} is below data.amount_min ({amount_min:g}); "
+            "lower data.amount_min if such payments are real", file=source, column="amount",
+            rows=_rows(bad, out))
+    bad = amt > amount_max
+    if bad.any():
+        raise DataError(
+            f"amount {amt[bad][0]:g} is above data.amount_max ({amount_max:g}); raise "
+            "data.amount_max if such payments are real", file=source, column="amount",
+            rows=_rows(bad, out))
     if "label_time" in out:
         bad = (out["label_time"] < out["timestamp"]).fillna(False).to_numpy()
         if bad.any():

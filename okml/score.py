@@ -14,6 +14,11 @@ What a scored file holds, one row per new payment in input order:
 * ``feat_<name>``: the features the model saw, so reports and audits explain exactly what
   was scored without rebuilding them from history.
 
+The file's metadata (``pandas.read_parquet(path).attrs``) records ``model_uri`` (as given),
+``model_version`` (``NAME/N`` that the URI resolved to when scoring), ``operating_point``,
+``approximate_features`` and ``flags``: payments and customers flagged, per UTC day, against
+the daily budget ``evaluate.k``. ``okml score`` prints the same and warns of days with no flag.
+
 Operating point: the score threshold chosen in training (``meta["threshold"]`` of the logged
 model), or the top ``evaluate.k`` customers per UTC day when the model has no threshold or
 ``top_k=True`` is asked (all payments of an alerted customer at or above the day's cut-off).
@@ -310,6 +315,62 @@ def load_model(uri: str, mlflow_params: MlflowParams) -> Any:
     return _model(loaded)
 
 
+def registry_version(uri: str) -> str | None:
+    """``models:/NAME@alias`` or ``models:/NAME/N`` -> ``NAME/N`` (None for other URIs).
+
+    Resolved when scoring, so a scored file names the version that scored it even after the
+    alias has moved on.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not uri.startswith("models:/"):
+        return None
+    ref = uri[len("models:/"):]
+    client = mlflow.MlflowClient()
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return f"{name}/{client.get_model_version_by_alias(name, alias).version}"
+        name, _, version = ref.rpartition("/")
+        return f"{name}/{int(version)}" if name else None
+    except (MlflowException, ValueError):
+        return None
+
+
+def flag_summary(scored: pd.DataFrame, k: int) -> dict[str, Any]:
+    """How many payments and customers were flagged, per UTC day, against the daily budget
+    of ``k`` customers (``evaluate.k``)."""
+    day = scored["timestamp"].dt.strftime("%Y-%m-%d")
+    flagged = scored["flag"].to_numpy(dtype=bool)
+    per_day = (scored.loc[flagged].groupby(day[flagged])["customer_id"].nunique()
+               .reindex(sorted(day.unique()), fill_value=0))
+    return {"payments": int(flagged.sum()),
+            "customers": int(scored.loc[flagged, "customer_id"].nunique()),
+            "days": int(len(per_day)),
+            "budget_per_day": int(k),
+            "customers_per_day": {d: int(n) for d, n in per_day.items()}}
+
+
+def describe_flags(summary: dict[str, Any], point: str) -> list[str]:
+    """Lines for ``okml score``: flags against the budget, and a warning per day with none."""
+    per_day = summary["customers_per_day"]
+    days, k = summary["days"], summary["budget_per_day"]
+    counts = list(per_day.values())
+    lines = [f"flagged {summary['payments']:,} payments ({summary['customers']:,} customers) at "
+             f"{point}",
+             f"  alert budget: {k} customers a day (evaluate.k), {k * days:,} over {days} day(s); "
+             f"flagged per day: min {min(counts)}, median {float(np.median(counts)):g}, "
+             f"max {max(counts)}"]
+    empty = [d for d, n in per_day.items() if n == 0]
+    if empty:
+        shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        lines.append(f"warning: {len(empty)} day(s) had no flagged payment ({shown}); the "
+                     f"threshold may be too strict for this data: `--top-k` flags the top {k} "
+                     "customers of each day")
+    return lines
+
+
 def default_output(params: Params, input_path: str | Path, scored: pd.DataFrame) -> Path:
     """``<explain.scored_dir>/<input name>-<first day>[_<last day>].parquet``."""
     from okml.paths import resolve
@@ -335,14 +396,17 @@ def score_cli(params: Params, input: str, history: str | None = None, model: str
     hist = load(history, params=params.data) if history else None
     uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
     fm = load_model(uri, params.mlflow)
+    version = registry_version(uri)
     scored = score_transactions(fm, new, hist, params, progress=progress, top_k=top_k)
+    summary = flag_summary(scored, params.evaluate.k)
+    # in the file's metadata (pandas attrs in Parquet): which model scored it and how it flagged
+    scored.attrs |= {"model_uri": uri, "model_version": version, "flags": summary}
     path = resolve(output) if output else default_output(params, input, scored)
     write_parquet(scored, path)
-    flagged = scored["flag"].to_numpy()
-    customers = scored.loc[flagged, "customer_id"].nunique()
-    print(f"scored {len(scored):,} transactions with {uri}")
-    print(f"flagged {int(flagged.sum()):,} ({customers:,} customers) at "
-          f"{scored.attrs['operating_point']}")
+    print(f"scored {len(scored):,} transactions with {uri}"
+          + (f" (version {version})" if version and not uri.endswith(version) else ""))
+    for line in describe_flags(summary, scored.attrs["operating_point"]):
+        print(line)
     approx = scored.attrs["approximate_features"]
     if approx:
         hint = (f"pass --history covering {lookback(fm.feature_params)} before the new payments"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from okml.cli import main
@@ -134,3 +136,62 @@ def test_cli_help_teaches(capsys) -> None:
     for cmd in ("simulate", "validate", "features", "evaluate", "train", "retrain", "score", "report"):
         assert cmd in out
     assert "--set" in out
+
+
+# ------------------------------------------------------- hardening (issue 10, item 6)
+def test_params_file_that_is_not_utf8_is_one_line(tmp_path, capsys) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_bytes("model:\n  max_depth: 4\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"p\.yaml: line 3: not UTF-8 text \(byte 0xe9"):
+        load_params(bad)
+    rc = main(["simulate", "--params", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err and "UTF-8" in err
+
+
+def test_utf8_with_bom_and_chinese_comments_load(tmp_path) -> None:
+    ok = tmp_path / "p.yaml"
+    ok.write_bytes("\ufeff# 参数\nmodel:\n  max_depth: 4\n".encode())
+    assert load_params(ok).model.max_depth == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        ("model:\n  max_depth: 4\nsplit:\n  delay_days: 7\nmodel:\n  max_depth: 5\n", "model", (5, 1)),
+        ("model:\n  max_depth: 4\n  max_depth: 5\n", "max_depth", (3, 2)),
+    ],
+)
+def test_duplicate_keys_are_refused(tmp_path, text, key, lines) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_params(p)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: line {lines[0]}: key '{key}' is given twice (first on line {lines[1]})")
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize("metric", ["cp_at_k", "cp@k", "ap", "auc", "recall.fake_orders"])
+def test_promote_metric_known(metric) -> None:
+    assert load_params(overrides=[f"mlflow.promote_metric={metric}"]).mlflow.promote_metric == metric
+
+
+@pytest.mark.parametrize(("metric", "hint"), [
+    ("nope", "choose one of"), ("cp_at_kk", "did you mean cp_at_k?"),
+    ("missed_amount", "choose one of"), ("recall.", ""),
+])
+def test_promote_metric_unknown_is_refused_at_load(metric, hint) -> None:
+    # a metric no run logs would leave every challenger "undefined": never promoted, exit 0
+    pattern = rf"mlflow\.promote_metric: unknown metric '{re.escape(metric)}'.*{hint}"
+    with pytest.raises(ConfigError, match=pattern):
+        load_params(overrides=[f"mlflow.promote_metric={metric}"])
+
+
+def test_amount_bounds_are_checked(tmp_path) -> None:
+    p = load_params(overrides=["data.amount_min=1", "data.amount_max=100"])
+    assert (p.data.amount_min, p.data.amount_max) == (1, 100)
+    with pytest.raises(ConfigError, match="amount_min .* must be below amount_max"):
+        load_params(overrides=["data.amount_min=100", "data.amount_max=10"])
+    with pytest.raises(ConfigError, match=r"data\.amount_max"):
+        load_params(overrides=["data.amount_max=1e300"])

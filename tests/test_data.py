@@ -539,3 +539,74 @@ def test_cli_debug_propagates(tmp_path: Path, params_file: Path) -> None:
     path.write_text((FIXTURES / "canonical.csv").read_text().replace(",99.99,", ",-3,"))
     with pytest.raises(DataError, match="amount must be > 0"):
         main(["validate", str(path), "--params", str(params_file), "--debug"])
+
+
+# ------------------------------------------------------- hardening (issue 10, items 1, 3, 4, 7)
+def _small(**columns: object) -> pd.DataFrame:
+    data: dict[str, object] = {
+        "transaction_id": ["t1", "t2", "t3"],
+        "timestamp": ["2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z"],
+        "customer_id": ["c1", "c2", "c1"],
+        "merchant_id": ["m1", "m1", "m2"],
+        "amount": [10.0, 20.0, 30.0],
+        "is_fraud": [0, 0, 1],
+    }
+    return pd.DataFrame(data | columns)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_header_only_file_is_one_line_at_load(tmp_path: Path, suffix: str, capsys) -> None:
+    path = tmp_path / f"tx{suffix}"
+    empty = _small().iloc[:0]
+    empty.to_csv(path, index=False) if suffix == ".csv" else empty.to_parquet(path)
+    with pytest.raises(DataError, match="no payments: the file has a header but no rows") as info:
+        load(path)
+    assert info.value.file == path
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no payments" in err and "Traceback" not in err
+
+
+def test_folder_of_header_only_files(tmp_path: Path) -> None:
+    for name in ("a.csv", "b.csv"):
+        _small().iloc[:0].to_csv(tmp_path / name, index=False)
+    with pytest.raises(DataError, match="its 2 files have a header but no rows"):
+        load(tmp_path)
+
+
+def test_duplicate_csv_column_is_refused_not_renamed(tmp_path: Path) -> None:
+    path = tmp_path / "tx.csv"
+    path.write_text("transaction_id,timestamp,customer_id,merchant_id,amount,amount\n"
+                    "t1,2026-01-01T10:00:00Z,c1,m1,10.0,99.0\n")
+    with pytest.raises(DataError) as info:
+        load(path)
+    assert str(info.value) == (f"{path}, column 'amount': the header names column 'amount' twice "
+                               "(columns 5 and 6); rename or remove one")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_ids_rejected_whatever_the_format(tmp_path: Path, suffix: str, blank: str) -> None:
+    path = tmp_path / f"tx{suffix}"
+    df = _small(customer_id=["c1", blank, "c2"])
+    df.to_csv(path, index=False) if suffix == ".csv" else df.to_parquet(path)
+    # CSV readers turn an empty cell into a missing value: both are refused for a key
+    with pytest.raises(DataError, match=r"column 'customer_id', rows 1: (empty or blank ids|empty values)"):
+        load(path)
+
+
+@pytest.mark.parametrize("amount", [1e308, 1e-320])
+def test_extreme_amounts_rejected_at_load(tmp_path: Path, amount: float, capsys) -> None:
+    path = tmp_path / "tx.parquet"
+    _small(amount=[10.0, amount, amount]).to_parquet(path)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rows 1, 2" in err and "data.amount_" in err
+
+
+def test_amount_bounds_come_from_params(tmp_path: Path) -> None:
+    path = tmp_path / "tx.parquet"
+    _small(amount=[10.0, 5e12, 0.001]).to_parquet(path)
+    with pytest.raises(DataError, match="rows 2: amount 0.001 is below data.amount_min"):
+        load(path)
+    assert len(load(path, params=DataParams(amount_min=0.001, amount_max=1e13))) == 3

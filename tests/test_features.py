@@ -769,3 +769,49 @@ def test_fraud_amount_ratio_forgets_a_huge_old_fraud() -> None:
         [{"transaction_id": i, "timestamp": at(t), "customer_id": c, "merchant_id": m,
           "amount": a, "is_fraud": y, "label_time": lt} for i, t, c, m, a, y, lt in rows]), p)
     assert abs(f.loc["q", "merch_known_fraud_amount_ratio_30min"] - 1.03) < 1e-12
+
+
+# ------------------------------------------------------- hardening (issue 10, item 1)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_feature_is_ever_infinite_at_the_amount_bounds(seed: int) -> None:
+    """The smallest and largest valid amounts, bursts at one instant, labels known at once and
+    never: every family, with default and tiny windows, gives finite numbers or NaN."""
+    from okml.config import DataParams
+
+    rng = np.random.default_rng(seed)
+    lo, hi = DataParams().amount_min, DataParams().amount_max
+    n = 400
+    t0 = pd.Timestamp("2026-01-05T00:00:00Z")
+    # many payments at the very same instant, then spread over days
+    offsets = np.concatenate([np.zeros(n // 4), rng.integers(0, 40 * 86400, n - n // 4)])
+    amount = rng.choice([lo, hi, lo * 3, hi / 7, 1.0], size=n)
+    ts = t0 + pd.to_timedelta(np.sort(offsets), unit="s")
+    fraud = rng.random(n) < 0.4
+    label = pd.Series(ts + pd.to_timedelta(rng.choice([0, 1, 3600, 86400 * 9], n), unit="s"))
+    tx = validate(pd.DataFrame({
+        "transaction_id": [f"t{i}" for i in range(n)],
+        "timestamp": ts,
+        "customer_id": rng.choice(["c1", "c2", "c3"], n),
+        "merchant_id": rng.choice(["m1", "m2"], n),
+        "amount": amount,
+        "device_id": rng.choice(["d1", "d2", None], n),
+        "channel": rng.choice(["app", "web"], n),
+        "account_created_at": t0 - pd.Timedelta(days=3),
+        "is_fraud": fraud.astype(int),
+        "label_time": label.where(fraud | (rng.random(n) < 0.5)),
+    }))
+    for params in (FeatureParams(), PARAMS):
+        feats = build_features(tx, params)
+        assert set(specs.family for specs in registry(params).values()) <= {
+            spec(c, params).family for c in feats.columns}
+        values = feats.to_numpy()
+        assert not np.isinf(values).any(), feats.columns[np.isinf(values).any(axis=0)].tolist()
+
+
+def test_an_infinite_feature_is_an_error_not_a_value() -> None:
+    from okml.errors import FeatureError
+    from okml.features.engine import _check_finite
+
+    block = np.array([[1.0, np.nan], [np.inf, 2.0]])
+    with pytest.raises(FeatureError, match=r"feature b is infinite for 1 transaction\(s\) \(e.g. 't1'\)"):
+        _check_finite(block, ["a", "b"], pd.Index(["t1", "t2"]))

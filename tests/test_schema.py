@@ -351,3 +351,46 @@ def test_summarize_counts_by_hand() -> None:
     assert s["label_delay_days"] == {0.1: 2.0, 0.5: 2.0, 0.9: 2.0}
     assert s["never_labelled"] == 1
     assert s["reported_share"] == 0.5
+
+
+# ------------------------------------------------------- hardening (issue 10, items 1, 3, 7)
+@pytest.mark.parametrize(
+    ("amounts", "rows", "word"),
+    [
+        ([10.0, 1e308, 1e308], [1, 2], "above data.amount_max (1e+09)"),
+        ([1e-320, 20.0, 30.0], [0], "below data.amount_min (0.01"),
+        ([10.0, 0.001, 30.0], [1], "below data.amount_min"),
+        ([10.0, 20.0, 1e9 + 1], [2], "above data.amount_max"),
+    ],
+)
+def test_amount_outside_the_valid_range(amounts: list[float], rows: list[int], word: str) -> None:
+    rejects(frame(amount=amounts), "amount", rows, word)
+
+
+def test_amount_range_edges_are_valid_and_configurable() -> None:
+    assert validate(frame(amount=[0.01, 1e9, 5.0]), source=SRC)["amount"].tolist() == [0.01, 1e9, 5.0]
+    rejects(frame(amount=[0.5, 2.0, 3.0]), "amount", [0], "below data.amount_min (1)", amount_min=1.0)
+    assert len(validate(frame(amount=[1e12, 2.0, 3.0]), source=SRC, amount_max=1e12)) == 3
+
+
+@pytest.mark.parametrize("column", ["transaction_id", "customer_id", "merchant_id"])
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_blank_ids_are_rejected_in_every_key_column(column: str, blank: str) -> None:
+    values = {"transaction_id": ["a", blank, "c"], "customer_id": ["c1", blank, "c2"],
+              "merchant_id": ["m1", blank, "m2"]}[column]
+    rejects(frame(**{column: values}), column, [1], "empty or blank ids")
+    # a categorical column (what Parquet dictionaries can become) follows the same rule
+    rejects(frame(**{column: pd.Categorical(values)}), column, [1], "empty or blank ids")
+
+
+@pytest.mark.parametrize("column", ["device_id", "region"])
+def test_blank_optional_ids_are_rejected_but_missing_ones_allowed(column: str) -> None:
+    rejects(frame(**{column: ["d1", " ", "d2"]}), column, [1], "empty or blank ids",
+            "leave the value missing")
+    assert validate(frame(**{column: ["d1", None, "d2"]}), source=SRC)[column].isna().sum() == 1
+
+
+def test_duplicate_column_names_in_a_frame() -> None:
+    df = pd.concat([frame(), frame()[["amount"]]], axis=1)
+    with pytest.raises(DataError, match="column 'amount': the column is given twice"):
+        validate(df, source=SRC)

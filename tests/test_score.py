@@ -205,3 +205,57 @@ def test_score_cli_errors(world, tmp_path: Path) -> None:
         score_cli(Params(), str(tmp_path / "missing.parquet"), None, str(tmp_path), None, False)
     with pytest.raises(OkmlError, match="cannot load model"):
         score_cli(Params(), str(new_file), None, str(tmp_path / "nothing"), None, False)
+
+
+# ------------------------------------------------------- hardening (issue 10, item 9)
+def test_scored_file_records_model_and_flags_against_the_budget(world, tmp_path: Path, capsys) -> None:
+    model = _save_model(world, tmp_path, world["threshold"])
+    new_file, hist_file = tmp_path / "new.parquet", tmp_path / "hist.parquet"
+    world["new"].to_parquet(new_file)
+    world["history"].to_parquet(hist_file)
+    out = tmp_path / "scored.parquet"
+    assert score_cli(Params(), str(new_file), str(hist_file), str(model), str(out), False) == 0
+    meta = pd.read_parquet(out).attrs
+    assert meta["model_uri"] == str(model) and meta["model_version"] is None
+    flags = meta["flags"]
+    scored = pd.read_parquet(out)
+    assert flags["payments"] == int(scored["flag"].sum()) and flags["budget_per_day"] == 10
+    assert flags["customers_per_day"] == {"2026-02-05": scored.loc[scored["flag"], "customer_id"].nunique()}
+    printed = capsys.readouterr().out
+    assert "alert budget: 10 customers a day (evaluate.k), 10 over 1 day(s)" in printed
+    assert "warning" not in printed
+
+
+def test_a_day_with_no_flag_is_warned_about(world, tmp_path: Path, capsys) -> None:
+    model = _save_model(world, tmp_path, threshold=1.0)  # no score reaches 1.0
+    new_file = tmp_path / "new.parquet"
+    world["new"].to_parquet(new_file)
+    out = tmp_path / "scored.parquet"
+    assert score_cli(Params(), str(new_file), None, str(model), str(out), False) == 0
+    printed = capsys.readouterr().out
+    assert "flagged 0 payments (0 customers)" in printed
+    assert ("warning: 1 day(s) had no flagged payment (2026-02-05); the threshold may be too strict "
+            "for this data: `--top-k` flags the top 10 customers of each day") in printed
+    assert pd.read_parquet(out).attrs["flags"]["customers_per_day"] == {"2026-02-05": 0}
+
+
+def test_registry_version_resolves_aliases(tmp_path: Path, world) -> None:
+    import mlflow
+
+    from okml.score import registry_version
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/m.db")
+    try:
+        model = _save_model(world, tmp_path, world["threshold"])
+        with mlflow.start_run():
+            mlflow.log_artifacts(str(model), "model")
+            uri = f"runs:/{mlflow.active_run().info.run_id}/model"
+        for _ in range(2):
+            mlflow.register_model(uri, "fraud")
+        mlflow.MlflowClient().set_registered_model_alias("fraud", "champion", "1")
+        assert registry_version("models:/fraud@champion") == "fraud/1"
+        assert registry_version("models:/fraud/2") == "fraud/2"
+        assert registry_version("models:/fraud@nobody") is None
+        assert registry_version(str(model)) is None
+    finally:
+        mlflow.set_tracking_uri(None)

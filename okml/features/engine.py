@@ -95,7 +95,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from okml.config import FeatureParams, format_duration, parse_duration
-from okml.errors import DataError
+from okml.errors import DataError, FeatureError
 from okml.features._timeline import (
     NS,
     Keyed,
@@ -541,4 +541,16 @@ def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = Fal
             if name in slot:
                 block[slot[name]] = values if row is None else values[row]
         ctx.forget_windows()
+    _check_finite(block, names, index)
     return pd.DataFrame(block.T, index=index, columns=names, copy=False)
+
+
+def _check_finite(block: np.ndarray, names: list[str], index: pd.Index) -> None:
+    """No feature is ever +-inf: validated amounts are bounded (``data.amount_min`` ..
+    ``data.amount_max``), so an infinity is a defect here, never a value to hand a model."""
+    inf = np.isinf(block)
+    if inf.any():
+        col, row = (int(i[0]) for i in np.nonzero(inf))
+        raise FeatureError(
+            f"feature {names[col]} is infinite for {int(inf[col].sum())} transaction(s) "
+            f"(e.g. {index[row]!r}); this is a bug in okml: please report it with those rows")
