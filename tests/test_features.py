@@ -815,3 +815,40 @@ def test_an_infinite_feature_is_an_error_not_a_value() -> None:
     block = np.array([[1.0, np.nan], [np.inf, 2.0]])
     with pytest.raises(FeatureError, match=r"feature b is infinite for 1 transaction\(s\) \(e.g. 't1'\)"):
         _check_finite(block, ["a", "b"], pd.Index(["t1", "t2"]))
+
+
+# ------------------------------------------------- the engine returns only what it computed
+def test_every_registered_family_has_one_function() -> None:
+    from okml.features.engine import _FAMILY
+    from okml.features.registry import FAMILIES
+
+    assert tuple(_FAMILY) == FAMILIES
+
+
+def _tiny() -> pd.DataFrame:
+    return frame([{"transaction_id": "t1", "timestamp": at("10:00")},
+                  {"transaction_id": "t2", "timestamp": at("10:05")}])
+
+
+def test_a_registered_feature_no_family_computes_is_an_error(monkeypatch) -> None:
+    from okml.errors import FeatureError
+    from okml.features import engine
+
+    real = engine._FAMILY["calendar"]
+    monkeypatch.setitem(engine._FAMILY, "calendar",
+                        lambda ctx, want: {k: v for k, v in real(ctx, want).items() if k != "hour"})
+    with pytest.raises(FeatureError, match="registered feature.*hour were computed by no family"):
+        build_features(_tiny(), PARAMS)
+
+
+@pytest.mark.parametrize(("extra", "why"), [("huor", "not registered"),
+                                            ("amount", "registered to family 'amount'")])
+def test_a_family_emitting_a_foreign_name_is_an_error(monkeypatch, extra, why) -> None:
+    from okml.errors import FeatureError
+    from okml.features import engine
+
+    real = engine._FAMILY["calendar"]
+    monkeypatch.setitem(engine._FAMILY, "calendar",
+                        lambda ctx, want: real(ctx, want) | {extra: np.zeros(2)})
+    with pytest.raises(FeatureError, match=f"family 'calendar' computed feature '{extra}', which is {why}"):
+        build_features(_tiny(), PARAMS)

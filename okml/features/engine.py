@@ -472,7 +472,6 @@ _FAMILY: dict[str, Callable[[_Context, set[str]], Columns]] = {
     "ring": _ring,
     "amount": lambda ctx, want: {"amount": ctx.amount},
 }
-assert tuple(_FAMILY) == FAMILIES
 
 
 def _check(tx: pd.DataFrame) -> None:
@@ -524,8 +523,9 @@ def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = Fal
     _check(tx)
     names = feature_names(params, tx.columns)
     index = pd.Index(tx["transaction_id"], name="transaction_id")
-    # one float64 block, filled column by column: no second copy when the frame is built
-    block = np.empty((len(names), len(tx)), dtype=np.float64)
+    # one float64 block, filled column by column: no second copy when the frame is built;
+    # NaN to start with, so a column no family wrote can never be stale memory
+    block = np.full((len(names), len(tx)), np.nan, dtype=np.float64)
     if len(tx) == 0:
         return pd.DataFrame(block.T, index=index, columns=names, copy=False)
     ctx = _Context(tx, params)
@@ -535,14 +535,35 @@ def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = Fal
     specs = registry(params)
     families = [f for f in FAMILIES if any(specs[n].family == f for n in names)]
     bar = tqdm(families, desc="features", unit="family", disable=not progress)
+    written: dict[str, str] = {}
     for family in bar:
         bar.set_postfix_str(family)
         for name, values in _FAMILY[family](ctx, want).items():
+            _check_emitted(name, family, specs, written)
             if name in slot:
                 block[slot[name]] = values if row is None else values[row]
+                written[name] = family
         ctx.forget_windows()
+    unwritten = [n for n in names if n not in written]
+    if unwritten:
+        raise FeatureError(f"registered feature(s) {', '.join(unwritten[:5])} were computed by no "
+                           f"family (family {specs[unwritten[0]].family!r} should emit them); "
+                           "this is a bug in okml")
     _check_finite(block, names, index)
     return pd.DataFrame(block.T, index=index, columns=names, copy=False)
+
+
+def _check_emitted(name: str, family: str, specs: dict, written: dict[str, str]) -> None:
+    """A family may emit only names the registry gives it, each once: a misspelled or
+    foreign name would otherwise be dropped without a word."""
+    spec = specs.get(name)
+    if spec is None or spec.family != family:
+        owner = f"registered to family {spec.family!r}" if spec is not None else "not registered"
+        raise FeatureError(f"family {family!r} computed feature {name!r}, which is {owner}; "
+                           "this is a bug in okml")
+    if name in written:
+        raise FeatureError(f"feature {name!r} was computed twice (families {written[name]!r} and "
+                           f"{family!r}); this is a bug in okml")
 
 
 def _check_finite(block: np.ndarray, names: list[str], index: pd.Index) -> None:
