@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from okml.data.presets import PRESETS
+
+    preset_help = "input format (default: data.preset): " + "; ".join(
+        f"{p.name}: {p.description}" for p in PRESETS.values())
 
     def add(name: str, fn: Callable[..., int], help: str, description: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=description,
@@ -143,13 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Load a CSV/Parquet file (or a Handbook folder) through a preset and print a summary:\n"
             "rows, time range, customers, merchants, fraud rate by type, label delays.")
     p.add_argument("path", help="file or folder to check")
-    p.add_argument("--preset", choices=["canonical", "handbook", "paysim", "custom"],
-                   help="input format (default: data.preset)")
+    p.add_argument("--preset", choices=list(PRESETS), help=preset_help)
 
     p = add("features", cmd_features, "build the point-in-time feature table",
             "Compute features that use only what was known before each transaction.")
     p.add_argument("--input", metavar="PATH", help="transactions (default: data.path)")
-    p.add_argument("--preset", choices=["canonical", "handbook", "paysim", "custom"])
+    p.add_argument("--preset", choices=list(PRESETS), help=preset_help)
     p.add_argument("--output", metavar="PATH", default="data/interim/features.parquet",
                    help="Parquet file (default: data/interim/features.parquet)")
 

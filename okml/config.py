@@ -92,7 +92,9 @@ class DataParams(_Section):
     """Where the training data is and the rules it must meet."""
 
     path: str = Field("data/raw/transactions.parquet", description="transactions used for training")
-    preset: Literal["canonical", "handbook", "paysim", "custom"] = "canonical"
+    preset: str = Field(
+        "canonical", description="input format: a preset of okml.data.presets (checked when loading)"
+    )
     nonpositive_amounts: Literal["error", "drop"] = Field(
         "error",
         description="rows with amount <= 0: 'error' stops loading; 'drop' removes them and logs "

@@ -21,12 +21,11 @@ reported_by_user, report_time   a victim's own report and when it came
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from okml.errors import ConfigError, DataError
 
@@ -46,35 +45,42 @@ TIME_COLUMNS = ["timestamp", "account_created_at", "label_time", "report_time"]
 STRING_COLUMNS = ["merchant_name", "merchant_category", "currency", "channel", "fraud_type"]
 KEY_COLUMNS = ["transaction_id", "customer_id", "merchant_id", "device_id", "region"]
 
-_SCHEMA = pa.DataFrameSchema(
-    {
-        "transaction_id": pa.Column(nullable=False, unique=True),
-        "customer_id": pa.Column(nullable=False),
-        "merchant_id": pa.Column(nullable=False),
-        "amount": pa.Column(
-            float,
-            checks=[
-                pa.Check(
-                    lambda s: np.isfinite(s), element_wise=False, error="amount must be finite"
-                ),
-                pa.Check.gt(0, error="amount must be > 0"),
-            ],
-            nullable=False,
-        ),
-        "timestamp": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=False),
-        "is_fraud": pa.Column(
-            "int8", checks=pa.Check.isin([0, 1], error="is_fraud must be 0 or 1"), required=False
-        ),
-        "label_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False),
-        "report_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False),
-        "account_created_at": pa.Column(
-            pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False
-        ),
-        "reported_by_user": pa.Column(bool, required=False),
-    },
-    strict=False,
-    coerce=False,
-)
+
+@functools.cache
+def _pandera_schema() -> Any:
+    """The pandera schema, the last net of :func:`validate` (built on first use: pandera
+    takes most of a second to import)."""
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema(
+        {
+            "transaction_id": pa.Column(nullable=False, unique=True),
+            "customer_id": pa.Column(nullable=False),
+            "merchant_id": pa.Column(nullable=False),
+            "amount": pa.Column(
+                float,
+                checks=[
+                    pa.Check(
+                        lambda s: np.isfinite(s), element_wise=False, error="amount must be finite"
+                    ),
+                    pa.Check.gt(0, error="amount must be > 0"),
+                ],
+                nullable=False,
+            ),
+            "timestamp": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=False),
+            "is_fraud": pa.Column(
+                "int8", checks=pa.Check.isin([0, 1], error="is_fraud must be 0 or 1"), required=False
+            ),
+            "label_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False),
+            "report_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False),
+            "account_created_at": pa.Column(
+                pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False
+            ),
+            "reported_by_user": pa.Column(bool, required=False),
+        },
+        strict=False,
+        coerce=False,
+    )
 
 
 def _rows(mask: pd.Series | np.ndarray, frame: pd.DataFrame | None = None) -> list[int]:
@@ -404,8 +410,10 @@ def validate(
         if bad.any():
             raise DataError("report_time is before timestamp", file=source,
                             column="report_time", rows=_rows(bad, out))
+    from pandera.errors import SchemaErrors
+
     try:
-        _SCHEMA.validate(out, lazy=True)
+        _pandera_schema().validate(out, lazy=True)
     except SchemaErrors as e:  # a last net: any rule above that pandera sees first
         fc = e.failure_cases
         row = fc.iloc[0]
