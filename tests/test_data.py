@@ -610,3 +610,32 @@ def test_amount_bounds_come_from_params(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="rows 2: amount 0.001 is below data.amount_min"):
         load(path)
     assert len(load(path, params=DataParams(amount_min=0.001, amount_max=1e13))) == 3
+
+
+# ------------------------------------------------------------- the preset registry
+def test_a_new_preset_is_one_record_in_the_registry(tmp_path: Path, monkeypatch) -> None:
+    """The README's worked example: a bank export mapped by one Preset."""
+    from okml.data import presets
+    from okml.data.presets.base import Preset, rename
+
+    columns = {"transaction_id": "TxnRef", "timestamp": "PostedAt", "customer_id": "Card",
+               "merchant_id": "Shop", "amount": "Value"}
+    monkeypatch.setitem(presets.PRESETS, "acme",
+                        Preset("acme", "Acme Bank export", columns=columns, map=rename(columns)))
+    path = tmp_path / "acme.csv"
+    pd.DataFrame({"TxnRef": ["a2", "a1"], "PostedAt": ["2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"],
+                  "Card": ["c1", "c1"], "Shop": ["s1", "s2"], "Value": [5.0, 0.005],
+                  "Memo": ["x", "y"]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"column 'Value', rows 1: amount 0.005 is below data.amount_min.*"
+                                        r"\('Value' is read as 'amount' by the acme preset\)"):
+        load(path, preset="acme")
+    path.write_text(path.read_text().replace("0.005", "7.5"))
+    out = load(path, preset="acme")
+    assert out["transaction_id"].tolist() == ["a1", "a2"] and out["Memo"].tolist() == ["y", "x"]
+    with pytest.raises(DataError, match="missing column 'TxnRef' that the acme preset needs"):
+        load(FIXTURES / "canonical.csv", preset="acme")
+
+
+def test_unknown_preset_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="data.preset: unknown preset 'handbok'; did you mean handbook"):
+        load(FIXTURES / "canonical.csv", preset="handbok")
