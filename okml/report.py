@@ -32,7 +32,9 @@ import pandas as pd
 from okml.config import FeatureParams, Params, dump_params, load_params
 from okml.errors import DataError, OkmlError
 from okml.explain import ExplainedCases, explain
-from okml.features.reasons import feature_spec, fmt_money, format_value, group_title
+from okml.explain.humanize import fmt_money, format_value
+from okml.explain.phrases import group_title
+from okml.explain.reasons import feature_spec
 from okml.paths import NOTEBOOKS_DIR, resolve
 from okml.score import FEATURE_PREFIX, is_registry_uri, load_model, model_features
 

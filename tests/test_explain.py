@@ -19,19 +19,17 @@ from hypothesis.extra.numpy import arrays
 
 from okml.config import FeatureParams, ModelParams, SimulateParams
 from okml.explain import ExplanationError, explain, feature_groups, shap_values
-from okml.features import build_features, registry
-from okml.features.reasons import (
-    GENERIC,
-    GROUP_TEXT,
+from okml.explain.humanize import (
     fmt_duration,
     fmt_money,
     fmt_number,
     fmt_ratio,
     fmt_share,
     format_value,
-    group_title,
-    reason_text,
 )
+from okml.explain.phrases import GENERIC, GROUP_TEXT, group_title
+from okml.explain.reasons import reason_text
+from okml.features import build_features, registry
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -120,11 +120,11 @@ class _Template:
             unit=self.unit,
             group=self.group,
             description_en=self.en.format(
-                window=_window_en(seconds), delay=_window_en(delay, plural_one=True),
-                history=_window_en(history), **fields
+                window=window_en(seconds), delay=window_en(delay, plural_one=True),
+                history=window_en(history), **fields
             ),
             description_zh=self.zh.format(
-                window=_window_zh(seconds), delay=_window_zh(delay), history=_window_zh(history),
+                window=window_zh(seconds), delay=window_zh(delay), history=window_zh(history),
                 **fields
             ),
             window_seconds=seconds,
@@ -282,7 +282,7 @@ _TEMPLATES: tuple[_Template, ...] = (
 # fmt: on
 
 
-def _window_en(seconds: int | None, plural_one: bool = False) -> str:
+def window_en(seconds: int | None, plural_one: bool = False) -> str:
     """``hour``, ``7 days`` (``1 hour`` with ``plural_one``, where a number reads better)."""
     if seconds is None:
         return ""
@@ -295,7 +295,7 @@ def _window_en(seconds: int | None, plural_one: bool = False) -> str:
     return f"{seconds} seconds"
 
 
-def _window_zh(seconds: int | None) -> str:
+def window_zh(seconds: int | None) -> str:
     if seconds is None:
         return ""
     for unit, size in (("天", 86400), ("小时", 3600), ("分钟", 60)):

@@ -8,7 +8,7 @@ model's margin (log-odds, ``output_margin=True``), or :class:`ExplanationError` 
 :func:`explain` adds what reviewers read: contributions summed per feature group (all
 customer-count windows are one group, so reviewers do not read five collinear reasons) and
 the top groups that RAISE the score, each turned into one sentence by
-:mod:`okml.features.reasons` using the group's most telling member, e.g. "9 payments in the
+:mod:`okml.explain.reasons` using the group's most telling member, e.g. "9 payments in the
 last hour (usual for this customer: 0.2)".
 
 Everything is in margin units (log-odds): contributions add up there, not in probability.
@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from okml.config import FeatureParams
-from okml.features.reasons import feature_spec, reason_text
+from okml.explain.phrases import check_language
+from okml.explain.reasons import feature_spec, reason_text
 from okml.features.registry import registry
 
 #: Additivity tolerance (log-odds): xgboost sums contributions in float32.
@@ -263,8 +264,7 @@ def explain(
     (ties: registry order), so the same row always gets the same reasons. A group's text is
     told through its member with the largest contribution.
     """
-    if language not in ("en", "zh"):
-        raise ValueError(f"unknown language {language!r}; use 'en' or 'zh'")
+    check_language(language)
     if top < 0:
         raise ValueError(f"top must be >= 0; got {top}")
     params = feature_params if feature_params is not None else FeatureParams()
