@@ -8,7 +8,14 @@ self-contained HTML without code (``okml report``, and ``okml train`` at the end
 Safety: everything that comes from data (ids, merchant names, categories, regions, the
 model URI) is untrusted and goes through :func:`html.escape` before it reaches HTML; the
 charts carry no data text at all (only our own labels and numbers) and are embedded as PNG
-``data:`` URIs, so the report works offline and runs no script.
+``data:`` URIs, so the report works offline. The exported page keeps no ``<script>``
+element (nbconvert's template adds MathJax and mermaid loaders; :func:`strip_scripts`
+removes them): the report runs no script, online or not.
+
+Layout: text from data may be arbitrarily long. In table cells (:func:`cell_text`) text
+longer than :data:`MAX_CELL_CHARS` is cut with an ellipsis, the whole of it in the hover
+``title``, and a word longer than :data:`LONG_WORD_CHARS` may break anywhere, so one
+unbroken string cannot widen a column and push the others off-screen.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import html
 import io
 import logging
 import math
+import re
 import tempfile
 import textwrap
 from collections.abc import Sequence
@@ -41,6 +49,13 @@ from okml.score import FEATURE_PREFIX, is_registry_uri, load_model, model_featur
 log = logging.getLogger(__name__)
 
 NOTEBOOK = NOTEBOOKS_DIR / "03_explain_flagged.ipynb"
+# data text in a table cell longer than this is cut (the whole in the hover title); reasons
+# are our own sentences with values in them, some over 100 characters: they get more room
+MAX_CELL_CHARS = 80
+MAX_REASON_CHARS = 200
+# a word (run without spaces) longer than this may break anywhere in a table cell; shorter
+# ones (ids, amounts, ordinary words) stay whole
+LONG_WORD_CHARS = 24
 _RED, _BLUE, _GREY, _ORANGE = "#d62728", "#1f77b4", "#7f7f7f", "#ff7f0e"
 
 # ------------------------------------------------------------------------------ words
@@ -137,8 +152,8 @@ def _t(language: str, key: str, **fields: Any) -> str:
     return TEXT[language][key].format(**fields)
 
 
-def _e(value: Any) -> str:
-    """Untrusted value -> HTML-safe text ("" for missing)."""
+def _text(value: Any) -> str:
+    """A value as plain text ("" for missing)."""
     if value is None:
         return ""
     try:
@@ -146,7 +161,56 @@ def _e(value: Any) -> str:
             return ""
     except (TypeError, ValueError):
         pass
-    return html.escape(str(value), quote=True)
+    return str(value)
+
+
+def _e(value: Any) -> str:
+    """Untrusted value -> HTML-safe text ("" for missing)."""
+    return html.escape(_text(value), quote=True)
+
+
+# where a browser may break a line of text (not at a no-break space, unlike str.split)
+_HTML_SPACE = re.compile(r"[ \t\n\f\r]+")
+
+
+def cell_text(value: Any, limit: int = MAX_CELL_CHARS) -> str:
+    """Untrusted value -> HTML-safe text for a table cell ("" for missing).
+
+    Text longer than ``limit`` characters is cut to ``limit`` with an ellipsis inside a
+    ``<span class="okml-cut">`` whose ``title`` holds the whole text (escaped too), so the
+    reviewer sees it on hover while the column stays narrow.
+    """
+    text = _text(value)
+    cut = len(text) > limit
+    shown = text[:limit - 1] + "…" if cut else text
+    # only a word too long for a column may break anywhere: letting every cell do so would
+    # let the table squeeze short ids into broken pieces to make room for a long name
+    long = max(map(len, _HTML_SPACE.split(shown))) > LONG_WORD_CHARS
+    if not (cut or long):
+        return html.escape(shown, quote=True)
+    title = f' title="{html.escape(text, quote=True)}"' if cut else ""
+    classes = " ".join(c for c, on in (("okml-cut", cut), ("okml-long", long)) if on)
+    return f'<span class="{classes}"{title}>{html.escape(shown, quote=True)}</span>'
+
+
+# a whole script element (its content ends at the first "</script", as for a browser), then
+# any lone opening or closing tag left over
+_SCRIPT_ELEMENT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+_SCRIPT_TAG = re.compile(r"</?script\b[^>]*>?", re.IGNORECASE)
+
+
+def strip_scripts(page: str) -> str:
+    """``page`` without any ``<script>`` element, inline or external.
+
+    The report needs none: its pieces are plain HTML and CSS with images as ``data:`` URIs;
+    the scripts are nbconvert's template (MathJax, require.js, a mermaid loader that would
+    fetch mermaid from a CDN). Data text cannot hold a tag here: it is escaped.
+    """
+    page = _SCRIPT_ELEMENT.sub("", page)
+    page = _SCRIPT_TAG.sub("", page)
+    # what is left can only be a "<script" that the tag pattern could not take apart
+    # (e.g. "<script<script>"): neutralise it rather than trust the pattern
+    return re.sub(r"<(/?script)", r"&lt;\1", page, flags=re.IGNORECASE)
 
 
 # ------------------------------------------------------------------------- the data
@@ -461,12 +525,19 @@ def beeswarm_figure(overview: ExplainedCases, top: int = 12, seed: int = 0,
 # ----------------------------------------------------------------------------- HTML
 STYLE = """<style>
 .okml-report { font-family: -apple-system, "Segoe UI", "Noto Sans", "PingFang SC",
-  "Microsoft YaHei", sans-serif; max-width: 1000px; }
-.okml-report table { border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; }
-.okml-report th, .okml-report td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
-  vertical-align: top; }
-.okml-report th { background: #f4f4f4; }
-.okml-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  "Microsoft YaHei", sans-serif; max-width: 1000px; overflow-wrap: break-word; }
+.okml-report table.okml-table { border-collapse: collapse; margin: 0.5em 0 1em 0;
+  font-size: 0.9em; max-width: 100%; }
+/* "table.okml-table" outweighs JupyterLab's right-aligned ":not(...).jp-RenderedHTMLCommon td" */
+.okml-report table.okml-table th, .okml-report table.okml-table td { border: 1px solid #ddd;
+  padding: 3px 8px; text-align: left; vertical-align: top; }
+.okml-report table.okml-table th { background: #f4f4f4; }
+.okml-report table.okml-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.okml-report td.num, .okml-report td.nowrap { white-space: nowrap; }
+/* a word too long for its column breaks anywhere, so it no longer sets the column's minimum
+   width (see cell_text) */
+.okml-report .okml-long { overflow-wrap: anywhere; word-break: break-word; }
+.okml-report .okml-cut { cursor: help; }
 .okml-case { border-top: 2px solid #d62728; margin-top: 1.5em; padding-top: 0.3em; }
 .okml-case ol { margin-top: 0.2em; }
 .okml-report img.chart { max-width: 100%; display: block; margin: 0.4em 0; }
@@ -514,23 +585,25 @@ def cases_table_html(rep: ReportData) -> str:
         reasons = rep.explained.reasons.iloc[i]
         cells = [
             (f'<a href="#case-{i + 1}">{i + 1}</a>', "num"),
-            (_e(_local(case["timestamp"], rep.timezone)), ""),
-            (_e(case["customer_id"]), ""),
+            (_e(_local(case["timestamp"], rep.timezone)), "nowrap"),
+            (cell_text(case["customer_id"]), ""),
             (_merchant(case), ""),
             (_e(fmt_money(case["amount"])), "num"),
             (f"{float(case['score']):.3f}", "num"),
-            (_e(reasons[0].text) if reasons else "", ""),
+            (cell_text(reasons[0].text, MAX_REASON_CHARS) if reasons else "", ""),
         ]
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for v, c in cells) + "</tr>")
     head = "".join(f"<th>{_e(_t(lang, h))}</th>" for h in heads)
     return _wrap(f"<h2>{_e(_t(lang, 'cases'))}</h2>"
-                 f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+                 f'<table class="okml-table"><thead><tr>{head}</tr></thead>'
+                 f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def _merchant(case: pd.Series) -> str:
-    name = case.get("merchant_name")
-    ident = _e(case["merchant_id"])
-    return f"{_e(name)} ({ident})" if _e(name) else ident
+    """``name (id)`` for a table cell, each part cut on its own when long."""
+    name = cell_text(case.get("merchant_name"))
+    ident = cell_text(case["merchant_id"])
+    return f"{name} ({ident})" if name else ident
 
 
 def case_html(rep: ReportData, i: int) -> str:
@@ -550,9 +623,10 @@ def case_html(rep: ReportData, i: int) -> str:
     ]
     cells = []
     for key, value in facts:
-        shown = _merchant(case) if key == "merchant" else _e(value)
+        shown = _merchant(case) if key == "merchant" else cell_text(value)
         if shown:
-            cells.append(f"<tr><th>{_e(_t(lang, key))}</th><td>{shown}</td></tr>")
+            style = ' class="nowrap"' if key in ("time", "amount") else ""
+            cells.append(f"<tr><th>{_e(_t(lang, key))}</th><td{style}>{shown}</td></tr>")
     reasons = rep.explained.reasons.iloc[i]
     items = "".join(f"<li>{_e(r.text)}</li>" for r in reasons)
     why = f"<ol>{items}</ol>" if items else f"<p>{_e(_t(lang, 'no_reasons'))}</p>"
@@ -563,7 +637,7 @@ def case_html(rep: ReportData, i: int) -> str:
     return _wrap(
         f'<section class="okml-case" id="case-{i + 1}">'
         f"<h3>{_e(title)}</h3>"
-        f"<table>{''.join(cells)}</table>"
+        f'<table class="okml-table">{"".join(cells)}</table>'
         f"<h4>{_e(_t(lang, 'why'))}</h4>{why}"
         + figure_html(water, f"{_t(lang, 'waterfall')} ({_t(lang, 'case', i=i + 1, tx='', score='')})")
         + figure_html(timeline, _t(lang, "timeline"))
@@ -639,6 +713,7 @@ def write_report(
 
     from okml import tracking
     from okml.errors import NotebookError
+    from okml.io import write_text
     from okml.runner import export_html, run_notebook
 
     # check what we can before starting a kernel: a bad date or file fails in a second
@@ -651,6 +726,7 @@ def write_report(
     day_text = f"{day:%Y-%m-%d}"
     out = resolve(output) if output else resolve(params.explain.report_dir) / f"report-{day_text}.html"
     with tempfile.TemporaryDirectory(prefix="okml-report-") as tmp:
+        exported = Path(tmp) / "report.html"
         params_file = Path(tmp) / "params.yaml"
         params_file.write_text(dump_params(params), encoding="utf-8")
         executed = Path(tmp) / NOTEBOOK.name
@@ -670,7 +746,9 @@ def write_report(
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(executed, kept)
             raise NotebookError(str(e).replace(str(executed), str(kept))) from None
-        export_html(executed, out, hide_code=True, title=title)
+        export_html(executed, exported, hide_code=True, title=title)
+        # written once, already without scripts (never a moment with them at ``out``)
+        write_text(strip_scripts(exported.read_text(encoding="utf-8")), out)
     out.with_name(out.stem + ".failed.ipynb").unlink(missing_ok=True)  # an earlier failure
     if run_id is None and is_registry_uri(model_uri):
         try:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import html
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +25,10 @@ from okml.io import write_parquet
 
 DAY = "2026-02-05"
 EVIL = "<script>alert(1)</script>"
+# 10,000 characters without a single line-break opportunity (letters only): the browser
+# cannot wrap it by itself
+LONG = "LongMerchantName" * 625
+WIDTH = 1280  # browser window (CSS px)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -36,7 +44,7 @@ def _params(tmp: Path, **explain: Any) -> Params:
 
 def _build(tmp: Path) -> dict[str, Any]:
     """A tiny model saved as an MLflow model folder and one scored day with a hostile
-    merchant name on the riskiest flagged payment."""
+    merchant name on the riskiest flagged payment and a 10,000-character one on the next."""
     import mlflow.pyfunc
 
     from okml.features import build_features
@@ -61,9 +69,11 @@ def _build(tmp: Path) -> dict[str, Any]:
     new = tx[(tx["timestamp"] >= day) & (tx["timestamp"] < day + pd.Timedelta(days=1))]
     scored = score_transactions(model, new, tx[tx["timestamp"] < day], Params())
     assert scored["flag"].sum() >= 3
-    top = scored.loc[scored["flag"]].sort_values("score", ascending=False, kind="stable").index[0]
+    top, second = scored.loc[scored["flag"]].sort_values("score", ascending=False,
+                                                          kind="stable").index[:2]
     scored.loc[top, "merchant_name"] = EVIL
     scored.loc[top, "merchant_category"] = "<b>bold</b>"
+    scored.loc[second, "merchant_name"] = LONG
     path = write_parquet(scored, tmp / "scored" / f"day-{DAY}.parquet")
     return {"scored": path, "model": str(tmp / "model"), "arts": arts, "frame": scored,
             "top": top}
@@ -99,6 +109,54 @@ def test_case_html_escapes_data(built) -> None:
     assert "&lt;script&gt;" in table and "<script>" not in table
     rep.model_uri = 'models:/x"><img src=x onerror=alert(2)>'
     assert "<img src=x" not in report.header_html(rep)
+
+
+_CUT = re.compile(r'<span class="okml-cut[^"]*" title="([^"]*)">([^<]*)</span>')
+
+
+def test_long_data_text_is_cut_with_the_whole_in_a_title(built) -> None:
+    from okml import report
+
+    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=2, language="en")
+    hostile = EVIL * 400  # 10,000 characters, no spaces
+    first = rep.cases.index[0]
+    for column in ("merchant_name", "merchant_category", "device_id"):
+        rep.cases.loc[first, column] = hostile
+    # the cases table: this merchant name and the next case's real long name (from the
+    # scored file); the case's own table: merchant, category and device
+    pieces = {"cases table": (report.cases_table_html(rep), [hostile, LONG]),
+              "case": (report.case_html(rep, 0), [hostile] * 3)}
+    for where, (page, whole) in pieces.items():
+        assert not re.search(r"<script", page, re.I), where
+        cuts = _CUT.findall(page)
+        assert [html.unescape(title) for title, _ in cuts] == whole, where  # all on hover
+        for title, shown in cuts:
+            shown = html.unescape(shown)
+            assert shown.endswith("…") and len(shown) <= report.MAX_CELL_CHARS
+            assert html.unescape(title).startswith(shown[:-1])
+        shown_text = re.sub(r' title="[^"]*"', "", page)  # what is on screen, not hover
+        assert LONG not in shown_text and html.escape(hostile) not in shown_text
+    assert report.cell_text("a <b>") == "a &lt;b&gt;" and report.cell_text(None) == ""
+    # a long word that is not cut may still break anywhere; ordinary words stay whole
+    assert report.cell_text("x" * 30) == f'<span class="okml-long">{"x" * 30}</span>'
+    assert report.cell_text("four words, each short " * 3) == "four words, each short " * 3
+    assert "okml-long" in report.cell_text("no\xa0break\xa0space" * 3)  # one word to a browser
+
+
+def test_strip_scripts_leaves_no_script_element() -> None:
+    from okml.report import strip_scripts
+
+    page = ('<html><head><script src="https://cdn.example/require.js"></script>\n'
+            '<script type="module">\n  const m = await import("https://cdn/mermaid.mjs");\n'
+            '</script><SCRIPT type="text/x-mathjax-config">init()</SCRIPT >'
+            '<style>.a { color: red; }</style></head>'
+            '<body><p>&lt;script&gt;shown as text&lt;/script&gt;</p><img src="data:x">'
+            '<script>unclosed</body></html>')
+    out = strip_scripts(page)
+    assert not re.search(r"<script", out, re.I), out
+    assert "import(" not in out and "init()" not in out
+    assert "<style>.a { color: red; }</style>" in out and '<img src="data:x">' in out
+    assert "<p>&lt;script&gt;shown as text&lt;/script&gt;</p>" in out
 
 
 def test_chinese_report_pieces(built) -> None:
@@ -208,6 +266,7 @@ def test_report_html_is_self_contained_without_code(report_run) -> None:
     assert "report.prepare(" not in page  # code cells are hidden
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page  # no warnings shown
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', page)
+    assert not re.search(r"<script", page, re.I)  # the report runs no script at all
     assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     artifacts = mlflow.MlflowClient().list_artifacts(report_run["run_id"], "reports")
     assert [Path(a.path).name for a in artifacts] == ["report.html"]
@@ -229,18 +288,18 @@ def _chromium() -> tuple[str, str]:
     return browser, driver
 
 
-@pytest.mark.slow
-def test_report_renders_in_a_browser(report_run) -> None:
+@contextlib.contextmanager
+def _browser(width: int = WIDTH, height: int = 900) -> Iterator[Any]:
+    """Headless Chromium at a fixed window size (1 CSS px = 1 screenshot px), offline."""
     from selenium import webdriver
-    from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     browser, driver_path = _chromium()
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"):
+                "--disable-sync", "--no-first-run", f"--window-size={width},{height}",
+                "--force-device-scale-factor=1", "--hide-scrollbars"):
         options.add_argument(arg)
     profile = tempfile.mkdtemp(prefix="okml-chromium-")
     options.add_argument(f"--user-data-dir={profile}")
@@ -248,14 +307,36 @@ def test_report_renders_in_a_browser(report_run) -> None:
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
         driver.set_page_load_timeout(60)
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _no_alert(driver: Any) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+
+    try:
+        alert = driver.switch_to.alert
+        text = alert.text
+        alert.dismiss()
+        pytest.fail(f"the report ran a script: alert {text!r}")
+    except NoAlertPresentException:
+        pass
+
+
+def _png_width(data: bytes) -> int:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">I", data[16:20])[0]  # IHDR: width, then height
+
+
+@pytest.mark.slow
+def test_report_renders_in_a_browser(report_run) -> None:
+    from selenium.webdriver.common.by import By
+
+    with _browser() as driver:
         driver.get(report_run["html"].as_uri())
-        try:
-            alert = driver.switch_to.alert
-            text = alert.text
-            alert.dismiss()
-            pytest.fail(f"the report ran a script: alert {text!r}")
-        except NoAlertPresentException:
-            pass
+        _no_alert(driver)
         cases = driver.find_elements(By.CSS_SELECTOR, "section.okml-case")
         assert len(cases) == 3 and all(c.is_displayed() for c in cases)
         assert "Case 1: payment" in cases[0].text
@@ -267,6 +348,75 @@ def test_report_renders_in_a_browser(report_run) -> None:
             "return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
         assert len(images) == 3 * 2 + 2  # two charts per case, two for data scientists
         assert all(done and width > 0 for done, width in images)
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+
+
+# Cells of the row that holds the long merchant name (cases table: by column heading; the
+# case's own table: by row heading), each scrolled into view and measured.
+_CELLS_JS = """
+const [long, labels] = arguments;
+const holds = td => td.textContent.includes(long) ||
+  Array.from(td.querySelectorAll('[title]')).some(e => e.title === long);
+const measure = (where, label, td) => {
+  if (!td) return [where, label, null, '', false];
+  td.scrollIntoView({block: 'center', inline: 'nearest'});
+  const r = td.getBoundingClientRect();
+  const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+  return [where, label, [r.left, r.top, r.right, r.bottom], td.innerText.trim(),
+          !!hit && td.contains(hit)];
+};
+const out = [];
+const cases = document.querySelector('table thead').closest('table');  // the only thead
+const heads = Array.from(cases.querySelectorAll('thead th')).map(th => th.innerText.trim());
+const row = Array.from(cases.querySelectorAll('tbody tr'))
+  .find(tr => Array.from(tr.cells).some(holds));
+for (const label of labels.cases) {
+  out.push(measure('cases table', label, row ? row.cells[heads.indexOf(label)] : null));
+}
+const facts = Array.from(document.querySelectorAll('section.okml-case table'))
+  .find(t => Array.from(t.querySelectorAll('td')).some(holds));
+for (const label of labels.facts) {
+  const tr = facts ? Array.from(facts.rows).find(r => r.cells[0].innerText.trim() === label)
+    : null;
+  out.push(measure('case table', label, tr ? tr.cells[1] : null));
+}
+window.scrollTo(0, 0);
+return out;
+"""
+
+
+@pytest.mark.slow
+def test_long_merchant_name_keeps_every_table_on_screen(report_run, tmp_path: Path) -> None:
+    """A 10,000-character merchant name must not widen its column off-screen (it wraps or
+    is cut, the whole name on hover) in any table of the report."""
+    with _browser() as driver:
+        driver.get(report_run["html"].as_uri())
+        _no_alert(driver)
+        inner, scroll = driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert inner == WIDTH
+        assert scroll <= inner, f"the page is {scroll} px wide in a {inner} px window"
+        tables = driver.execute_script(
+            "return Array.from(document.querySelectorAll('table'))"
+            ".map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; })")
+        assert len(tables) == 1 + 3  # the cases table and one per case
+        assert all(0 <= left and right <= inner for left, right in tables), tables
+        labels = {"cases": ["time", "customer", "amount", "score"],
+                  "facts": ["time", "customer", "amount", "device"]}
+        cells = driver.execute_script(_CELLS_JS, LONG, labels)
+        assert len(cells) == 8
+        height = driver.execute_script("return window.innerHeight")
+        for where, label, rect, text, hit in cells:
+            assert rect is not None, f"{where}: no {label} cell in the long name's row"
+            left, top, right, bottom = rect
+            assert 0 <= left < right <= inner and 0 <= top < bottom <= height, (where, label, rect)
+            assert text and hit, f"{where}: the {label} cell is not visible ({text!r})"
+        shot = tmp_path / "report.png"
+        assert driver.save_screenshot(str(shot))
+        assert _png_width(shot.read_bytes()) == inner
+        # the whole width of the content (beyond the viewport): the window's, not wider
+        size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        full = driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"],
+                     "height": min(size["height"], 2000), "scale": 1}})
+        assert _png_width(base64.b64decode(full["data"])) == inner
