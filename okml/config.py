@@ -589,7 +589,7 @@ def params_from_dict(raw: dict[str, Any], source: str = "params") -> Params:
         return Params.model_validate(raw)
     except ValidationError as e:
         errors = e.errors()
-        first = _format_error(errors[0], source)
+        first = _format_error(dict(errors[0]), source)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(first + more) from None
 

@@ -184,7 +184,7 @@ class _SafeSMOTE(SMOTE):
 
     def _fit_resample(self, X: Any, y: Any) -> Any:
         n_pos = int((np.asarray(y) == 1).sum())
-        k = self.k_neighbors
+        k: Any = self.k_neighbors  # type: ignore[has-type]
         if isinstance(k, int) and n_pos <= k:
             if n_pos < 2:
                 raise ValueError(f"SMOTE needs at least 2 frauds in training; found {n_pos}")

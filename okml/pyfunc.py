@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from okml.config import FeatureParams
 from okml.errors import DataError
@@ -53,7 +53,7 @@ def score_transactions(booster: Any, feature_params: FeatureParams, columns: lis
     return pd.DataFrame({"transaction_id": feats.index.to_numpy(), "score": scores})
 
 
-class FraudModel(mlflow.pyfunc.PythonModel):
+class FraudModel(PythonModel):
     """MLflow pyfunc wrapper around a trained booster and its feature configuration."""
 
     def load_context(self, context: Any) -> None:

@@ -364,7 +364,7 @@ def _new_figure(width: float, height: float, language: str) -> Any:
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     font = _cjk_font() if language == "zh" else None
     if font:
-        fig._okml_font = font  # applied to every text when rendering (see figure_png)
+        fig._okml_font = font  # type: ignore[attr-defined]  # applied when rendering (figure_png)
     return fig
 
 
@@ -378,9 +378,10 @@ def figure_png(fig: Any) -> bytes:
     import matplotlib
 
     font = getattr(fig, "_okml_font", None)
-    rc = {"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif"} if font else {}
+    rc: dict[str, Any] = ({"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif"}
+                          if font else {})
     buf = io.BytesIO()
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]  # (its keys are typed as literals)
         if font:
             for text in fig.findobj(matplotlib.text.Text):
                 text.set_fontfamily([font, "DejaVu Sans"])

@@ -80,8 +80,7 @@ def operating_point(model: Any, params: Params, top_k: bool = False) -> Operatin
     """The model's threshold, or top-k customers per day when it has none or when asked."""
     meta = getattr(model, "meta", None) or {}
     threshold = meta.get("threshold")
-    usable = threshold is not None and math.isfinite(float(threshold))
-    if top_k or not usable:
+    if top_k or threshold is None or not math.isfinite(float(threshold)):
         return OperatingPoint("top_k", k=params.evaluate.k)
     return OperatingPoint("threshold", threshold=float(threshold))
 

@@ -26,7 +26,7 @@ class Origin:
     def take(self, keep: np.ndarray) -> Origin:
         return Origin(self.path, self.files, self.file_index[keep], self.file_row[keep])
 
-    def locate(self, rows: Sequence[int]) -> tuple[Path, list[Any]]:
+    def locate(self, rows: Sequence[int] | np.ndarray) -> tuple[Path, list[Any]]:
         """The file holding frame positions ``rows`` (first three) and their rows in it.
 
         Rows spread over several files are named ``file:row`` under the folder.
@@ -41,8 +41,8 @@ class Origin:
         return self.path, [f"{self.files[int(self.file_index[r])].name}:{int(self.file_row[r])}"
                            for r in rows]
 
-    def error(self, reason: str, column: str | None = None, rows: Sequence[int] = ()
-              ) -> DataError:
+    def error(self, reason: str, column: str | None = None,
+              rows: Sequence[int] | np.ndarray = ()) -> DataError:
         """A DataError whose file and rows point into the user's file, not our frame."""
         file, where = self.locate(rows)
         return DataError(reason, file=file, column=column, rows=where)

@@ -112,7 +112,8 @@ def evaluate_scores(
     flags = operating_flags(scored, ev, threshold)
     out.update(m.money(scored, flags, ev.cost))
     out.update({f"recall.{t}": v for t, v in m.recall_by_type(scored, flags).items()})
-    out["threshold"] = float(threshold) if ev.operating_point == "cost" else math.nan
+    out["threshold"] = (float(threshold) if ev.operating_point == "cost" and threshold is not None
+                        else math.nan)
     out["n_transactions"] = float(len(scored))
     out["n_frauds"] = float((y == 1).sum())
     return out

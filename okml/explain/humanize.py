@@ -95,8 +95,8 @@ def fmt_hour(h: float) -> str:
 def format_value(feature: FeatureSpec, value: float | None, language: str = "en") -> str:
     """A feature value with its unit for people, e.g. ``9 payments``, ``3,200.00 CNY``, ``18%``."""
     words = WORDS[check_language(language)]
-    if is_missing(value):
-        return words["missing"]
+    if value is None or is_missing(value):
+        return str(words["missing"])
     v = float(value)
     unit = feature.unit
     if unit == "flag":

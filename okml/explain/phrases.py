@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 LANGUAGES = ("en", "zh")
 
@@ -239,7 +240,7 @@ GROUP_TEXT: dict[str, GroupText] = {
 #: Used when no rule applies: the registry description and the value with its unit.
 GENERIC = Phrase("{description}: {value}", "{description}：{value}")
 
-WORDS = {
+WORDS: dict[str, dict[str, Any]] = {
     "en": {
         "yes": "yes",
         "no": "no",

@@ -18,6 +18,8 @@ with two searches (:func:`interval_count`).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
@@ -31,7 +33,8 @@ _STEPS, _LONG_SHARE, _SAMPLE_EVERY = 8, 0.05, 64
 _SEARCH_BLOCK = 1 << 13
 
 
-def search_sorted(arr: np.ndarray, needles: np.ndarray, side: str = "left") -> np.ndarray:
+def search_sorted(arr: np.ndarray, needles: np.ndarray, side: Literal["left", "right"] = "left"
+                  ) -> np.ndarray:
     """``np.searchsorted(arr, needles, side)``, block by block when ``needles`` are sorted.
 
     A block's answers lie between those of its first and last needle, so each block

@@ -243,7 +243,8 @@ def _calendar(ctx: _Context, want: set[str]) -> Columns:
 
 
 def _customer_velocity(ctx: _Context, want: set[str]) -> Columns:
-    cust, out = ctx.keyed("customer_id"), {}
+    cust = ctx.keyed("customer_id")
+    out: Columns = {}
     for w, suffix in _windows(ctx.params.customer_windows):
         n = cust.count(w)
         s = cust.window_sum("amount", ctx.amount, w)
@@ -293,7 +294,7 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
     by_hour = Keyed(cust.codes * 24 + hour, tl)
     c, h = np.divmod(by_hour.code_s, 24)
     lo_s, pos_s = lo[by_hour.perm], by_hour.perm
-    near = sum(by_hour.count_at(c * 24 + (h + d) % 24, lo_s, pos_s) for d in (-1, 0, 1))
+    near = np.sum([by_hour.count_at(c * 24 + (h + d) % 24, lo_s, pos_s) for d in (-1, 0, 1)], axis=0)
     out[f"cust_hour_share_{suffix}"] = _div(by_hour.to_pos(near), n)
 
     if "account_age_days" in want:
