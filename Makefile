@@ -35,8 +35,10 @@ train: setup ## the main job: simulate data if missing, train, log to MLflow, wr
 test: setup ## run the test suite (real MLflow, papermill, kernels, xgboost, shap)
 	@$(BIN)/pytest $(PYTEST_ARGS)
 
-lab: setup ## JupyterLab on http://127.0.0.1:8888 with the okml kernel
-	@$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(ROOT_FLAG) --notebook-dir notebooks
+lab: setup ## JupyterLab on http://127.0.0.1:8888 with the okml kernel (installs the 'lab' group)
+	@$(UV) sync --frozen --inexact --group lab --compile-bytecode --quiet
+	@$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(ROOT_FLAG) --ServerApp.root_dir=. \
+		--LabApp.default_url=/lab/tree/notebooks
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000 over the local store in mlruns/
 	@$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port 5000
