@@ -41,7 +41,8 @@ lab: setup ## JupyterLab on http://127.0.0.1:8888 with the okml kernel (installs
 		--LabApp.default_url=/lab/tree/notebooks
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000 over the local store in mlruns/
-	@$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port 5000
+	@# okml runs no MLflow server jobs: without this MLflow starts 8 job consumers (~2 GB)
+	@MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port 5000
 
 lint: setup ## ruff check
 	@$(BIN)/ruff check okml tests bench
