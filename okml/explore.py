@@ -6,12 +6,15 @@ Figure; nothing is written or shown here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
-def _subplots(nrows: int, ncols: int, figsize: tuple[float, float], **kw):
+def _subplots(nrows: int, ncols: int, figsize: tuple[float, float], **kw: Any) -> Any:
     """Figure and axes without pyplot (no global state; renders headless)."""
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.subplots(nrows, ncols, **kw)
@@ -31,7 +34,7 @@ def daily_volume(tx: pd.DataFrame) -> pd.DataFrame:
 def volume_figure(tx: pd.DataFrame) -> Figure:
     """Volume and fraud rate over time, with fraud counts stacked by type."""
     daily = daily_volume(tx)
-    fig, axes = _subplots(2, 1, (10, 5.5), sharex=True)
+    fig, axes = _subplots(2, 1, (10, 6), sharex=True)
     axes[0].plot(daily.index, daily["transactions"], lw=1)
     axes[0].set_ylabel("transactions / day")
     axes[0].set_title("Volume and fraud over time")
@@ -42,15 +45,29 @@ def volume_figure(tx: pd.DataFrame) -> Figure:
         by_type = by_type.reindex(daily.index, fill_value=0)
         axes[1].stackplot(by_type.index, by_type.T.to_numpy(), labels=list(by_type.columns), alpha=0.8)
         axes[1].set_ylabel("frauds / day")
-        axes[1].legend(loc="upper left", fontsize=8, ncols=3)
         ax2 = axes[1].twinx()
-        ax2.plot(daily.index, 100 * daily["fraud_rate"], color="black", lw=0.8)
+        (rate,) = ax2.plot(daily.index, 100 * daily["fraud_rate"], color="black", lw=0.8,
+                           label="fraud rate, % (right axis)")
         ax2.set_ylabel("fraud rate, %")
+        # the legend goes below the plot: inside it would hide peaks (the January rings)
+        handles, labels = axes[1].get_legend_handles_labels()
+        axes[1].legend(handles + [rate], labels + [rate.get_label()], loc="upper center",
+                       bbox_to_anchor=(0.5, -0.12), fontsize=8, ncols=4, frameon=False)
     return fig
 
 
-def amount_figure(tx: pd.DataFrame) -> Figure:
-    """Amount distributions (log scale) for legitimate payments and each fraud type."""
+def _money_ticks(ax: Axes, lo: float, hi: float) -> None:
+    """Log-scale amount axis with ticks in the currency (1, 10, 100, ... CNY), not log10."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    ax.set_ylim(max(lo * 0.8, 1e-2), hi * 1.25)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+
+
+def amount_figure(tx: pd.DataFrame, currency: str | None = None) -> Figure:
+    """Amount distributions (log axis, currency ticks) for legitimate payments and each
+    fraud type; ``currency`` defaults to the data's ``currency`` column when it has one."""
     fig, ax = _subplots(1, 1, (9, 4))
     groups = {"legitimate": tx.loc[tx.get("is_fraud", pd.Series(0, index=tx.index)) == 0, "amount"]}
     if "is_fraud" in tx:
@@ -59,10 +76,14 @@ def amount_figure(tx: pd.DataFrame) -> Figure:
             "fraud", index=fraud.index)
         for name, g in fraud.groupby(kind):
             groups[str(name)] = g["amount"]
-    ax.boxplot([np.log10(g.to_numpy()) for g in groups.values()], tick_labels=list(groups),
-               showfliers=False)
-    ax.set_ylabel("log10(amount)")
-    ax.set_title("Amounts by class and fraud type")
+    values = [g.to_numpy() for g in groups.values()]
+    ax.boxplot(values, tick_labels=list(groups), showfliers=False)
+    shown = np.concatenate([np.quantile(v, [0.0, 1.0]) for v in values if len(v)])
+    _money_ticks(ax, float(shown.min()), float(shown.max()))
+    if currency is None and "currency" in tx and tx["currency"].notna().any():
+        currency = str(tx["currency"].mode().iloc[0])
+    ax.set_ylabel(f"amount ({currency})" if currency else "amount")
+    ax.set_title("Amounts by class and fraud type (boxes: quartiles, whiskers: 1.5 IQR)")
     ax.tick_params(axis="x", rotation=20)
     return fig
 
@@ -77,13 +98,17 @@ def activity_figure(tx: pd.DataFrame) -> Figure:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"payments per {name}")
-        ax.set_ylabel(f"{name}s")
+        ax.set_ylabel(f"{name}s (log scale)")
         ax.set_title(f"{len(counts):,} {name}s")
     return fig
 
 
 def delay_figure(tx: pd.DataFrame) -> Figure | None:
-    """Label delay and user-report delay of frauds, in days (None without label times)."""
+    """Label delay and user-report delay of frauds, in days (None without label times).
+
+    The longest delay is marked: simulated chargebacks, like real ones, have a deadline
+    (``simulate.labels.delay_days_max``), so delays pile up there.
+    """
     if "label_time" not in tx or "is_fraud" not in tx:
         return None
     fraud = tx[tx["is_fraud"] == 1]
@@ -94,15 +119,33 @@ def delay_figure(tx: pd.DataFrame) -> Figure | None:
         report = (fraud["report_time"] - fraud["timestamp"]).dt.total_seconds() / 86400
         n = int(report.notna().sum())
         ax.hist(report.dropna(), bins=60, alpha=0.7, label=f"user report delay ({n:,} reports)")
+    if label.notna().any():
+        longest = float(label.max())
+        at_max = int((label >= longest - 0.5).sum())
+        ax.axvline(longest, color="grey", ls="--", lw=0.8)
+        ax.annotate(f"{at_max:,} labels arrive in the last half day before the\n"
+                    f"{longest:.0f}-day deadline (chargeback window)", (longest, 0.95),
+                    xycoords=("data", "axes fraction"), ha="right", va="top", fontsize=8)
     ax.set_xlabel("days after the payment")
     ax.set_ylabel("frauds")
     ax.set_title("When fraud becomes known")
-    ax.legend()
+    ax.legend(loc="center right")
     return fig
 
 
-def feature_figure(features: pd.DataFrame, is_fraud: pd.Series, columns: list[str]) -> Figure:
-    """Distributions of some features by class (log1p of non-negative values)."""
+def feature_figure(features: pd.DataFrame, is_fraud: pd.Series | np.ndarray, columns: list[str]
+                   ) -> Figure:
+    """Distributions of some features by class (log1p of non-negative values).
+
+    Raises
+    ------
+    KeyError
+        A column is not in ``features`` (no silent filtering: a renamed feature must fail).
+    """
+    unknown = [c for c in columns if c not in features.columns]
+    if unknown:
+        raise KeyError(f"no feature named {', '.join(unknown)}; the table has "
+                       f"{', '.join(map(str, features.columns[:8]))}, ...")
     n = len(columns)
     ncols = 3
     nrows = int(np.ceil(n / ncols))
@@ -119,8 +162,20 @@ def feature_figure(features: pd.DataFrame, is_fraud: pd.Series, columns: list[st
             v = values[(y == cls) & np.isfinite(values)]
             if len(v):
                 ax.hist(v, bins=40, density=True, alpha=0.55, label=name)
+        ax.set_ylabel("density")
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle("Feature distributions by class")
     return fig
+
+
+def feature_table(columns: list[str], language: str = "en") -> Any:
+    """The meaning of each feature, in full (a Styler: no "..." cut at pandas' column width)."""
+    from okml.features import describe
+
+    frame = pd.DataFrame({"feature": columns, "meaning": [describe(c, language=language)
+                                                          for c in columns]})
+    return (frame.style.hide(axis="index")
+            .set_properties(**{"text-align": "left", "white-space": "normal"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))

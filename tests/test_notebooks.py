@@ -84,3 +84,51 @@ def test_kernel_sockets_fall_back_to_tcp_when_the_temp_path_is_too_long(tmp_path
     assert km.transport == "ipc" and km.ip.startswith("/tmp/okml-kernel-")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / ("x" * 100)))
     assert _ipc_kernel_manager()().transport == "tcp"
+
+
+# ------------------------------------- notebooks name only what exists (no silent fallback)
+def _code(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    lines = []
+    for c in nb.cells:
+        if c.cell_type == "code":
+            # IPython magics are not Python
+            lines += [ln for ln in c.source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_use_only_okml_names_that_exist(path):
+    import ast
+    import importlib
+
+    tree = ast.parse(_code(path))
+    modules: dict[str, object] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("okml"):
+            for alias in node.names:
+                parent = importlib.import_module(node.module)
+                target = getattr(parent, alias.name, None)
+                if target is None:  # a submodule: `from okml import explore`
+                    target = importlib.import_module(f"{node.module}.{alias.name}")
+                modules[alias.asname or alias.name] = target
+    missing = [f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
+               if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+               and n.value.id in modules and not hasattr(modules[n.value.id], n.attr)]
+    assert not missing, f"{path.name} calls what okml does not have: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_name_only_features_and_columns_that_exist(path):
+    import ast
+
+    from okml.config import FeatureParams
+    from okml.features import registry
+    from okml.schema import CANONICAL
+
+    known = set(registry(FeatureParams())) | set(CANONICAL) | {"score", "flag", "rank_in_day"}
+    words = {n.value for n in ast.walk(ast.parse(_code(path)))
+             if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    # identifiers with an underscore are what a feature or column is called
+    named = {w for w in words if w.isidentifier() and "_" in w.strip("_") and w.islower()}
+    assert named <= known, f"{path.name} names unknown features/columns: {sorted(named - known)}"
