@@ -10,7 +10,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train test lab ui lint bench clean-env
+.PHONY: help setup train test lab ui strip lint bench clean-env
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ lab: setup ## JupyterLab on http://127.0.0.1:8888 with the okml kernel (installs
 ui: setup ## MLflow UI on http://127.0.0.1:5000 over the local store in mlruns/
 	@# okml runs no MLflow server jobs: without this MLflow starts 8 job consumers (~2 GB)
 	@MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --default-artifact-root mlruns/artifacts --host 127.0.0.1 --port 5000
+
+strip: setup ## clear outputs and execution counts of the notebooks (before committing them)
+	@$(BIN)/jupyter nbconvert --clear-output --inplace --log-level WARN notebooks/*.ipynb
 
 lint: setup ## ruff check
 	@$(BIN)/ruff check okml tests bench
