@@ -2,6 +2,9 @@
 
 Thin on purpose: parse arguments, load params, call one function per command, and turn
 known errors into one-line messages with exit code 2 (3 when a retrain is already running).
+SIGTERM (what cron and systemd timeouts send) and SIGINT stop a command the same way: every
+``finally`` runs (the MLflow run is marked KILLED, the kernel stopped, temporary files
+removed), one line says so and the exit code is 128 + the signal (143, 130).
 Run ``okml COMMAND --help`` for each command's options.
 """
 
@@ -9,13 +12,59 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from okml.config import Params, load_params
 from okml.errors import OkmlError
 
 log = logging.getLogger("okml")
+# seconds a stopped command gets to clean up before another signal interrupts that too
+CLEANUP_S = 30.0
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal, raised in the main thread. A ``KeyboardInterrupt`` so that it passes
+    ``except Exception`` handlers and unwinds through every ``finally``."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.killed_runs: list[str] = []  # filled by okml.tracking.run on its way out
+        super().__init__(self.name)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGINT into :class:`Stopped` while a command runs. Signals repeated
+    within :data:`CLEANUP_S` of the first are ignored: they must not cut the cleanup the first
+    started (later ones raise again, should something have swallowed the first). A signal
+    ignored when okml starts (``nohup``, a background shell's SIGINT) stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    first: list[float] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if first and time.monotonic() - first[0] < CLEANUP_S:
+            return
+        first[:] = [time.monotonic()]
+        raise Stopped(signum)
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 EPILOG = """\
 typical day:
@@ -199,13 +248,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     try:
-        params = load_params(args.params, args.overrides)
-        return int(args.func(args, params) or 0)
+        with _stop_on_signals():
+            params = load_params(args.params, args.overrides)
+            return int(args.func(args, params) or 0)
     except OkmlError as e:
         if args.debug:
             raise
         print(f"okml {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except Stopped as e:
+        runs = "".join(f"; run {r} marked KILLED" for r in e.killed_runs)
+        print(f"okml {args.command}: stopped by {e.name}{runs}", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print(f"okml {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -2,6 +2,12 @@
 
 A failing notebook still leaves its executed copy (with the error in place) and raises a
 :class:`NotebookError` naming the failing cell and its error in one line.
+
+Papermill runs in a worker thread while the main thread waits, so the CLI's SIGTERM/SIGINT
+handlers keep working (nbclient would otherwise take both signals over for the whole run and
+swallow them). When the wait is interrupted, the kernel is stopped here: no further cell
+starts, the running one gets SIGINT (its ``finally`` blocks and context managers clean up),
+then the kernel is shut down normally, with SIGTERM and SIGKILL as the fallbacks.
 """
 
 from __future__ import annotations
@@ -9,40 +15,122 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
+import tempfile
+import threading
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from okml.errors import NotebookError
-from okml.io import atomic_path, write_text
+from okml.io import atomic_path, remove_stale_temp, temp_prefix, write_text
 from okml.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Unix socket names hold about 104 bytes; the kernel adds "-<port>" (up to 6) to the prefix
 _MAX_SOCKET_PREFIX = 96
+# stopping a kernel: SIGINT to the running cell, then SIGTERM, then SIGKILL, each given this
+# long (seconds) for the notebook run to wind down before the next
+_STOP_STEPS = ((signal.SIGINT, 5.0), (signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0))
 
 
-def _ipc_kernel_manager() -> type:
-    """A kernel manager that talks to the kernel over local IPC sockets (in the temp
-    folder, removed at shutdown) rather than unencrypted TCP on localhost, so the kernel
-    has no reason to warn about it. Where the temp folder's path is too long for a Unix
-    socket name (about 104 bytes), it stays on TCP."""
-    import tempfile
-    import uuid
+class _CellsStopped(Exception):
+    """Raised in the papermill thread instead of starting a cell once the job is stopping."""
 
+
+class KernelHandle:
+    """The kernel of one notebook run as the main thread sees it: the manager (set when papermill
+    creates it) and a flag that stops further cells."""
+
+    def __init__(self) -> None:
+        self.manager: Any = None
+        self.stopping = threading.Event()
+
+    def process(self) -> Any:
+        """The kernel's ``Popen`` while it runs, else None."""
+        proc = getattr(getattr(self.manager, "provisioner", None), "process", None)
+        return proc if proc is not None and proc.poll() is None else None
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the kernel's process group (it runs in a session of its own, so
+        this reaches what the kernel started too)."""
+        proc = self.process()
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _ipc_kernel_manager(handle: KernelHandle | None = None) -> type:
+    """A kernel manager that talks to the kernel over local IPC sockets (in the temp folder,
+    removed at shutdown) rather than unencrypted TCP on localhost, so the kernel has no reason
+    to warn about it. Where the temp folder's path is too long for a Unix socket name (about
+    104 bytes), it stays on TCP. Its sockets and connection file are named
+    ``okml-kernel-PID-*`` so that a later run removes them if this process is killed.
+
+    It does not interrupt the kernel before shutting it down: nbclient shuts down only an idle
+    kernel (cells done, failed, or interrupted on timeout), and a SIGINT that lands while the
+    kernel still finishes its last request is logged by it as ``KeyboardInterrupt caught in
+    kernel``. Stopping a busy kernel is :func:`_stop_kernel`'s job."""
     from jupyter_client.manager import AsyncKernelManager
 
-    prefix = str(Path(tempfile.gettempdir()) / f"okml-kernel-{uuid.uuid4().hex[:12]}")
+    prefix = str(Path(tempfile.gettempdir()) / f"{temp_prefix('kernel')}{uuid.uuid4().hex[:8]}")
 
     class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
+            self.connection_file = f"{prefix}.json"
             if len(prefix.encode()) <= _MAX_SOCKET_PREFIX:
                 self.transport = "ipc"
                 self.ip = prefix
+            if handle is not None:
+                handle.manager = self
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return  # see the class docstring
+            await super()._async_interrupt_kernel()
+
+        def client(self, **kwargs: Any) -> Any:
+            kc = super().client(**kwargs)
+            if handle is not None:
+                execute = kc.execute
+
+                def guarded(*args: Any, **kw: Any) -> Any:
+                    if handle.stopping.is_set():
+                        raise _CellsStopped("the job is stopping")
+                    return execute(*args, **kw)
+
+                kc.execute = guarded
+            return kc
 
     return IpcKernelManager
+
+
+def _stop_kernel(handle: KernelHandle, done: threading.Event) -> None:
+    """Stop the notebook run of ``handle``: no new cell, then SIGINT, SIGTERM, SIGKILL to the
+    kernel until the run is ``done`` (nbclient then shuts the kernel down and removes its
+    files)."""
+    handle.stopping.set()
+    for signum, grace in _STOP_STEPS:
+        handle.signal(signum)
+        if done.wait(grace):
+            return
+    log.warning("the notebook run did not end after its kernel was killed")
+
+
+def _remove_own_files(prefix: str) -> None:
+    """Remove what a kernel killed hard left under ``prefix`` (sockets, connection file)."""
+    folder, name = os.path.split(prefix)
+    for entry in Path(folder).glob(f"{name}*"):
+        try:
+            entry.unlink()
+        except OSError:
+            pass
 
 
 def _check_kernel(kernel: str, src: Path) -> None:
@@ -66,14 +154,21 @@ def run_notebook(
     start_timeout: int = 120,
     execution_timeout: int = 1800,
     progress: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Path:
     """Execute ``notebook`` with ``parameters`` into ``output`` and return ``output``.
+
+    ``env`` holds extra environment variables for the kernel (credentials that must not appear
+    in the parameters, which are written into the executed notebook).
 
     Raises
     ------
     NotebookError
         When a cell fails (the executed copy is written first), the kernel does not start or
         the notebook is missing.
+    KeyboardInterrupt
+        When the wait is interrupted (SIGINT, or the CLI's SIGTERM handler); the kernel is
+        stopped and its files removed first.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -84,37 +179,76 @@ def run_notebook(
     if not src.exists():
         raise NotebookError(f"{src}: notebook not found")
     _check_kernel(kernel, src)
+    remove_stale_temp()  # sockets and connection files of kernels whose okml process was killed
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    env_before = os.environ.get("OKML_ROOT")
-    os.environ["OKML_ROOT"] = str(PROJECT_ROOT)  # the kernel inherits it: same project paths
+    # the kernel inherits the environment: OKML_ROOT gives it the same project paths
+    extra = {"OKML_ROOT": str(PROJECT_ROOT), **dict(env or {})}
+    before = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    handle = KernelHandle()
+    manager_class = _ipc_kernel_manager(handle)
+    outcome: dict[str, BaseException] = {}
+
+    def execute() -> None:
+        try:
+            pm.execute_notebook(
+                str(src),
+                str(out),
+                parameters=dict(parameters),
+                kernel_name=kernel,
+                start_timeout=start_timeout,
+                execution_timeout=execution_timeout,
+                progress_bar=progress,
+                cwd=str(src.parent),
+                kernel_manager_class=manager_class,
+                # a timed-out cell is interrupted (its finally blocks run, the kernel is idle
+                # when it is shut down) and fails the run with this error
+                interrupt_on_timeout=True,
+                error_on_timeout={"ename": "TimeoutError",
+                                  "evalue": f"cell execution timed out after {execution_timeout} s"},
+            )
+        except BaseException as e:  # handed to the main thread
+            outcome["error"] = e
+        finally:
+            done.set()
+
+    # wait on an Event, not Thread.join: a join interrupted by a signal marks the thread as
+    # finished although it still runs (Python 3.11, bpo-45274)
+    done = threading.Event()
+    worker = threading.Thread(target=execute, name=f"okml-notebook-{src.stem}", daemon=True)
     try:
-        pm.execute_notebook(
-            str(src),
-            str(out),
-            parameters=dict(parameters),
-            kernel_name=kernel,
-            start_timeout=start_timeout,
-            execution_timeout=execution_timeout,
-            progress_bar=progress,
-            cwd=str(src.parent),
-            kernel_manager_class=_ipc_kernel_manager(),
-        )
-    except PapermillExecutionError as e:
-        evalue = _ANSI.sub("", str(e.evalue)).strip().splitlines()
-        first = evalue[-1] if evalue else ""
-        raise NotebookError(
-            f"{src.name}: cell {e.cell_index} (execution count {e.exec_count}) failed: "
-            f"{e.ename}: {first}; executed copy: {out}"
-        ) from None
-    except (RuntimeError, TimeoutError) as e:
-        # kernel start failures and timeouts come as RuntimeError/TimeoutError from nbclient
-        raise NotebookError(f"{src.name}: {type(e).__name__}: {e}".splitlines()[0]) from None
+        worker.start()
+        try:
+            while not done.wait(0.25):
+                pass
+        except KeyboardInterrupt:
+            _stop_kernel(handle, done)
+            raise
     finally:
-        if env_before is None:
-            os.environ.pop("OKML_ROOT", None)
-        else:
-            os.environ["OKML_ROOT"] = env_before
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if done.is_set() and handle.manager is not None:
+            _remove_own_files(handle.manager.connection_file.removesuffix(".json"))
+    error = outcome.get("error")
+    if isinstance(error, PapermillExecutionError):
+        evalue = _ANSI.sub("", str(error.evalue)).strip().splitlines()
+        first = evalue[-1] if evalue else ""
+        if error.ename == "KeyboardInterrupt" and not handle.stopping.is_set():
+            # nothing but the timeout interrupts a cell of a run that was not stopped
+            error.ename, first = "TimeoutError", f"cell execution timed out after {execution_timeout} s"
+        raise NotebookError(
+            f"{src.name}: cell {error.cell_index} (execution count {error.exec_count}) failed: "
+            f"{error.ename}: {first}; executed copy: {out}"
+        ) from None
+    if isinstance(error, RuntimeError | TimeoutError):
+        # kernel start failures and timeouts come as RuntimeError/TimeoutError from nbclient
+        raise NotebookError(f"{src.name}: {type(error).__name__}: {error}".splitlines()[0]) from None
+    if error is not None:
+        raise error
     return out
 
 

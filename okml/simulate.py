@@ -55,7 +55,7 @@ from tqdm import tqdm
 
 from okml.config import SimulateParams
 from okml.errors import ConfigError
-from okml.io import write_parquet
+from okml.io import remove_stale_tmp, write_parquet
 from okml.paths import resolve
 from okml.schema import CANONICAL
 
@@ -980,8 +980,12 @@ def simulate_to_file(
 
     Relative paths are taken from the project root. Returns the path written and the frame.
     """
+    target = resolve(output or params.output)
+    # a killed run leaves its hidden temp file next to the output: clear it now, not only when
+    # this run gets to write (simulating takes a while)
+    remove_stale_tmp(target)
     df = simulate(params, progress=progress)
-    path = write_parquet(df, resolve(output or params.output))
+    path = write_parquet(df, target)
     return path, df
 
 

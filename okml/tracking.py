@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import platform
+import socket
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 import pandas as pd
 
 from okml.config import MlflowParams
 from okml.paths import PROJECT_ROOT, resolve
 
+log = logging.getLogger(__name__)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+# the process that owns a run, so a later run can close it when that process died (kill -9)
+OWNER_PID, OWNER_HOST, OWNER_START = "okml.pid", "okml.host", "okml.pid_start"
 PACKAGES = ["okml", "pandas", "numpy", "scikit-learn", "xgboost-cpu", "shap", "mlflow",
             "imbalanced-learn", "papermill", "pandera", "pyarrow"]
 
@@ -43,6 +51,40 @@ def tracking_uri(params: MlflowParams) -> str:
         return os.environ["MLFLOW_TRACKING_URI"]
     db = resolve("mlruns") / "mlflow.db"
     return f"sqlite:///{db}"
+
+
+def given_uri(params: MlflowParams) -> str | None:
+    """The tracking URI as the user gave it (params, else ``MLFLOW_TRACKING_URI``; None for
+    the default store), without credentials: what runs record instead of :func:`tracking_uri`,
+    whose relative SQLite paths are made absolute for this machine."""
+    uri = params.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+    return redact_uri(uri) if uri else None
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` without the ``user:password@`` of its network location."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def uri_credentials(uri: str) -> dict[str, str]:
+    """The user and password in ``uri`` as MLflow's environment variables (empty if none):
+    a child process given :func:`redact_uri` of ``uri`` and these reaches the same server."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return {}
+    if parts.username is None:
+        return {}
+    creds = {"MLFLOW_TRACKING_USERNAME": unquote(parts.username)}
+    if parts.password is not None:
+        creds["MLFLOW_TRACKING_PASSWORD"] = unquote(parts.password)
+    return creds
 
 
 def configure(params: MlflowParams) -> str:
@@ -113,16 +155,82 @@ def pip_requirements() -> list[str]:
 
 
 # ------------------------------------------------------------------------------ runs
+def _start_ticks(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, Linux): tells a reused pid apart."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_tags() -> dict[str, str]:
+    """Tags naming this process as the owner of a run."""
+    tags = {OWNER_PID: str(os.getpid()), OWNER_HOST: socket.gethostname()}
+    start = _start_ticks(os.getpid())
+    if start:
+        tags[OWNER_START] = start
+    return tags
+
+
+def _owner_gone(tags: Mapping[str, str]) -> bool:
+    """Whether the process named by a run's owner tags has ended (False when unknown)."""
+    from okml.io import process_alive
+
+    if tags.get(OWNER_HOST) != socket.gethostname() or not tags.get(OWNER_PID, "").isdigit():
+        return False  # another machine's process (or no owner recorded): cannot tell
+    pid = int(tags[OWNER_PID])
+    if not process_alive(pid):
+        return True
+    start = tags.get(OWNER_START)
+    return bool(start) and _start_ticks(pid) not in (None, start)  # the pid was reused
+
+
+def close_stale_runs(experiment_id: str) -> list[str]:
+    """Mark KILLED the runs of the experiment left RUNNING by an okml process of this host
+    that no longer exists (killed with SIGKILL, or the machine went down); returns their ids."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    runs = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
+                              max_results=1000)
+    closed = []
+    for r in runs:
+        tags = r.data.tags
+        if not _owner_gone(tags):
+            continue
+        rid = r.info.run_id
+        why = (f"left RUNNING by process {tags[OWNER_PID]} on {tags[OWNER_HOST]}, which is gone; "
+               f"closed by process {os.getpid()}")
+        client.set_tag(rid, "okml.closed", why)
+        client.set_terminated(rid, "KILLED")
+        log.warning("run %s was %s: marked KILLED", rid, why.split("; ")[0])
+        closed.append(rid)
+    return closed
+
+
 @contextmanager
 def run(params: MlflowParams, run_name: str, tags: Mapping[str, str] | None = None
         ) -> Iterator[Any]:
-    """Open an MLflow run; it is marked FAILED if the body raises, FINISHED otherwise."""
+    """Open an MLflow run owned by this process; it ends KILLED if the body is interrupted
+    (SIGINT/SIGTERM: ``KeyboardInterrupt``), FAILED if it raises, FINISHED otherwise.
+
+    Runs that dead processes of this host left RUNNING are closed first. The id of a killed run
+    is added to the interrupt's ``killed_runs`` list, when it has one, for the CLI's message.
+    """
     import mlflow
 
     exp_id = configure(params)
-    active = mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=dict(tags or {}))
+    close_stale_runs(exp_id)
+    active = mlflow.start_run(experiment_id=exp_id, run_name=run_name,
+                              tags={**owner_tags(), **dict(tags or {})})
     try:
         yield active
+    except KeyboardInterrupt as e:
+        mlflow.end_run(status="KILLED")
+        killed = getattr(e, "killed_runs", None)
+        if isinstance(killed, list):
+            killed.append(active.info.run_id)
+        raise
     except BaseException:
         mlflow.end_run(status="FAILED")
         raise
@@ -174,15 +282,28 @@ def log_artifact(path: str | Path, artifact_path: str | None = None,
     client.log_artifact(rid, str(path), artifact_path)
 
 
-# -------------------------------------------------------------------------- registry
-def register(model_uri: str, params: MlflowParams, tags: Mapping[str, Any] | None = None) -> str:
-    """Register a logged model under ``params.model_name``; return the new version."""
+def artifact_location(run_id: str, path: str) -> str:
+    """Where a logged artifact can be opened: a file path for a local artifact store, else its
+    URI (``mlflow-artifacts:/...``, ``s3://...``; `mlflow artifacts download -u URI`)."""
     import mlflow
 
-    mv = mlflow.register_model(model_uri, params.model_name)
-    client = mlflow.MlflowClient()
-    for k, v in (tags or {}).items():
-        client.set_model_version_tag(params.model_name, mv.version, k, str(v))
+    root = mlflow.MlflowClient().get_run(run_id).info.artifact_uri
+    parts = urlsplit(root)
+    if parts.scheme == "file":
+        return str(Path(url2pathname(parts.path)) / path)
+    if not parts.scheme:
+        return str(Path(root) / path)
+    return f"{redact_uri(root).rstrip('/')}/{path}"
+
+
+# -------------------------------------------------------------------------- registry
+def register(model_uri: str, params: MlflowParams, tags: Mapping[str, Any] | None = None) -> str:
+    """Register a logged model under ``params.model_name``; return the new version. The tags
+    are created with the version (a kill cannot leave it untagged)."""
+    import mlflow
+
+    mv = mlflow.register_model(model_uri, params.model_name,
+                               tags={k: str(v) for k, v in (tags or {}).items()})
     return str(mv.version)
 
 

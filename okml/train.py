@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -34,10 +36,14 @@ import pandas as pd
 from okml.config import Params, dump_params
 from okml.errors import ConfigError, LockedError, NotebookError, OkmlError
 from okml.evaluate.splits import Fold, make_folds, split_fold, training_labels
-from okml.paths import NOTEBOOKS_DIR, resolve
+from okml.paths import DATA_DIR, NOTEBOOKS_DIR, PROJECT_ROOT, resolve
 
 log = logging.getLogger(__name__)
 TRAIN_NOTEBOOK = NOTEBOOKS_DIR / "02_train.ipynb"
+# where a failed run's executed notebook is kept when it could not be logged to the run
+RUNS_DIR = DATA_DIR / "runs"
+# a registered version's tag until the promotion decision is made and applied
+NOT_EVALUATED = {"promotion.status": "registered, not evaluated"}
 
 
 @dataclass
@@ -149,6 +155,26 @@ def with_tracking_uri(params: Params, uri: str | None) -> Params:
     return params.model_copy(update={"mlflow": params.mlflow.model_copy(update={"tracking_uri": uri})})
 
 
+def kernel_tracking(params: Params) -> tuple[str | None, dict[str, str]]:
+    """How the training notebook reaches the store: the URI as given for its parameters (no
+    absolute path of this machine, no password: parameters are written into the executed
+    notebook) and the environment variables that carry any credentials to the kernel."""
+    from okml import tracking
+
+    creds = tracking.uri_credentials(tracking.tracking_uri(params.mlflow))
+    # credentials already in the environment are what MLflow uses here too: keep them
+    return tracking.given_uri(params.mlflow), {k: v for k, v in creds.items() if k not in os.environ}
+
+
+def recorded_params(params: Params) -> Params:
+    """``params`` as a run records them: the tracking URI as given (a relative SQLite path
+    stays relative), without credentials; None for the default store."""
+    from okml import tracking
+
+    uri = tracking.given_uri(params.mlflow)
+    return params.model_copy(update={"mlflow": params.mlflow.model_copy(update={"tracking_uri": uri})})
+
+
 def describe_data(tx: pd.DataFrame) -> str:
     """One line: how many transactions over which days."""
     return (f"{len(tx):,} transactions from {tx['timestamp'].min():%Y-%m-%d} "
@@ -201,6 +227,7 @@ def log_result(result: TrainResult, params: Params, tx: pd.DataFrame, run_id: st
 
     from okml import tracking
     from okml.evaluate.compare import write_plots
+    from okml.io import temp_prefix
     from okml.models import final_booster, final_estimator
     from okml.pyfunc import FraudModel, write_model_files
 
@@ -217,11 +244,11 @@ def log_result(result: TrainResult, params: Params, tx: pd.DataFrame, run_id: st
                        "fold": result.fold.name,
                        "as_of": result.as_of.strftime("%Y-%m-%d") if result.as_of else "",
                        "operating_threshold": result.threshold}, run_id)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("log")) as tmp:
         out = Path(tmp)
         for path in write_plots(result.scored.assign(fold=0), params, out / "plots"):
             client.log_artifact(run_id, str(path), "plots")
-        (out / "params.yaml").write_text(dump_params(params))
+        (out / "params.yaml").write_text(dump_params(recorded_params(params)))
         client.log_artifact(run_id, str(out / "params.yaml"))
         result.scored.to_parquet(out / "test_scores.parquet", index=False)
         client.log_artifact(run_id, str(out / "test_scores.parquet"))
@@ -265,28 +292,35 @@ def _ensure_data(params: Params) -> None:
 def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[str, Any],
                            tags: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """Open an MLflow run, execute the training notebook inside it, log the executed copy and
-    its HTML (also on failure). Returns the run id and the run's data (metrics, tags)."""
+    its HTML (also on failure or when stopped). Returns the run id and the run's data (metrics,
+    tags). A failed notebook's error names where its executed copy can be opened."""
     import mlflow
 
     from okml import tracking
-    from okml.runner import export_html, notebook_duration, run_notebook
+    from okml.io import remove_stale_temp, temp_prefix
+    from okml.runner import notebook_duration, run_notebook
 
     tracking.configure(params.mlflow)
-    with tempfile.TemporaryDirectory() as tmp:
-        executed = Path(tmp) / "02_train.ipynb"
+    remove_stale_temp()  # scratch folders and kernel files of okml jobs that were killed
+    kernel_uri, kernel_env = kernel_tracking(params)
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("train")) as tmp:
+        executed = Path(tmp) / TRAIN_NOTEBOOK.name
         with tracking.run(params.mlflow, run_name, tags=tags) as active:
             run_id = active.info.run_id
-            tracking.log_params(params.flat())
+            tracking.log_params(recorded_params(params).flat())
             print(f"MLflow run {run_id} ({run_name}); executing {TRAIN_NOTEBOOK.name} on kernel "
                   f"'{params.mlflow.kernel}'")
             started = time.perf_counter()
+            failure: NotebookError | None = None
             try:
                 run_notebook(TRAIN_NOTEBOOK, executed,
-                             {**notebook_params, "run_id": run_id,
-                              "tracking_uri": tracking.tracking_uri(params.mlflow)},
+                             {**notebook_params, "run_id": run_id, "tracking_uri": kernel_uri},
                              kernel=params.mlflow.kernel,
                              start_timeout=params.mlflow.start_timeout,
-                             execution_timeout=params.mlflow.execution_timeout)
+                             execution_timeout=params.mlflow.execution_timeout,
+                             env=kernel_env)
+            except NotebookError as e:
+                failure = e
             finally:
                 wall = time.perf_counter() - started
                 timing = {"time.notebook_s": wall}
@@ -294,15 +328,40 @@ def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[
                 if cells is not None:
                     timing["time.kernel_start_s"] = max(wall - cells, 0.0)
                 tracking.log_metrics(timing, run_id)
-                if executed.exists():
-                    tracking.log_artifact(executed, "notebook", run_id)
-                    try:
-                        html = export_html(executed, Path(tmp) / "02_train.html")
-                        tracking.log_artifact(html, "notebook", run_id)
-                    except Exception as e:  # the HTML is a convenience; never hide the real error
-                        log.warning("could not export the executed notebook to HTML: %s", e)
+                kept = _keep_executed(executed, run_id) if executed.exists() else None
+            if failure is not None:
+                # the temporary copy is gone when the command exits: name the one that stays
+                message = str(failure)
+                if kept:
+                    message = message.replace(f"executed copy: {executed}", f"executed notebook: {kept}")
+                raise NotebookError(message) from None
         run = mlflow.MlflowClient().get_run(run_id)
     return run_id, {"metrics": run.data.metrics, "tags": run.data.tags}
+
+
+def _keep_executed(executed: Path, run_id: str) -> str:
+    """Log the executed notebook and its HTML to the run; return where the notebook can be
+    opened: the file in a local artifact store, the artifact's URI on a server, or, when it
+    could not be logged, a copy under :data:`RUNS_DIR`."""
+    from okml import tracking
+    from okml.runner import export_html
+
+    try:
+        tracking.log_artifact(executed, "notebook", run_id)
+        where = tracking.artifact_location(run_id, f"notebook/{executed.name}")
+    except Exception as e:  # the store may be the problem; keep the notebook on this machine
+        kept = RUNS_DIR / run_id / executed.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(executed, kept)
+        log.warning("could not log the executed notebook to run %s (%s); kept it at %s",
+                    run_id, str(e).splitlines()[0] if str(e) else type(e).__name__, kept)
+        return str(kept)
+    try:
+        html = export_html(executed, executed.with_suffix(".html"))
+        tracking.log_artifact(html, "notebook", run_id)
+    except Exception as e:  # the HTML is a convenience; never hide the real error
+        log.warning("could not export the executed notebook to HTML: %s", e)
+    return where
 
 
 def _headline(metrics: dict[str, float], k: int) -> str:
@@ -325,8 +384,13 @@ def _timing_line(metrics: dict[str, float]) -> str:
 
 
 def _notebook_params(params_path: str | None, overrides: list[str] | None) -> dict[str, Any]:
-    return {"params_file": str(resolve(params_path)) if params_path else None,
-            "overrides": list(overrides or [])}
+    """The notebook's parameters: a params file inside the project is named relative to it
+    (the kernel resolves it against the same root), so no absolute path lands in the notebook."""
+    file = None
+    if params_path:
+        path = resolve(params_path)
+        file = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+    return {"params_file": file, "overrides": list(overrides or [])}
 
 
 def train(params: Params, params_path: str | None = None, overrides: list[str] | None = None,
@@ -341,12 +405,13 @@ def train(params: Params, params_path: str | None = None, overrides: list[str] |
     uri = run["tags"].get("okml.model_uri")
     if not uri:
         raise NotebookError(f"run {run_id}: the notebook logged no model (tag okml.model_uri)")
-    version = tracking.register(uri, params.mlflow, tags={"run_id": run_id})
-    decision = "kept the current champion"
-    if tracking.alias_version(params.mlflow, tracking.CHAMPION) is None:
+    version = tracking.register(uri, params.mlflow, tags={"run_id": run_id, **NOT_EVALUATED})
+    promoted = tracking.alias_version(params.mlflow, tracking.CHAMPION) is None
+    if promoted:
+        # the alias moves before any tag says so: a kill in between leaves "not evaluated"
         tracking.set_alias(params.mlflow, tracking.CHAMPION, version)
-        decision = "promoted to @champion (first model)"
-        tracking.tag_version(params.mlflow, version, {"promotion": decision})
+    decision = "promoted to @champion (first model)" if promoted else "kept the current champion"
+    tracking.tag_version(params.mlflow, version, _decision_tags(promoted, decision))
     print(f"\nrun {run_id}: {_headline(run['metrics'], params.evaluate.k)}")
     print(f"registered {params.mlflow.model_name} version {version}: {decision}")
     if report:
@@ -354,8 +419,8 @@ def train(params: Params, params_path: str | None = None, overrides: list[str] |
         _write_report(params, run_id, version)
         tracking.log_metrics({"time.report_s": time.perf_counter() - started}, run_id)
     print(_timing_line(tracking.run_metrics(run_id)))
-    print(f"tracking store: {tracking.tracking_uri(params.mlflow)}; open it with `make ui` "
-          "(http://127.0.0.1:5000)")
+    store = tracking.redact_uri(tracking.tracking_uri(params.mlflow))
+    print(f"tracking store: {store}; open it with `make ui` (http://127.0.0.1:5000)")
     return 0
 
 
@@ -398,19 +463,29 @@ def retrain(params: Params, as_of: str | None = None, params_path: str | None = 
         uri = run["tags"].get("okml.model_uri")
         if not uri:
             raise NotebookError(f"run {run_id}: the notebook logged no model")
-        version = tracking.register(uri, params.mlflow, tags={"run_id": run_id, "as_of": as_of})
+        version = tracking.register(uri, params.mlflow,
+                                    tags={"run_id": run_id, "as_of": as_of, **NOT_EVALUATED})
         tracking.set_alias(params.mlflow, tracking.CHALLENGER, version)
         decision = decide(run["metrics"], champion, params)
-        tags = {f"promotion.{k}": v for k, v in decision.items()}
-        tracking.set_tags(tags, run_id)
-        tracking.tag_version(params.mlflow, version, tags)
         if decision["promoted"]:
+            # the alias moves before any tag says so: a kill in between leaves "not evaluated"
             tracking.set_alias(params.mlflow, tracking.CHAMPION, version)
+        tags = {**{f"promotion.{k}": v for k, v in decision.items()},
+                **_decision_tags(decision["promoted"], decision["reason"])}
+        tracking.tag_version(params.mlflow, version, tags)
+        tracking.set_tags(tags, run_id)
         print(f"\nrun {run_id}: {_headline(run['metrics'], params.evaluate.k)}")
         print(f"challenger = version {version}; {decision['reason']}")
         return 0
     finally:
         lock.release()
+
+
+def _decision_tags(promoted: bool, reason: str) -> dict[str, Any]:
+    """The promotion tags of a version once the decision is applied (status last: a kill while
+    tagging leaves it at "registered, not evaluated")."""
+    return {"promotion.promoted": promoted, "promotion.reason": reason,
+            "promotion.status": "promoted" if promoted else "not promoted"}
 
 
 def decide(metrics: dict[str, float], champion: str | None, params: Params) -> dict[str, Any]:

@@ -6,6 +6,7 @@ These are end-to-end tests on small simulated data; they never touch the project
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import mlflow
@@ -17,8 +18,9 @@ from filelock import FileLock
 
 from okml import tracking
 from okml.cli import main
-from okml.config import load_params
+from okml.config import Params, dump_params, load_params
 from okml.errors import LockedError
+from okml.paths import PROJECT_ROOT
 from okml.simulate import simulate
 from okml.train import decide, retrain, train_model
 
@@ -109,11 +111,21 @@ def test_pyfunc_equals_direct_prediction(trained):
     np.testing.assert_allclose(got.to_numpy(), direct.scored["score"].to_numpy(), rtol=1e-6)
 
 
+def _executed_named_in(err: str) -> Path:
+    m = re.search(r"; executed (?:copy|notebook): (.+)$", err.strip())
+    assert m, err
+    return Path(m.group(1))
+
+
 def test_failing_notebook_marks_run_failed_and_keeps_notebook(project, capsys):
     rc = main(["train", "--params", str(project), "-q", "--set", "split.train_days=400"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "02_train.ipynb: cell" in err and "ConfigError" in err and err.count("\n") == 1
+    # the message names a copy that is still there once the command has exited
+    named = _executed_named_in(err)
+    assert named.is_file() and named.name == "02_train.ipynb"
+    assert "ConfigError" in named.read_text(encoding="utf-8")
     params = load_params(project)
     client = _client(params)
     exp = client.get_experiment_by_name(params.mlflow.experiment)
@@ -123,6 +135,63 @@ def test_failing_notebook_marks_run_failed_and_keeps_notebook(project, capsys):
     assert "notebook/02_train.ipynb" in nb and "notebook/02_train.html" in nb
     # the champion is untouched by a failed run
     assert tracking.alias_version(params.mlflow, "champion") == "1"
+
+
+def test_failing_notebook_kept_locally_when_the_store_refuses_it(project, tmp_path, monkeypatch,
+                                                                  capsys):
+    from okml import train as train_module
+
+    monkeypatch.setattr(train_module, "RUNS_DIR", tmp_path / "runs")
+    log_artifact = tracking.log_artifact
+
+    def refuse_notebooks(path, artifact_path=None, run_id=None):
+        if artifact_path == "notebook":
+            raise OSError("artifact store unreachable")
+        return log_artifact(path, artifact_path, run_id)
+
+    monkeypatch.setattr(tracking, "log_artifact", refuse_notebooks)
+    rc = main(["train", "--params", str(project), "-q", "--set", "split.train_days=400"])
+    err = capsys.readouterr().err
+    assert rc == 2 and [line for line in err.splitlines() if line.startswith("okml")] == \
+        [err.strip().splitlines()[-1]]
+    named = _executed_named_in(err)
+    assert named.is_file() and named.parent.parent == tmp_path / "runs"
+    assert tracking.run_tag(named.parent.name, "okml.job") == "train"
+
+
+def test_tracking_uri_is_recorded_as_given_without_credentials(monkeypatch):
+    from okml.train import _notebook_params, kernel_tracking, recorded_params
+
+    assert tracking.redact_uri("http://user:s3cret@mlflow.internal:5000/x?y=1") == \
+        "http://mlflow.internal:5000/x?y=1"
+    assert tracking.redact_uri("https://token@host") == "https://host"
+    assert tracking.redact_uri("sqlite:///mlruns/mlflow.db") == "sqlite:///mlruns/mlflow.db"
+    # a server with credentials in MLFLOW_TRACKING_URI: the kernel gets them in its environment,
+    # the notebook parameters and every record get the URI without them
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:s%40cret@127.0.0.1:5999")
+    params = Params()
+    assert kernel_tracking(params) == ("http://127.0.0.1:5999", {
+        "MLFLOW_TRACKING_USERNAME": "user", "MLFLOW_TRACKING_PASSWORD": "s@cret"})
+    record = dump_params(recorded_params(params))
+    assert "cret" not in record and "tracking_uri: http://127.0.0.1:5999" in record
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "someone")  # set by the user: kept
+    assert kernel_tracking(params)[1] == {"MLFLOW_TRACKING_PASSWORD": "s@cret"}
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+    # credentials in params
+    params = load_params(overrides=["mlflow.tracking_uri=https://u:pw@mlflow.internal"])
+    assert recorded_params(params).flat()["mlflow.tracking_uri"] == "https://mlflow.internal"
+    # a relative SQLite store is used resolved but recorded as given
+    params = load_params(overrides=["mlflow.tracking_uri=sqlite:///mlruns/mlflow.db"])
+    assert tracking.tracking_uri(params.mlflow) == f"sqlite:///{PROJECT_ROOT}/mlruns/mlflow.db"
+    assert kernel_tracking(params) == ("sqlite:///mlruns/mlflow.db", {})
+    assert str(PROJECT_ROOT) not in dump_params(recorded_params(params))
+    # the default store stays "default" in the record; a params file of the project is named
+    # relative to it
+    assert kernel_tracking(load_params(overrides=["mlflow.tracking_uri=null"]))[0] is None
+    assert _notebook_params(str(PROJECT_ROOT / "params" / "x.yaml"), ["a=1"]) == {
+        "params_file": "params/x.yaml", "overrides": ["a=1"]}
+    assert _notebook_params("/elsewhere/p.yaml", None)["params_file"] == "/elsewhere/p.yaml"
 
 
 def test_decide_rules():
