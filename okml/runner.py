@@ -219,12 +219,11 @@ def run_notebook(
     worker = threading.Thread(target=execute, name=f"okml-notebook-{src.stem}", daemon=True)
     try:
         worker.start()
-        try:
-            while not done.wait(0.25):
-                pass
-        except KeyboardInterrupt:
-            _stop_kernel(handle, done)
-            raise
+        while not done.wait(0.25):
+            pass
+    except KeyboardInterrupt:
+        _stop_kernel(handle, done)
+        raise
     finally:
         for k, v in before.items():
             if v is None:

@@ -15,7 +15,8 @@ Two entry points share one core (:func:`train_model`):
   ``mlflow.promote_margin`` on ``mlflow.promote_metric``.
 
 Both run ``notebooks/02_train.ipynb`` through papermill inside an MLflow run that this module
-opens, so the run exists (and is marked FAILED) even when the notebook fails.
+opens, so the run exists even when the notebook fails (marked FAILED) or the job is stopped
+(KILLED; see :mod:`okml.cli`).
 """
 
 from __future__ import annotations

@@ -67,22 +67,27 @@ def _okml(project: dict[str, Any], *args: str, name: str = "okml",
                                 stdin=subprocess.DEVNULL, start_new_session=True,
                                 # a background shell may start us with SIGINT ignored
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _STARTED.append(proc.pid)
+    _STARTED.append(proc)
     return proc, out, err
 
 
-_STARTED: list[int] = []
+_STARTED: list[subprocess.Popen] = []
 
 
 @pytest.fixture(autouse=True)
 def _no_strays() -> Iterator[None]:
-    """Kill whatever a failed test left running (only processes these tests started)."""
+    """Kill what a failed test left running: only processes these tests started that are still
+    running (an unreaped child's pid, and its children's, cannot belong to anyone else)."""
     yield
-    for pid in _STARTED + [k for p in _STARTED for k in _children(p)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    for proc in _STARTED:
+        if proc.poll() is None:
+            for kid in _children(proc.pid):
+                try:
+                    os.kill(kid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            proc.kill()
+            proc.wait(30)
     _STARTED.clear()
 
 
