@@ -247,7 +247,8 @@ def test_registry_version_resolves_aliases(tmp_path: Path, world) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/m.db")
     try:
         model = _save_model(world, tmp_path, world["threshold"])
-        with mlflow.start_run():
+        exp = mlflow.create_experiment("e", artifact_location=(tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=exp):
             mlflow.log_artifacts(str(model), "model")
             uri = f"runs:/{mlflow.active_run().info.run_id}/model"
         for _ in range(2):
