@@ -8,9 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.okml-setup
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+SOURCES := okml tests bench tools
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train test lab ui strip lint bench clean-env
+.PHONY: help setup train test check format lab ui strip lint bench clean-env
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,8 +33,19 @@ setup: $(STAMP) ## create .venv from uv.lock, install okml (editable), register 
 train: setup ## the main job: simulate data if missing, train, log to MLflow, write the report
 	@$(BIN)/okml train
 
-test: setup ## run the test suite (real MLflow, papermill, kernels, xgboost, shap)
+test: check ## lint, format, types and import contracts, then the tests (real MLflow, papermill, kernels, xgboost, shap; doctests)
 	@$(BIN)/pytest $(PYTEST_ARGS)
+
+check: setup ## ruff check, ruff format --check, mypy, import-linter (the layer rule)
+	@echo "==> ruff check, ruff format --check, mypy, lint-imports"
+	@$(BIN)/ruff check --quiet $(SOURCES)
+	@$(BIN)/ruff format --check --quiet $(SOURCES)
+	@$(BIN)/mypy
+	@COLUMNS=200 $(BIN)/lint-imports --no-cache | grep -E "KEPT|BROKEN|Contracts:|->|not allowed" ; test $${PIPESTATUS[0]} -eq 0
+
+format: setup ## ruff format and ruff check --fix the code
+	@$(BIN)/ruff format --quiet $(SOURCES)
+	@$(BIN)/ruff check --fix --quiet $(SOURCES)
 
 lab: setup ## JupyterLab on http://127.0.0.1:8888 with the okml kernel (installs the 'lab' group)
 	@$(UV) sync --frozen --inexact --group lab --compile-bytecode --quiet
@@ -48,7 +60,7 @@ strip: setup ## clear outputs and execution counts of the notebooks (before comm
 	@$(BIN)/jupyter nbconvert --clear-output --inplace --log-level WARN notebooks/*.ipynb
 
 lint: setup ## ruff check
-	@$(BIN)/ruff check okml tests bench
+	@$(BIN)/ruff check $(SOURCES)
 
 bench: setup ## run the speed benchmarks under bench/ (run alone: they measure wall time)
 	@for b in bench/*.py; do echo "==> $$b"; $(BIN)/python $$b || exit 1; done

@@ -226,18 +226,22 @@ def main(argv: list[str] | None = None) -> int:
         path, n = simulated(args.rows, folder)
         main_run = run("engine", path, args.repeat)
         print(line("okml engine (default set)", main_run))
-        verdicts.append((
-            f"full default set, {main_run['rows'] / 1e6:.2f} M rows, under {MAX_SECONDS:g} s",
-            main_run["seconds"] < MAX_SECONDS,
-            f"{main_run['seconds']:.2f} s best, {main_run['cold']:.2f} s cold "
-            f"({main_run['features']} features)",
-        ))
-        verdicts.append((
-            f"peak memory under {MAX_PEAK_GB:g} GB",
-            main_run["peak_mb"] < MAX_PEAK_GB * 1024,
-            f"{main_run['peak_mb'] / 1024:.2f} GB peak ({main_run['extra_mb'] / 1024:.2f} GB over "
-            "the loaded input)",
-        ))
+        verdicts.append(
+            (
+                f"full default set, {main_run['rows'] / 1e6:.2f} M rows, under {MAX_SECONDS:g} s",
+                main_run["seconds"] < MAX_SECONDS,
+                f"{main_run['seconds']:.2f} s best, {main_run['cold']:.2f} s cold "
+                f"({main_run['features']} features)",
+            )
+        )
+        verdicts.append(
+            (
+                f"peak memory under {MAX_PEAK_GB:g} GB",
+                main_run["peak_mb"] < MAX_PEAK_GB * 1024,
+                f"{main_run['peak_mb'] / 1024:.2f} GB peak ({main_run['extra_mb'] / 1024:.2f} GB over "
+                "the loaded input)",
+            )
+        )
 
         if not args.no_reference:
             jittered, _ = simulated(args.rows, folder, jitter=True)
@@ -271,13 +275,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
             speedup = ref["seconds"] / same["seconds"]
             extra = same["features"] - ref["features"]
-            verdicts.append((
-                f"at least {MIN_SPEEDUP:g}x the pandas reference, like for like",
-                speedup >= MIN_SPEEDUP,
-                f"{speedup:.1f}x ({ref['seconds']:.2f} s / {same['seconds']:.2f} s; the engine's "
-                f"{same['features']} velocity and merchant features include {extra} means the "
-                "reference does not compute)",
-            ))
+            verdicts.append(
+                (
+                    f"at least {MIN_SPEEDUP:g}x the pandas reference, like for like",
+                    speedup >= MIN_SPEEDUP,
+                    f"{speedup:.1f}x ({ref['seconds']:.2f} s / {same['seconds']:.2f} s; the engine's "
+                    f"{same['features']} velocity and merchant features include {extra} means the "
+                    "reference does not compute)",
+                )
+            )
             print()
 
         per_m = []
@@ -289,12 +295,14 @@ def main(argv: list[str] | None = None) -> int:
             p.unlink()
         if len(per_m) >= 2:
             (small, a), (large, b) = min(per_m), max(per_m)
-            verdicts.append((
-                f"linear growth (s per M rows at {large / 1e6:.2f} M over {small / 1e6:.2f} M "
-                f"at most {MAX_GROWTH:g})",
-                b / a <= MAX_GROWTH,
-                f"{b / a:.2f} ({a:.2f} -> {b:.2f} s per M rows)",
-            ))
+            verdicts.append(
+                (
+                    f"linear growth (s per M rows at {large / 1e6:.2f} M over {small / 1e6:.2f} M "
+                    f"at most {MAX_GROWTH:g})",
+                    b / a <= MAX_GROWTH,
+                    f"{b / a:.2f} ({a:.2f} -> {b:.2f} s per M rows)",
+                )
+            )
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     print("\ntargets:")
     for label, ok, figure in verdicts:

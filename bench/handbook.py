@@ -2,7 +2,7 @@
 
 1. Regenerates the Handbook's simulated transactions into ``data/handbook`` when they are
    missing (``bench/handbook_data.py``, about 7 s).
-2. Runs ``okml.evaluate.run_evaluation`` with ``params/handbook.yaml``: the Handbook's
+2. Runs ``okml.jobs.evaluate.run_evaluation`` with ``params/handbook.yaml``: the Handbook's
    protocol (7 training days, 7 delay days, 7 test days, four folds whose training starts
    2018-07-25, 08-01, 08-08 and 08-15, known-compromised customers removed, CP@100).
 3. Prints AUC, AP and CP@100 (mean ± standard deviation over the folds) of every candidate
@@ -70,8 +70,12 @@ def ceiling(tx: pd.DataFrame, params: Params, seed: int = 0) -> dict[str, float]
     frauds = frauds.rename(columns={"timestamp": "fraud_time"}).sort_values("label_time")
     # the latest fraud at the same merchant whose label is in before the payment
     latest = pd.merge_asof(
-        ordered[["timestamp", "merchant_id"]].reset_index(), frauds, left_on="timestamp",
-        right_on="label_time", by="merchant_id", allow_exact_matches=False,
+        ordered[["timestamp", "merchant_id"]].reset_index(),
+        frauds,
+        left_on="timestamp",
+        right_on="label_time",
+        by="merchant_id",
+        allow_exact_matches=False,
     ).set_index("index")["fraud_time"]
     recent = (latest > ordered["timestamp"] - pd.Timedelta(days=_COMPROMISE_DAYS)).fillna(False)
     terminal = ordered["fraud_type"].astype("string").eq("handbook_scenario_2").fillna(False)
@@ -101,38 +105,51 @@ def report(summary: pd.DataFrame, bound: dict[str, float]) -> tuple[str, bool]:
         verdicts = [row[f"{m}_mean"] >= TARGETS[m] for m in TARGETS]
         any_pass |= all(verdicts)
         cells = "".join(f"{_cell(row[f'{m}_mean'], row[f'{m}_std']):>18}" for m in NAMES)
-        marks = ", ".join(f"{NAMES[m]} {'PASS' if ok else 'FAIL'}"
-                          for m, ok in zip(TARGETS, verdicts, strict=True))
+        marks = ", ".join(
+            f"{NAMES[m]} {'PASS' if ok else 'FAIL'}" for m, ok in zip(TARGETS, verdicts, strict=True)
+        )
         lines.append(f"{str(model):<26}{cells}   {marks}")
-    lines.append(f"{'Handbook, best published':<26}"
-                 + "".join(f"{PUBLISHED[m]:>18.3f}" for m in NAMES))
-    lines.append(f"{'target':<26}" + "".join(
-        f"{'>= ' + format(TARGETS[m], '.3f') if m in TARGETS else '':>18}" for m in NAMES))
+    lines.append(f"{'Handbook, best published':<26}" + "".join(f"{PUBLISHED[m]:>18.3f}" for m in NAMES))
+    lines.append(
+        f"{'target':<26}"
+        + "".join(f"{'>= ' + format(TARGETS[m], '.3f') if m in TARGETS else '':>18}" for m in NAMES)
+    )
     lines.append(f"{'ceiling (signal exists)':<26}" + "".join(f"{bound[m]:>18.3f}" for m in NAMES))
     lines.append("")
     for m, goal in TARGETS.items():
         col = summary[f"{m}_mean"]
         best = col.idxmax()
         ok = col.max() >= goal
-        lines.append(f"{'PASS' if ok else 'FAIL'}  {NAMES[m]} >= {goal:g}: best {best} "
-                     f"{col.max():.3f} (published {PUBLISHED[m]:.3f}, ceiling {bound[m]:.3f})")
-    lines.append(f"CP@100 of a perfect ranking (every fraud first, signal or not): "
-                 f"{bound['cp_at_k_max']:.3f}")
+        lines.append(
+            f"{'PASS' if ok else 'FAIL'}  {NAMES[m]} >= {goal:g}: best {best} "
+            f"{col.max():.3f} (published {PUBLISHED[m]:.3f}, ceiling {bound[m]:.3f})"
+        )
+    lines.append(
+        f"CP@100 of a perfect ranking (every fraud first, signal or not): {bound['cp_at_k_max']:.3f}"
+    )
     return "\n".join(lines), any_pass
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=PARAMS_FILE, help=f"params file (default {PARAMS_FILE})")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help="model.n_jobs for every candidate (default: the file's)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a parameter, e.g. model.max_depth=5")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="model.n_jobs for every candidate (default: the file's)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. model.max_depth=5",
+    )
     parser.add_argument("--output", default=None, help="folder for the evaluation's files")
     args = parser.parse_args(argv)
 
-    from okml.evaluate import run_evaluation
-    from okml.evaluate.compare import feature_matrix, load_transactions
+    from okml.features import feature_matrix
+    from okml.jobs.data import load_transactions
+    from okml.jobs.evaluate import run_evaluation
 
     overrides = list(args.overrides)
     if args.jobs is not None:
@@ -142,24 +159,28 @@ def main(argv: list[str] | None = None) -> int:
     ensure_data(params)
     tx = load_transactions(params, progress=False)
     loaded = time.perf_counter()
-    features = feature_matrix(tx, params, progress=False)
+    features = feature_matrix(tx, params.features, progress=False)
     built = time.perf_counter()
-    result = run_evaluation(params, args.output, progress=False, transactions=tx,
-                            features=features)
+    result = run_evaluation(params, args.output, progress=False, transactions=tx, features=features)
     evaluated = time.perf_counter()
     bound = ceiling(tx, params)
 
-    print(f"\nThe Handbook protocol ({args.params}): {len(result.folds)} folds, "
-          f"{params.split.train_days} training / {params.split.delay_days} delay / "
-          f"{params.split.test_days} test days, known-compromised customers removed; "
-          f"{len(tx):,} transactions, {features.shape[1]} features; model.n_jobs="
-          f"{params.model.n_jobs}. Mean ± standard deviation over the folds.\n")
+    print(
+        f"\nThe Handbook protocol ({args.params}): {len(result.folds)} folds, "
+        f"{params.split.train_days} training / {params.split.delay_days} delay / "
+        f"{params.split.test_days} test days, known-compromised customers removed; "
+        f"{len(tx):,} transactions, {features.shape[1]} features; model.n_jobs="
+        f"{params.model.n_jobs}. Mean ± standard deviation over the folds.\n"
+    )
     table, any_pass = report(result.summary, bound)
     print(table)
     fits = result.fold_metrics.groupby("model", sort=False)["fit_seconds"].sum()
-    print(f"\ntime: {evaluated - started:.0f} s in all (loading {loaded - started:.1f} s, "
-          f"features {built - loaded:.1f} s, evaluation {evaluated - built:.0f} s; fitting "
-          + ", ".join(f"{m} {s:.0f} s" for m, s in fits.items()) + ")")
+    print(
+        f"\ntime: {evaluated - started:.0f} s in all (loading {loaded - started:.1f} s, "
+        f"features {built - loaded:.1f} s, evaluation {evaluated - built:.0f} s; fitting "
+        + ", ".join(f"{m} {s:.0f} s" for m, s in fits.items())
+        + ")"
+    )
     return 0 if any_pass else 1
 
 

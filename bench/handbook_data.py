@@ -219,9 +219,7 @@ def get_list_terminals_within_radius(
     return [int(i) for i in np.where(dist < r)[0]]
 
 
-def _available_terminals(
-    customers: pd.DataFrame, terminals: pd.DataFrame, r: float
-) -> pd.DataFrame:
+def _available_terminals(customers: pd.DataFrame, terminals: pd.DataFrame, r: float) -> pd.DataFrame:
     """Return a copy of ``customers`` with ``available_terminals`` and ``nb_terminals``."""
     x_y_terminals = terminals[["x_terminal_id", "y_terminal_id"]].to_numpy(dtype=float)
     out = customers.copy()
@@ -550,9 +548,7 @@ def simulate(
 
 
 # --------------------------------------------------------------------------- files
-def split_by_day(
-    transactions_df: pd.DataFrame, start_date: str
-) -> Iterator[tuple[str, pd.DataFrame]]:
+def split_by_day(transactions_df: pd.DataFrame, start_date: str) -> Iterator[tuple[str, pd.DataFrame]]:
     """Yield ``(YYYY-MM-DD, rows of that day)`` as the Handbook saves them.
 
     Each day is sorted by ``TX_TIME_SECONDS`` with the classic quicksort (ties as the
@@ -632,9 +628,7 @@ def format_summary(stats: dict[str, object], compare: bool) -> str:
         return text
 
     lines = ["  " + " " * 36 + f"{'this run':>12}" + (f"{'Handbook':>14}" if compare else "")]
-    lines.append(
-        line("transactions", f"{stats['transactions']:,}", f"{PUBLISHED['transactions']:,}")
-    )
+    lines.append(line("transactions", f"{stats['transactions']:,}", f"{PUBLISHED['transactions']:,}"))
     lines.append(line("frauds (TX_FRAUD = 1)", f"{stats['frauds']:,}", f"{PUBLISHED['frauds']:,}"))
     lines.append(line("fraud rate", f"{stats['fraud_rate']:.4%}", f"{PUBLISHED['fraud_rate']:.4%}"))
     for k in (1, 2, 3):
@@ -654,8 +648,7 @@ def format_summary(stats: dict[str, object], compare: bool) -> str:
             )
         )
     lines.append(
-        f"  customers with transactions: {stats['customers']:,}; "
-        f"terminals used: {stats['terminals']:,}"
+        f"  customers with transactions: {stats['customers']:,}; terminals used: {stats['terminals']:,}"
     )
     return "\n".join(lines)
 

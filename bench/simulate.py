@@ -52,15 +52,18 @@ def run_size(scale: float, write: bool) -> dict:
     """Simulate ``scale`` times the default customers in a child process; its measurements."""
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(scale), "1" if write else "0"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,4",
-                        help="comma-separated multiples of the default customers (default: 1,4)")
+    parser.add_argument(
+        "--sizes", default="1,4", help="comma-separated multiples of the default customers (default: 1,4)"
+    )
     parser.add_argument("--write", action="store_true", help="also time writing the Parquet file")
     args = parser.parse_args(argv)
     sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
@@ -70,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     print(header + f" {'peak MB':>8}")
     for scale in sizes:
         r = run_size(scale, args.write)
-        line = (f"{scale:>4g}x {r['customers']:>9,} {r['rows']:>11,} {r['fraud_rate']:>7.3%} "
-                f"{r['seconds']:>8.2f} {r['rows'] / r['seconds']:>10,.0f}")
+        line = (
+            f"{scale:>4g}x {r['customers']:>9,} {r['rows']:>11,} {r['fraud_rate']:>7.3%} "
+            f"{r['seconds']:>8.2f} {r['rows'] / r['seconds']:>10,.0f}"
+        )
         line += f" {r['write_seconds']:>8.2f}" if args.write else ""
         print(line + f" {r['peak_mb']:>8,.0f}", flush=True)
     return 0

@@ -66,6 +66,7 @@ def _stop_on_signals() -> Iterator[None]:
         for sig, old in previous.items():
             signal.signal(sig, old)
 
+
 EPILOG = """\
 typical day:
   okml simulate                      # make the default OKPay data under data/raw/
@@ -133,36 +134,42 @@ def cmd_features(args: argparse.Namespace, params: Params) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, params: Params) -> int:
-    from okml.evaluate import run_evaluation
+    from okml.jobs.evaluate import run_evaluation
 
     run_evaluation(params, output_dir=args.output, progress=not args.quiet)
     return 0
 
 
 def cmd_train(args: argparse.Namespace, params: Params) -> int:
-    from okml.train import train
+    from okml.jobs.train import train
 
     return train(params, params_path=args.params, overrides=args.overrides)
 
 
 def cmd_retrain(args: argparse.Namespace, params: Params) -> int:
-    from okml.train import retrain
+    from okml.jobs.train import retrain
 
     return retrain(params, as_of=args.as_of, params_path=args.params, overrides=args.overrides)
 
 
 def cmd_score(args: argparse.Namespace, params: Params) -> int:
-    from okml.score import score_cli
+    from okml.jobs.score import score_cli
 
-    return score_cli(params, input=args.input, history=args.history, model=args.model,
-                     output=args.output, progress=not args.quiet, top_k=args.top_k)
+    return score_cli(
+        params,
+        input=args.input,
+        history=args.history,
+        model=args.model,
+        output=args.output,
+        progress=not args.quiet,
+        top_k=args.top_k,
+    )
 
 
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
-    from okml.report import report_cli
+    from okml.jobs.report import report_cli
 
-    return report_cli(params, date=args.date, scored=args.scored, model=args.model,
-                      output=args.output)
+    return report_cli(params, date=args.date, scored=args.scored, model=args.model, output=args.output)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,61 +183,105 @@ def build_parser() -> argparse.ArgumentParser:
     from okml.data.presets import PRESETS
 
     preset_help = "input format (default: data.preset): " + "; ".join(
-        f"{p.name}: {p.description}" for p in PRESETS.values())
+        f"{p.name}: {p.description}" for p in PRESETS.values()
+    )
 
     def add(name: str, fn: Callable[..., int], help: str, description: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=description,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name, help=help, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         _common(p)
         p.set_defaults(func=fn)
         return p
 
-    p = add("simulate", cmd_simulate, "generate OKPay transactions (deterministic by seed)",
-            "Simulate customers, merchants and five kinds of fraud with late-arriving labels.\n"
-            "Size, fraud knobs and the seed come from the `simulate` section of params.yaml.")
-    p.add_argument("--output", metavar="PATH",
-                   help="Parquet file to write (default: simulate.output, data/raw/transactions.parquet)")
+    p = add(
+        "simulate",
+        cmd_simulate,
+        "generate OKPay transactions (deterministic by seed)",
+        "Simulate customers, merchants and five kinds of fraud with late-arriving labels.\n"
+        "Size, fraud knobs and the seed come from the `simulate` section of params.yaml.",
+    )
+    p.add_argument(
+        "--output",
+        metavar="PATH",
+        help="Parquet file to write (default: simulate.output, data/raw/transactions.parquet)",
+    )
     p.add_argument("--if-missing", action="store_true", help="do nothing if the output exists")
 
-    p = add("validate", cmd_validate, "check a transactions file against the canonical schema",
-            "Load a CSV/Parquet file (or a Handbook folder) through a preset and print a summary:\n"
-            "rows, time range, customers, merchants, fraud rate by type, label delays.")
+    p = add(
+        "validate",
+        cmd_validate,
+        "check a transactions file against the canonical schema",
+        "Load a CSV/Parquet file (or a Handbook folder) through a preset and print a summary:\n"
+        "rows, time range, customers, merchants, fraud rate by type, label delays.",
+    )
     p.add_argument("path", help="file or folder to check")
     p.add_argument("--preset", choices=list(PRESETS), help=preset_help)
 
-    p = add("features", cmd_features, "build the point-in-time feature table",
-            "Compute features that use only what was known before each transaction.")
+    p = add(
+        "features",
+        cmd_features,
+        "build the point-in-time feature table",
+        "Compute features that use only what was known before each transaction.",
+    )
     p.add_argument("--input", metavar="PATH", help="transactions (default: data.path)")
     p.add_argument("--preset", choices=list(PRESETS), help=preset_help)
-    p.add_argument("--output", metavar="PATH", default="data/interim/features.parquet",
-                   help="Parquet file (default: data/interim/features.parquet)")
+    p.add_argument(
+        "--output",
+        metavar="PATH",
+        default="data/interim/features.parquet",
+        help="Parquet file (default: data/interim/features.parquet)",
+    )
 
-    p = add("evaluate", cmd_evaluate, "prequential comparison of models and imbalance strategies",
-            "Train every candidate in evaluate.candidates on time-ordered folds (train, delay, test)\n"
-            "and print AUC, AP, Card Precision@k, recall@FPR, money caught and missed.")
+    p = add(
+        "evaluate",
+        cmd_evaluate,
+        "prequential comparison of models and imbalance strategies",
+        "Train every candidate in evaluate.candidates on time-ordered folds (train, delay, test)\n"
+        "and print AUC, AP, Card Precision@k, recall@FPR, money caught and missed.",
+    )
     p.add_argument("--output", metavar="DIR", help="plots, table and test scores (default: evaluate.output)")
 
-    p = add("train", cmd_train, "train via notebooks/02_train.ipynb under an MLflow run",
-            "Run the training notebook with papermill inside an MLflow run, log metrics, plots and\n"
-            "the executed notebook, register the model, promote it if it is the first.")
+    p = add(
+        "train",
+        cmd_train,
+        "train via notebooks/02_train.ipynb under an MLflow run",
+        "Run the training notebook with papermill inside an MLflow run, log metrics, plots and\n"
+        "the executed notebook, register the model, promote it if it is the first.",
+    )
 
-    p = add("retrain", cmd_retrain, "nightly retrain: promote the challenger only if better",
-            "Train on the window ending at --as-of with labels known by then, compare with the\n"
-            "champion on the latest window with known labels, promote only if better by the margin.")
+    p = add(
+        "retrain",
+        cmd_retrain,
+        "nightly retrain: promote the challenger only if better",
+        "Train on the window ending at --as-of with labels known by then, compare with the\n"
+        "champion on the latest window with known labels, promote only if better by the margin.",
+    )
     p.add_argument("--as-of", required=False, metavar="DATE", help="training cutoff (default: today, UTC)")
 
-    p = add("score", cmd_score, "score new transactions and give reason codes",
-            "Score new transactions with features built from their history; flag them at the\n"
-            "model's operating point and write score, flag, rank and reasons.")
+    p = add(
+        "score",
+        cmd_score,
+        "score new transactions and give reason codes",
+        "Score new transactions with features built from their history; flag them at the\n"
+        "model's operating point and write score, flag, rank and reasons.",
+    )
     p.add_argument("--input", required=True, metavar="PATH", help="transactions to score")
     p.add_argument("--history", metavar="PATH", help="earlier transactions for look-back features")
     p.add_argument("--model", metavar="URI", help="MLflow model URI (default: models:/NAME@champion)")
     p.add_argument("--output", metavar="PATH", help="Parquet file (default: data/scored/...)")
-    p.add_argument("--top-k", action="store_true",
-                   help="flag the top evaluate.k customers per day instead of the model's threshold")
+    p.add_argument(
+        "--top-k",
+        action="store_true",
+        help="flag the top evaluate.k customers per day instead of the model's threshold",
+    )
 
-    p = add("report", cmd_report, "reviewers' HTML report of a day's flagged cases",
-            "Execute notebooks/03_explain_flagged.ipynb and export self-contained HTML without code.")
+    p = add(
+        "report",
+        cmd_report,
+        "reviewers' HTML report of a day's flagged cases",
+        "Execute notebooks/03_explain_flagged.ipynb and export self-contained HTML without code.",
+    )
     p.add_argument("--date", metavar="DATE", help="day to report (default: last day of the scored file)")
     p.add_argument("--scored", metavar="FILE", help="scored Parquet (default: newest in data/scored)")
     p.add_argument("--model", metavar="URI", help="MLflow model URI (default: champion)")
@@ -245,8 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     try:
         with _stop_on_signals():
             params = load_params(args.params, args.overrides)
@@ -267,4 +319,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

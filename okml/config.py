@@ -101,12 +101,15 @@ class DataParams(_Section):
         "how many (some public data sets hold a few 0.00 payments)",
     )
     amount_min: float = Field(
-        0.01, gt=0,
+        0.01,
+        gt=0,
         description="smallest valid amount (one cent of the currency's unit); smaller ones are "
         "errors (amounts <= 0 follow nonpositive_amounts)",
     )
     amount_max: float = Field(
-        1e9, gt=0, le=1e15,
+        1e9,
+        gt=0,
+        le=1e15,
         description="largest valid amount; larger ones are errors (a typo or a unit mix-up, and "
         "past float precision the features would overflow)",
     )
@@ -117,8 +120,9 @@ class DataParams(_Section):
     @model_validator(mode="after")
     def _amount_range(self) -> DataParams:
         if self.amount_min >= self.amount_max:
-            raise ValueError(f"amount_min ({self.amount_min:g}) must be below amount_max "
-                             f"({self.amount_max:g})")
+            raise ValueError(
+                f"amount_min ({self.amount_min:g}) must be below amount_max ({self.amount_max:g})"
+            )
         return self
 
 
@@ -256,9 +260,7 @@ class FeatureParams(_Section):
         "Asia/Shanghai", description="time zone of hour of day, night and weekend (IANA name)"
     )
 
-    @field_validator(
-        "customer_windows", "merchant_windows", "merchant_fraud_windows", "delayed_risk_windows"
-    )
+    @field_validator("customer_windows", "merchant_windows", "merchant_fraud_windows", "delayed_risk_windows")
     @classmethod
     def _windows(cls, v: list[Duration]) -> list[Duration]:
         seen: dict[int, Duration] = {}
@@ -277,13 +279,15 @@ class FeatureParams(_Section):
         try:
             zoneinfo.ZoneInfo(v)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {v!r}; use an IANA name such as 'Asia/Shanghai'"
-            ) from None
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as 'Asia/Shanghai'") from None
         return v
 
     @field_validator(
-        "history_window", "device_window", "pair_window", "label_delay", "burst_window",
+        "history_window",
+        "device_window",
+        "pair_window",
+        "label_delay",
+        "burst_window",
         "merchant_fraud_profile_window",
     )
     @classmethod
@@ -462,15 +466,15 @@ class ExplainParams(_Section):
         8, ge=1, description="features with a bar of their own in each case's SHAP waterfall"
     )
     overview_rows: int = Field(
-        2000, ge=1,
+        2000,
+        ge=1,
         description="payments of the day explained for the report's global importance and "
         "beeswarm (a random sample beyond this)",
     )
 
 
 #: Metrics a retrain may promote on: higher is better for each (``decide`` compares with ``>``).
-PROMOTABLE_METRICS = ("cp_at_k", "ap", "auc", "recall_at_fpr", "recall", "alert_precision",
-                      "caught_amount")
+PROMOTABLE_METRICS = ("cp_at_k", "ap", "auc", "recall_at_fpr", "recall", "alert_precision", "caught_amount")
 
 
 class MlflowParams(_Section):
@@ -483,7 +487,8 @@ class MlflowParams(_Section):
     promote_metric: str = Field(
         "cp_at_k",
         description="metric a challenger must beat the champion on (higher is better): "
-        + ", ".join(PROMOTABLE_METRICS) + " or recall.<fraud_type>",
+        + ", ".join(PROMOTABLE_METRICS)
+        + " or recall.<fraud_type>",
     )
     promote_margin: float = Field(0.0, ge=0)
     kernel: str = "okml"
@@ -499,8 +504,10 @@ class MlflowParams(_Section):
             return v
         close = difflib.get_close_matches(name, PROMOTABLE_METRICS, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        raise ValueError(f"unknown metric {v!r}; {hint}choose one of "
-                         f"{', '.join(PROMOTABLE_METRICS)} or recall.<fraud_type>")
+        raise ValueError(
+            f"unknown metric {v!r}; {hint}choose one of "
+            f"{', '.join(PROMOTABLE_METRICS)} or recall.<fraud_type>"
+        )
 
 
 class Params(_Section):
@@ -598,15 +605,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe loader that refuses a key given twice in one mapping (YAML keeps the last)."""
 
 
-def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False
-                       ) -> dict[Any, Any]:
+def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
         if key in seen:
-            raise ConfigError(f"line {line}: key {key!r} is given twice (first on line {seen[key]}); "
-                              "keep one, YAML would silently use the last")
+            raise ConfigError(
+                f"line {line}: key {key!r} is given twice (first on line {seen[key]}); "
+                "keep one, YAML would silently use the last"
+            )
         seen[key] = line
     return loader.construct_mapping(node, deep=deep)
 
@@ -627,8 +635,10 @@ def read_yaml(file: Path) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise ConfigError(f"{file}: line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at "
-                          f"offset {e.start}); save the file as UTF-8") from None
+        raise ConfigError(
+            f"{file}: line {line}: not UTF-8 text (byte 0x{data[e.start]:02x} at "
+            f"offset {e.start}); save the file as UTF-8"
+        ) from None
     try:
         return yaml.load(text.removeprefix("\ufeff"), Loader=_UniqueKeyLoader)
     except ConfigError as e:
@@ -639,9 +649,7 @@ def read_yaml(file: Path) -> Any:
         raise ConfigError(f"{file}:{where} not valid YAML ({getattr(e, 'problem', e)})") from None
 
 
-def load_params(
-    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
-) -> Params:
+def load_params(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
     """Load ``params.yaml`` (default: the project's), apply ``KEY=VALUE`` overrides, validate.
 
     Parameters

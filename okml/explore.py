@@ -46,13 +46,21 @@ def volume_figure(tx: pd.DataFrame) -> Figure:
         axes[1].stackplot(by_type.index, by_type.T.to_numpy(), labels=list(by_type.columns), alpha=0.8)
         axes[1].set_ylabel("frauds / day")
         ax2 = axes[1].twinx()
-        (rate,) = ax2.plot(daily.index, 100 * daily["fraud_rate"], color="black", lw=0.8,
-                           label="fraud rate, % (right axis)")
+        (rate,) = ax2.plot(
+            daily.index, 100 * daily["fraud_rate"], color="black", lw=0.8, label="fraud rate, % (right axis)"
+        )
         ax2.set_ylabel("fraud rate, %")
         # the legend goes below the plot: inside it would hide peaks (the January rings)
         handles, labels = axes[1].get_legend_handles_labels()
-        axes[1].legend(handles + [rate], labels + [rate.get_label()], loc="upper center",
-                       bbox_to_anchor=(0.5, -0.12), fontsize=8, ncols=4, frameon=False)
+        axes[1].legend(
+            handles + [rate],
+            labels + [rate.get_label()],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            fontsize=8,
+            ncols=4,
+            frameon=False,
+        )
     return fig
 
 
@@ -72,8 +80,11 @@ def amount_figure(tx: pd.DataFrame, currency: str | None = None) -> Figure:
     groups = {"legitimate": tx.loc[tx.get("is_fraud", pd.Series(0, index=tx.index)) == 0, "amount"]}
     if "is_fraud" in tx:
         fraud = tx[tx["is_fraud"] == 1]
-        kind = fraud["fraud_type"].fillna("unknown") if "fraud_type" in fraud else pd.Series(
-            "fraud", index=fraud.index)
+        kind = (
+            fraud["fraud_type"].fillna("unknown")
+            if "fraud_type" in fraud
+            else pd.Series("fraud", index=fraud.index)
+        )
         for name, g in fraud.groupby(kind):
             groups[str(name)] = g["amount"]
     values = [g.to_numpy() for g in groups.values()]
@@ -123,9 +134,15 @@ def delay_figure(tx: pd.DataFrame) -> Figure | None:
         longest = float(label.max())
         at_max = int((label >= longest - 0.5).sum())
         ax.axvline(longest, color="grey", ls="--", lw=0.8)
-        ax.annotate(f"{at_max:,} labels arrive in the last half day before the\n"
-                    f"{longest:.0f}-day deadline (chargeback window)", (longest, 0.95),
-                    xycoords=("data", "axes fraction"), ha="right", va="top", fontsize=8)
+        ax.annotate(
+            f"{at_max:,} labels arrive in the last half day before the\n"
+            f"{longest:.0f}-day deadline (chargeback window)",
+            (longest, 0.95),
+            xycoords=("data", "axes fraction"),
+            ha="right",
+            va="top",
+            fontsize=8,
+        )
     ax.set_xlabel("days after the payment")
     ax.set_ylabel("frauds")
     ax.set_title("When fraud becomes known")
@@ -133,8 +150,7 @@ def delay_figure(tx: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def feature_figure(features: pd.DataFrame, is_fraud: pd.Series | np.ndarray, columns: list[str]
-                   ) -> Figure:
+def feature_figure(features: pd.DataFrame, is_fraud: pd.Series | np.ndarray, columns: list[str]) -> Figure:
     """Distributions of some features by class (log1p of non-negative values).
 
     Raises
@@ -144,8 +160,10 @@ def feature_figure(features: pd.DataFrame, is_fraud: pd.Series | np.ndarray, col
     """
     unknown = [c for c in columns if c not in features.columns]
     if unknown:
-        raise KeyError(f"no feature named {', '.join(unknown)}; the table has "
-                       f"{', '.join(map(str, features.columns[:8]))}, ...")
+        raise KeyError(
+            f"no feature named {', '.join(unknown)}; the table has "
+            f"{', '.join(map(str, features.columns[:8]))}, ..."
+        )
     n = len(columns)
     ncols = 3
     nrows = int(np.ceil(n / ncols))
@@ -174,8 +192,9 @@ def feature_table(columns: list[str], language: str = "en") -> Any:
     """The meaning of each feature, in full (a Styler: no "..." cut at pandas' column width)."""
     from okml.features import describe
 
-    frame = pd.DataFrame({"feature": columns, "meaning": [describe(c, language=language)
-                                                          for c in columns]})
-    return (frame.style.hide(axis="index")
-            .set_properties(**{"text-align": "left", "white-space": "normal"})
-            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+    frame = pd.DataFrame({"feature": columns, "meaning": [describe(c, language=language) for c in columns]})
+    return (
+        frame.style.hide(axis="index")
+        .set_properties(**{"text-align": "left", "white-space": "normal"})
+        .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+    )

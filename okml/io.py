@@ -66,7 +66,7 @@ def remove_stale_temp(folder: str | os.PathLike[str] | None = None) -> list[Path
     killed job: kernel sockets and connection files, scratch folders). The temp folder is
     local to this machine, so the process id says it all. Returns what was removed."""
     folder = Path(folder or tempfile.gettempdir())
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except OSError:
@@ -107,7 +107,7 @@ def remove_stale_tmp(path: str | os.PathLike[str]) -> list[Path]:
     """
     final = Path(path)
     pattern = re.compile(rf"\.{re.escape(final.name)}\.(?:([A-Za-z0-9-]+)-(\d+)\.)?{_RANDOM}\.tmp")
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = list(final.parent.glob(f".{glob.escape(final.name)}.*.tmp"))
     except OSError:
@@ -149,8 +149,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(final)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.{_host()}-{os.getpid()}.", suffix=".tmp",
-                                    dir=final.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final.name}.{_host()}-{os.getpid()}.", suffix=".tmp", dir=final.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:

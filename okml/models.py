@@ -45,6 +45,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from okml.config import Candidate, ModelParams
+from okml.errors import DataError
 
 
 class XGBFraudClassifier(ClassifierMixin, BaseEstimator):
@@ -97,9 +98,7 @@ class XGBFraudClassifier(ClassifierMixin, BaseEstimator):
         labels = np.asarray(y)
         classes = np.unique(labels)
         if not np.array_equal(classes, [0, 1]):
-            raise ValueError(
-                f"training labels must contain both 0 and 1; found {classes.tolist()}"
-            )
+            raise ValueError(f"training labels must contain both 0 and 1; found {classes.tolist()}")
         self.scale_pos_weight_ = self._pos_weight(labels)
         self.model_ = xgboost.XGBClassifier(
             n_estimators=self.n_estimators,
@@ -129,8 +128,7 @@ class XGBFraudClassifier(ClassifierMixin, BaseEstimator):
             return float((labels == 0).sum()) / positives
         if isinstance(self.scale_pos_weight, str):
             raise ValueError(
-                "scale_pos_weight must be a number, 'balanced' or None; "
-                f"got {self.scale_pos_weight!r}"
+                f"scale_pos_weight must be a number, 'balanced' or None; got {self.scale_pos_weight!r}"
             )
         return float(self.scale_pos_weight)
 
@@ -330,3 +328,16 @@ def model_input(estimator: Any, X: pd.DataFrame) -> pd.DataFrame:
     if isinstance(out, pd.DataFrame):
         return out
     return pd.DataFrame(out, index=X.index, columns=X.columns)
+
+
+def score_frame(booster: Any, features: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Fraud probabilities of a feature frame with an xgboost Booster (columns in training order)."""
+    missing = [c for c in columns if c not in features.columns]
+    if missing:
+        raise DataError(
+            f"the model needs features {', '.join(missing[:5])} that these transactions cannot "
+            "provide (an optional input column is missing)",
+            column=missing[0],
+        )
+    dm = xgboost.DMatrix(features[columns].to_numpy(dtype=np.float32), feature_names=columns, missing=np.nan)
+    return booster.predict(dm)

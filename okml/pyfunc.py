@@ -13,34 +13,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from okml.config import FeatureParams
-from okml.errors import DataError
+from okml.models import score_frame
 
 BOOSTER_FILE = "booster.json"
 META_FILE = "okml_model.json"
 
 
-def score_frame(booster: Any, features: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Fraud probabilities of a feature frame with an xgboost Booster (columns in training order)."""
-    import xgboost as xgb
-
-    missing = [c for c in columns if c not in features.columns]
-    if missing:
-        raise DataError(
-            f"the model needs features {', '.join(missing[:5])} that these transactions cannot "
-            "provide (an optional input column is missing)", column=missing[0])
-    dm = xgb.DMatrix(features[columns].to_numpy(dtype=np.float32), feature_names=columns,
-                     missing=np.nan)
-    return booster.predict(dm)
-
-
-def score_transactions(booster: Any, feature_params: FeatureParams, columns: list[str],
-                       tx: pd.DataFrame, source: str = "transactions",
-                       impute: dict[str, float] | None = None) -> pd.DataFrame:
+def score_transactions(
+    booster: Any,
+    feature_params: FeatureParams,
+    columns: list[str],
+    tx: pd.DataFrame,
+    source: str = "transactions",
+    impute: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """Validate raw transactions, build features from them and score every row."""
     from okml.features import build_features
     from okml.schema import validate
@@ -71,18 +61,49 @@ class FraudModel(PythonModel):
         impute = self.meta.get("impute") or {}
         return features.fillna(impute) if impute else features
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None
-                ) -> pd.DataFrame:
-        return score_transactions(self.booster, self.feature_params, self.columns, model_input,
-                                  source="model input", impute=self.meta.get("impute"))
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        return score_transactions(
+            self.booster,
+            self.feature_params,
+            self.columns,
+            model_input,
+            source="model input",
+            impute=self.meta.get("impute"),
+        )
 
 
-def write_model_files(booster: Any, feature_params: FeatureParams, columns: list[str],
-                      folder: Path, extra: dict[str, Any] | None = None) -> dict[str, str]:
+def write_model_files(
+    booster: Any,
+    feature_params: FeatureParams,
+    columns: list[str],
+    folder: Path,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """Write the booster (JSON) and metadata into ``folder``; return the pyfunc artifacts map."""
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / BOOSTER_FILE))
-    meta = {"features": feature_params.model_dump(mode="json"), "feature_columns": list(columns),
-            **(extra or {})}
+    meta = {
+        "features": feature_params.model_dump(mode="json"),
+        "feature_columns": list(columns),
+        **(extra or {}),
+    }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
     return {"booster": str(folder / BOOSTER_FILE), "meta": str(folder / META_FILE)}
+
+
+def log_model(
+    run_id: str, artifacts: dict[str, str], code_paths: list[str], pip_requirements: list[str]
+) -> str:
+    """Log a :class:`FraudModel` with ``artifacts`` (:func:`write_model_files`) to the run
+    ``run_id`` of the configured store; return the logged model's URI."""
+    import mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=FraudModel(),
+            artifacts=artifacts,
+            code_paths=code_paths,
+            pip_requirements=pip_requirements,
+        )
+    return str(info.model_uri)

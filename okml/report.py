@@ -1,9 +1,10 @@
 """The reviewers' report: a day's flagged payments, why each was flagged, in English or Chinese.
 
-``notebooks/03_explain_flagged.ipynb`` is thin: it calls :func:`prepare` and displays the
-HTML pieces built here. :func:`write_report` executes it with papermill and exports
-self-contained HTML without code (``okml report``, and ``okml train`` at the end through
-:func:`report_for_run`).
+This module prepares and renders; running is a job. ``notebooks/03_explain_flagged.ipynb``
+is thin: it calls :func:`okml.jobs.report.prepare` (which loads the model and calls
+:func:`prepare`) and displays the HTML pieces built here. :func:`okml.jobs.report.write_report`
+executes it with papermill and exports self-contained HTML without code (``okml report``, and
+``okml train`` at the end).
 
 Safety: everything that comes from data (ids, merchant names, categories, regions, the
 model URI) is untrusted and goes through :func:`html.escape` before it reaches HTML; the
@@ -27,9 +28,7 @@ import io
 import logging
 import math
 import re
-import tempfile
 import textwrap
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from okml.config import FeatureParams, Params, dump_params, load_params
+from okml.config import FeatureParams, Params
 from okml.errors import DataError, OkmlError
 from okml.explain import ExplainedCases, explain
 from okml.explain.humanize import fmt_money, format_value
 from okml.explain.phrases import group_title
 from okml.explain.reasons import feature_spec
 from okml.paths import NOTEBOOKS_DIR, resolve
-from okml.score import FEATURE_PREFIX, is_registry_uri, load_model, model_features
+from okml.score import FEATURE_PREFIX, model_features
 
 log = logging.getLogger(__name__)
 
@@ -62,40 +61,51 @@ _RED, _BLUE, _GREY, _ORANGE = "#d62728", "#1f77b4", "#7f7f7f", "#ff7f0e"
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Flagged payments for review: {date}",
-        "summary": "{n} payments scored on {date} (UTC day); {flagged} flagged "
-                   "({customers} customers).",
+        "summary": "{n} payments scored on {date} (UTC day); {flagged} flagged ({customers} customers).",
         "shown": "Shown below: the {shown} riskiest flagged payments, highest score first.",
         "model": "Model",
         "scored_file": "Scored file",
         "times": "Times are local time in {tz}.",
         "how_to_read": "Each case lists the factors that raised its score the most, compared "
-                       "with the customer's own usual behaviour. The chart <i>Why this score</i> "
-                       "shows how each factor moved the model's output from that of an average "
-                       "payment (grey line) to this payment's: red bars raise it, blue bars "
-                       "lower it. The timeline shows the customer's payments in the scored "
-                       "period, this one marked with a red star.",
+        "with the customer's own usual behaviour. The chart <i>Why this score</i> "
+        "shows how each factor moved the model's output from that of an average "
+        "payment (grey line) to this payment's: red bars raise it, blue bars "
+        "lower it. The timeline shows the customer's payments in the scored "
+        "period, this one marked with a red star.",
         "cases": "Flagged cases",
         "no_cases": "No payments were flagged on {date}.",
-        "rank": "rank", "time": "time", "customer": "customer", "merchant": "merchant",
-        "category": "category", "channel": "channel", "amount": "amount", "score": "score",
-        "device": "device", "region": "region", "main_reason": "main reason",
+        "rank": "rank",
+        "time": "time",
+        "customer": "customer",
+        "merchant": "merchant",
+        "category": "category",
+        "channel": "channel",
+        "amount": "amount",
+        "score": "score",
+        "device": "device",
+        "region": "region",
+        "main_reason": "main reason",
         "rank_in_day": "rank in the day",
         "case": "Case {i}: payment {tx}, score {score}",
         "why": "Why it was flagged",
         "no_reasons": "No single factor raised the score much; it is high overall.",
         "waterfall": "Why this score",
         "waterfall_x": "contribution to the model output (log-odds)",
-        "average": "average payment", "this": "this payment",
+        "average": "average payment",
+        "this": "this payment",
         "other": "other {n} features",
         "timeline": "This customer's payments",
         "timeline_y": "amount",
-        "payment": "payment", "flagged": "flagged", "this_case": "this case",
+        "payment": "payment",
+        "flagged": "flagged",
+        "this_case": "this case",
         "ds": "For data scientists",
         "ds_intro": "SHAP values (exact TreeSHAP) of {n} payments of the day ({sampled}). "
-                    "Contributions are in log-odds; with the base value they add up to each "
-                    "payment's model output, which okml.explain checks for every explained "
-                    "payment.",
-        "all": "all of them", "sample": "a random sample",
+        "Contributions are in log-odds; with the base value they add up to each "
+        "payment's model output, which okml.explain checks for every explained "
+        "payment.",
+        "all": "all of them",
+        "sample": "a random sample",
         "importance": "Mean |SHAP| by feature group",
         "importance_x": "mean |contribution| (log-odds)",
         "beeswarm": "SHAP value of each payment, by feature",
@@ -112,29 +122,41 @@ TEXT: dict[str, dict[str, str]] = {
         "scored_file": "评分文件",
         "times": "时间为{tz}当地时间。",
         "how_to_read": "每个案例列出使分数升高最多的因素，并与该客户自己的惯常行为比较。"
-                       "图表<i>分数由来</i>显示每个因素如何把模型输出从普通支付的水平（灰线）"
-                       "推到本笔支付的水平：红色条使分数升高，蓝色条使分数降低。"
-                       "时间线显示该客户在评分期内的支付，本笔以红色星号标出。",
+        "图表<i>分数由来</i>显示每个因素如何把模型输出从普通支付的水平（灰线）"
+        "推到本笔支付的水平：红色条使分数升高，蓝色条使分数降低。"
+        "时间线显示该客户在评分期内的支付，本笔以红色星号标出。",
         "cases": "被标记的案例",
         "no_cases": "{date}没有被标记的支付。",
-        "rank": "排名", "time": "时间", "customer": "客户", "merchant": "商户",
-        "category": "类别", "channel": "渠道", "amount": "金额", "score": "分数",
-        "device": "设备", "region": "地区", "main_reason": "主要原因",
+        "rank": "排名",
+        "time": "时间",
+        "customer": "客户",
+        "merchant": "商户",
+        "category": "类别",
+        "channel": "渠道",
+        "amount": "金额",
+        "score": "分数",
+        "device": "设备",
+        "region": "地区",
+        "main_reason": "主要原因",
         "rank_in_day": "当日排名",
         "case": "案例{i}：支付{tx}，分数{score}",
         "why": "标记原因",
         "no_reasons": "没有单个因素明显推高分数；整体风险较高。",
         "waterfall": "分数由来",
         "waterfall_x": "对模型输出的贡献（对数几率）",
-        "average": "普通支付", "this": "本笔支付",
+        "average": "普通支付",
+        "this": "本笔支付",
         "other": "其他{n}个特征",
         "timeline": "该客户的支付",
         "timeline_y": "金额",
-        "payment": "支付", "flagged": "已标记", "this_case": "本案例",
+        "payment": "支付",
+        "flagged": "已标记",
+        "this_case": "本案例",
         "ds": "供数据科学家参考",
         "ds_intro": "当日{n}笔支付（{sampled}）的SHAP值（精确TreeSHAP）。贡献以对数几率表示，"
-                    "加上基准值等于每笔支付的模型输出；okml.explain对每笔解释的支付都做此校验。",
-        "all": "全部", "sample": "随机抽样",
+        "加上基准值等于每笔支付的模型输出；okml.explain对每笔解释的支付都做此校验。",
+        "all": "全部",
+        "sample": "随机抽样",
         "importance": "各特征组的平均|SHAP|",
         "importance_x": "平均|贡献|（对数几率）",
         "beeswarm": "各特征的逐笔SHAP值",
@@ -182,7 +204,7 @@ def cell_text(value: Any, limit: int = MAX_CELL_CHARS) -> str:
     """
     text = _text(value)
     cut = len(text) > limit
-    shown = text[:limit - 1] + "…" if cut else text
+    shown = text[: limit - 1] + "…" if cut else text
     # only a word too long for a column may break anywhere: letting every cell do so would
     # let the table squeeze short ids into broken pieces to make room for a long name
     long = max(map(len, _HTML_SPACE.split(shown))) > LONG_WORD_CHARS
@@ -250,15 +272,18 @@ def read_scored(path: str | Path) -> pd.DataFrame:
         scored = pd.read_parquet(file)
     except Exception as e:  # pyarrow raises several types for a broken file
         raise DataError(f"cannot read Parquet ({type(e).__name__})", file=file) from None
-    need = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount", "score",
-            "flag"]
+    need = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount", "score", "flag"]
     missing = [c for c in need if c not in scored]
     if missing:
-        raise DataError(f"not a scored file (no column {missing[0]}); write one with "
-                        "`okml score`", file=file, column=missing[0])
+        raise DataError(
+            f"not a scored file (no column {missing[0]}); write one with `okml score`",
+            file=file,
+            column=missing[0],
+        )
     if not any(c.startswith(FEATURE_PREFIX) for c in scored.columns):
-        raise DataError("the scored file holds no feature columns (feat_*); rescore it with "
-                        "`okml score`", file=file)
+        raise DataError(
+            "the scored file holds no feature columns (feat_*); rescore it with `okml score`", file=file
+        )
     return scored
 
 
@@ -280,63 +305,95 @@ def day_rows(scored: pd.DataFrame, day: pd.Timestamp, source: Any = None) -> pd.
     rows = scored.loc[in_day]
     if rows.empty:
         first, last = scored["timestamp"].min(), scored["timestamp"].max()
-        raise DataError(f"no scored payments on {day:%Y-%m-%d} (the file covers "
-                        f"{first:%Y-%m-%d} to {last:%Y-%m-%d})", file=source)
+        raise DataError(
+            f"no scored payments on {day:%Y-%m-%d} (the file covers {first:%Y-%m-%d} to {last:%Y-%m-%d})",
+            file=source,
+        )
     return rows
 
 
 def prepare(
     scored_path: str | Path,
+    model: Any,
+    params: Params,
     model_uri: str,
     date: str | None = None,
     n_cases: int | None = None,
     language: str | None = None,
-    params_file: str | None = None,
-    overrides: Sequence[str] = (),
 ) -> ReportData:
-    """Load the scored file and the model, pick the day's cases and explain them.
+    """Pick the day's cases of a scored file and explain them with the model that scored it.
 
     Parameters
     ----------
     scored_path:
         Parquet from ``okml score`` (with ``feat_*`` columns).
+    model:
+        The loaded okml model that scored it (``FraudModel``: ``booster``, ``columns``,
+        ``feature_params``; :func:`okml.tracking.load_model`).
+    params:
+        All parameters (``explain`` section).
     model_uri:
-        The model that scored it (``models:/...``, ``runs:/...`` or a local model folder).
+        How the report names the model (``models:/okpay-fraud/3``).
     date:
         UTC day ``YYYY-MM-DD``; default the last day in the file.
     n_cases:
         Flagged payments shown (the riskiest first); default ``explain.n_cases``.
     language:
         ``en`` or ``zh``; default ``explain.language``.
-    params_file, overrides:
-        As for :func:`okml.config.load_params`.
     """
-    params = load_params(params_file, list(overrides or []))
     language = language or params.explain.language
     _t(language, "title", date="")  # checks the language
     n_cases = params.explain.n_cases if n_cases is None else int(n_cases)
     scored = read_scored(scored_path)
     day = utc_day(date, scored)
     rows = day_rows(scored, day, scored_path)
-    model = load_model(model_uri, params.mlflow)
     columns = list(model.columns)
     missing = [c for c in columns if FEATURE_PREFIX + c not in scored]
     if missing:
-        raise DataError(f"the scored file lacks features the model needs ({', '.join(missing[:3])}"
-                        "); was it scored with another model?", file=scored_path)
-    cases = (rows.loc[rows["flag"].astype(bool)]
-             .sort_values("score", ascending=False, kind="stable").head(max(n_cases, 0)))
+        raise DataError(
+            f"the scored file lacks features the model needs ({', '.join(missing[:3])}"
+            "); was it scored with another model?",
+            file=scored_path,
+        )
+    cases = (
+        rows.loc[rows["flag"].astype(bool)]
+        .sort_values("score", ascending=False, kind="stable")
+        .head(max(n_cases, 0))
+    )
     feats = model_features(model, _features(cases, columns))
-    explained = explain(model.booster, feats, columns, model.feature_params, language,
-                        params.explain.top_reasons, transactions=cases["amount"])
+    explained = explain(
+        model.booster,
+        feats,
+        columns,
+        model.feature_params,
+        language,
+        params.explain.top_reasons,
+        transactions=cases["amount"],
+    )
     n_overview = params.explain.overview_rows
     sample = rows if len(rows) <= n_overview else rows.sample(n_overview, random_state=0)
-    overview = explain(model.booster, model_features(model, _features(sample, columns)), columns,
-                       model.feature_params, language, top=0)
-    return ReportData(params=params, language=language, date=day,
-                      scored_path=resolve(scored_path), model_uri=model_uri,
-                      feature_params=model.feature_params, columns=columns, day=rows,
-                      cases=cases, explained=explained, overview=overview, scored=scored)
+    overview = explain(
+        model.booster,
+        model_features(model, _features(sample, columns)),
+        columns,
+        model.feature_params,
+        language,
+        top=0,
+    )
+    return ReportData(
+        params=params,
+        language=language,
+        date=day,
+        scored_path=resolve(scored_path),
+        model_uri=model_uri,
+        feature_params=model.feature_params,
+        columns=columns,
+        day=rows,
+        cases=cases,
+        explained=explained,
+        overview=overview,
+        scored=scored,
+    )
 
 
 def _features(scored: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -349,8 +406,18 @@ def _cjk_font() -> str | None:
     """An installed font that can draw Chinese, if any."""
     from matplotlib import font_manager
 
-    hints = ("Noto Sans CJK", "Noto Serif CJK", "Source Han", "WenQuanYi", "SimHei",
-             "Microsoft YaHei", "PingFang", "Heiti", "AR PL", "Droid Sans Fallback")
+    hints = (
+        "Noto Sans CJK",
+        "Noto Serif CJK",
+        "Source Han",
+        "WenQuanYi",
+        "SimHei",
+        "Microsoft YaHei",
+        "PingFang",
+        "Heiti",
+        "AR PL",
+        "Droid Sans Fallback",
+    )
     for f in font_manager.fontManager.ttflist:
         if any(h in f.name for h in hints):
             return f.name
@@ -378,8 +445,9 @@ def figure_png(fig: Any) -> bytes:
     import matplotlib
 
     font = getattr(fig, "_okml_font", None)
-    rc: dict[str, Any] = ({"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif"}
-                          if font else {})
+    rc: dict[str, Any] = (
+        {"font.sans-serif": [font, "DejaVu Sans"], "font.family": "sans-serif"} if font else {}
+    )
     buf = io.BytesIO()
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]  # (its keys are typed as literals)
         if font:
@@ -392,8 +460,9 @@ def figure_png(fig: Any) -> bytes:
 def figure_html(fig: Any, alt: str, css_class: str = "chart") -> str:
     """A figure as an ``<img>`` with an embedded PNG (self-contained, no script)."""
     data = base64.b64encode(figure_png(fig)).decode("ascii")
-    return (f'<img class="{css_class}" alt="{html.escape(alt, quote=True)}" '
-            f'src="data:image/png;base64,{data}">')
+    return (
+        f'<img class="{css_class}" alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
+    )
 
 
 def _label(name: str, value: Any, params: FeatureParams, language: str) -> str:
@@ -404,8 +473,9 @@ def _label(name: str, value: Any, params: FeatureParams, language: str) -> str:
     return f"{desc}: {format_value(s, value, language)}"
 
 
-def waterfall_figure(explained: ExplainedCases, row: int, params: FeatureParams,
-                     language: str = "en", max_features: int = 8) -> Any:
+def waterfall_figure(
+    explained: ExplainedCases, row: int, params: FeatureParams, language: str = "en", max_features: int = 8
+) -> Any:
     """Horizontal SHAP waterfall of one explained row, labels in plain language with units.
 
     From the base value (an average payment) at the bottom to the row's margin at the top;
@@ -427,16 +497,20 @@ def waterfall_figure(explained: ExplainedCases, row: int, params: FeatureParams,
     cum = base
     for y, (_, c) in enumerate(items):
         ax.barh(y, c, left=cum, color=_RED if c > 0 else _BLUE, height=0.6)
-        ax.text(cum + c, y, f" {c:+.2f} ", va="center", ha="left" if c > 0 else "right",
-                fontsize=8)
+        ax.text(cum + c, y, f" {c:+.2f} ", va="center", ha="left" if c > 0 else "right", fontsize=8)
         cum += c
     ax.set_yticks(range(len(items)), [_plain(lb) for lb, _ in items], fontsize=8)
     ax.axvline(base, color=_GREY, linestyle="--", linewidth=1)
     ax.axvline(margin, color="black", linewidth=1)
     prob = 1 / (1 + math.exp(-margin))
     base_prob = 1 / (1 + math.exp(-base))
-    ax.set_title(_plain(f"{_t(language, 'waterfall')}: {_t(language, 'average')} "
-                        f"{base_prob:.3f} -> {_t(language, 'this')} {prob:.3f}"), fontsize=10)
+    ax.set_title(
+        _plain(
+            f"{_t(language, 'waterfall')}: {_t(language, 'average')} "
+            f"{base_prob:.3f} -> {_t(language, 'this')} {prob:.3f}"
+        ),
+        fontsize=10,
+    )
     ax.set_xlabel(_t(language, "waterfall_x"), fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     path = np.cumsum([base] + [c for _, c in items])
@@ -446,14 +520,18 @@ def waterfall_figure(explained: ExplainedCases, row: int, params: FeatureParams,
     return fig
 
 
-def timeline_figure(scored: pd.DataFrame, case: pd.Series, timezone: str,
-                    language: str = "en", days: int = 7) -> Any:
+def timeline_figure(
+    scored: pd.DataFrame, case: pd.Series, timezone: str, language: str = "en", days: int = 7
+) -> Any:
     """The customer's payments in the scored file (up to ``days`` before the case and the
     rest of its day): amount over local time, flagged ones orange, this one a red star."""
     t = case["timestamp"]
     start, end = t - pd.Timedelta(days=days), t.floor("D") + pd.Timedelta(days=1)
-    mine = scored.loc[(scored["customer_id"] == case["customer_id"])
-                      & (scored["timestamp"] >= start) & (scored["timestamp"] < end)]
+    mine = scored.loc[
+        (scored["customer_id"] == case["customer_id"])
+        & (scored["timestamp"] >= start)
+        & (scored["timestamp"] < end)
+    ]
     local = mine["timestamp"].dt.tz_convert(timezone).dt.tz_localize(None)
     flagged = mine["flag"].astype(bool).to_numpy()
     this = (mine["transaction_id"] == case["transaction_id"]).to_numpy()
@@ -465,10 +543,12 @@ def timeline_figure(scored: pd.DataFrame, case: pd.Series, timezone: str,
     ax.scatter(local[plain], amount[plain], s=18, color=_GREY, label=_t(language, "payment"))
     other_flags = flagged & ~this
     if other_flags.any():
-        ax.scatter(local[other_flags], amount[other_flags], s=26, color=_ORANGE,
-                   label=_t(language, "flagged"))
-    ax.scatter(local[this], amount[this], s=160, marker="*", color=_RED, zorder=3,
-               label=_t(language, "this_case"))
+        ax.scatter(
+            local[other_flags], amount[other_flags], s=26, color=_ORANGE, label=_t(language, "flagged")
+        )
+    ax.scatter(
+        local[this], amount[this], s=160, marker="*", color=_RED, zorder=3, label=_t(language, "this_case")
+    )
     if len(amount) and amount.min() > 0 and amount.max() / amount.min() > 50:
         ax.set_yscale("log")
     else:
@@ -487,15 +567,13 @@ def importance_figure(overview: ExplainedCases, language: str = "en", top: int =
     fig = _new_figure(8, 0.32 * len(imp) + 1.2, language)
     ax = fig.add_subplot()
     ax.barh(range(len(imp)), imp.to_numpy(), color=_BLUE)
-    ax.set_yticks(range(len(imp)), [_plain(group_title(g, language)) for g in imp.index],
-                  fontsize=8)
+    ax.set_yticks(range(len(imp)), [_plain(group_title(g, language)) for g in imp.index], fontsize=8)
     ax.set_title(_t(language, "importance"), fontsize=10)
     ax.set_xlabel(_t(language, "importance_x"), fontsize=8)
     return fig
 
 
-def beeswarm_figure(overview: ExplainedCases, top: int = 12, seed: int = 0,
-                    language: str = "en") -> Any:
+def beeswarm_figure(overview: ExplainedCases, top: int = 12, seed: int = 0, language: str = "en") -> Any:
     """SHAP beeswarm: each dot a payment, x its contribution, colour its feature value."""
     contrib, values = overview.contributions, overview.values
     order = contrib.abs().mean().sort_values(ascending=False).index[:top][::-1]
@@ -510,8 +588,17 @@ def beeswarm_figure(overview: ExplainedCases, top: int = 12, seed: int = 0,
         jitter = rng.uniform(-0.3, 0.3, len(c))
         nan = np.isnan(colour)
         ax.scatter(c[nan], y + jitter[nan], s=5, color="#bbbbbb", alpha=0.6, linewidths=0)
-        points = ax.scatter(c[~nan], y + jitter[~nan], s=5, c=colour[~nan], cmap="coolwarm",
-                            vmin=0, vmax=1, alpha=0.8, linewidths=0)
+        points = ax.scatter(
+            c[~nan],
+            y + jitter[~nan],
+            s=5,
+            c=colour[~nan],
+            cmap="coolwarm",
+            vmin=0,
+            vmax=1,
+            alpha=0.8,
+            linewidths=0,
+        )
     ax.axvline(0, color=_GREY, linewidth=0.8)
     ax.set_yticks(range(len(order)), [_plain(n) for n in order], fontsize=8)
     ax.set_title(_t(language, "beeswarm"), fontsize=10)
@@ -558,8 +645,14 @@ def header_html(rep: ReportData) -> str:
     """Title, day summary, model and how to read the report."""
     lang = rep.language
     flagged = rep.day.loc[rep.day["flag"].astype(bool)]
-    summary = _t(lang, "summary", n=f"{len(rep.day):,}", date=f"{rep.date:%Y-%m-%d}",
-                 flagged=f"{len(flagged):,}", customers=f"{flagged['customer_id'].nunique():,}")
+    summary = _t(
+        lang,
+        "summary",
+        n=f"{len(rep.day):,}",
+        date=f"{rep.date:%Y-%m-%d}",
+        flagged=f"{len(flagged):,}",
+        customers=f"{flagged['customer_id'].nunique():,}",
+    )
     if len(rep.cases):
         summary += " " + _t(lang, "shown", shown=len(rep.cases))
     note = _t(lang, "font_note") if rep.chart_language != lang else ""
@@ -567,19 +660,21 @@ def header_html(rep: ReportData) -> str:
         STYLE
         + f"<h1>{_e(_t(lang, 'title', date=f'{rep.date:%Y-%m-%d}'))}</h1>"
         + f"<p>{_e(summary)}</p>"
-        + f"<p class=\"okml-note\">{_e(_t(lang, 'model'))}: <code>{_e(rep.model_uri)}</code>; "
+        + f'<p class="okml-note">{_e(_t(lang, "model"))}: <code>{_e(rep.model_uri)}</code>; '
         + f"{_e(_t(lang, 'scored_file'))}: <code>{_e(rep.scored_path.name)}</code>. "
         + f"{_e(_t(lang, 'times', tz=rep.timezone))}</p>"
         + f"<p>{_t(lang, 'how_to_read')}</p>"  # our own text, with <i> markup
-        + (f'<p class="okml-note">{_e(note)}</p>' if note else ""))
+        + (f'<p class="okml-note">{_e(note)}</p>' if note else "")
+    )
 
 
 def cases_table_html(rep: ReportData) -> str:
     """One line per shown case: rank, time, customer, merchant, amount, score, main reason."""
     lang = rep.language
     if rep.cases.empty:
-        return _wrap(f"<h2>{_e(_t(lang, 'cases'))}</h2>"
-                     f"<p>{_e(_t(lang, 'no_cases', date=f'{rep.date:%Y-%m-%d}'))}</p>")
+        return _wrap(
+            f"<h2>{_e(_t(lang, 'cases'))}</h2><p>{_e(_t(lang, 'no_cases', date=f'{rep.date:%Y-%m-%d}'))}</p>"
+        )
     heads = ["rank", "time", "customer", "merchant", "amount", "score", "main_reason"]
     rows = []
     for i, (_, case) in enumerate(rep.cases.iterrows()):
@@ -595,9 +690,11 @@ def cases_table_html(rep: ReportData) -> str:
         ]
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for v, c in cells) + "</tr>")
     head = "".join(f"<th>{_e(_t(lang, h))}</th>" for h in heads)
-    return _wrap(f"<h2>{_e(_t(lang, 'cases'))}</h2>"
-                 f'<table class="okml-table"><thead><tr>{head}</tr></thead>'
-                 f"<tbody>{''.join(rows)}</tbody></table>")
+    return _wrap(
+        f"<h2>{_e(_t(lang, 'cases'))}</h2>"
+        f'<table class="okml-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _merchant(case: pd.Series) -> str:
@@ -632,8 +729,9 @@ def case_html(rep: ReportData, i: int) -> str:
     items = "".join(f"<li>{_e(r.text)}</li>" for r in reasons)
     why = f"<ol>{items}</ol>" if items else f"<p>{_e(_t(lang, 'no_reasons'))}</p>"
     title = _t(lang, "case", i=i + 1, tx=case["transaction_id"], score=f"{case['score']:.3f}")
-    water = waterfall_figure(rep.explained, i, rep.feature_params, chart,
-                             rep.params.explain.waterfall_features)
+    water = waterfall_figure(
+        rep.explained, i, rep.feature_params, chart, rep.params.explain.waterfall_features
+    )
     timeline = timeline_figure(rep.scored, case, rep.timezone, chart)
     return _wrap(
         f'<section class="okml-case" id="case-{i + 1}">'
@@ -642,7 +740,8 @@ def case_html(rep: ReportData, i: int) -> str:
         f"<h4>{_e(_t(lang, 'why'))}</h4>{why}"
         + figure_html(water, f"{_t(lang, 'waterfall')} ({_t(lang, 'case', i=i + 1, tx='', score='')})")
         + figure_html(timeline, _t(lang, "timeline"))
-        + "</section>")
+        + "</section>"
+    )
 
 
 def data_science_html(rep: ReportData) -> str:
@@ -656,159 +755,5 @@ def data_science_html(rep: ReportData) -> str:
         f"<h2>{_e(_t(lang, 'ds'))}</h2>"
         f"<p>{_e(_t(lang, 'ds_intro', n=f'{len(ov):,}', sampled=sampled))}</p>"
         + figure_html(importance_figure(ov, chart), _t(lang, "importance"))
-        + figure_html(beeswarm_figure(ov, language=chart), _t(lang, "beeswarm")))
-
-
-# ------------------------------------------------------------------------ running
-def default_scored(params: Params) -> Path:
-    """The newest Parquet file in ``explain.scored_dir``."""
-    folder = resolve(params.explain.scored_dir)
-    files = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
-    if not files:
-        raise OkmlError(f"no scored files in {folder}; run `okml score` first or pass --scored")
-    return files[-1]
-
-
-def _model_run_id(uri: str) -> str | None:
-    """The MLflow run that logged the model at ``uri`` (None for a plain folder)."""
-    from okml import tracking
-
-    return tracking.model_run_id(uri)
-
-
-def write_report(
-    params: Params,
-    scored_path: str | Path,
-    model_uri: str,
-    date: str | pd.Timestamp | None = None,
-    output: str | Path | None = None,
-    language: str | None = None,
-    run_id: str | None = None,
-) -> Path:
-    """Execute the reviewers' notebook and export it as self-contained HTML without code.
-
-    Parameters
-    ----------
-    params:
-        All parameters (passed to the notebook as a params file).
-    scored_path:
-        Parquet from ``okml score``.
-    model_uri:
-        The model that scored it.
-    date:
-        UTC day to report; default the last day in the scored file.
-    output:
-        HTML path; default ``<explain.report_dir>/report-DATE.html``.
-    language:
-        ``en`` or ``zh``; default ``explain.language``.
-    run_id:
-        MLflow run to log the HTML to (under ``reports/``); default the run that logged
-        the model when ``model_uri`` is an MLflow URI (``models:/``, ``runs:/``).
-
-    Returns
-    -------
-    pathlib.Path
-        The HTML file.
-    """
-    import shutil
-
-    from okml import tracking
-    from okml.errors import NotebookError
-    from okml.io import write_text
-    from okml.runner import export_html, run_notebook
-
-    # check what we can before starting a kernel: a bad date or file fails in a second
-    scored_file = resolve(scored_path)
-    scored = read_scored(scored_file)
-    day = utc_day(date, scored)
-    day_rows(scored, day, scored_file)
-    language = language or params.explain.language
-    title = _t(language, "title", date=f"{day:%Y-%m-%d}")
-    day_text = f"{day:%Y-%m-%d}"
-    out = resolve(output) if output else resolve(params.explain.report_dir) / f"report-{day_text}.html"
-    with tempfile.TemporaryDirectory(prefix="okml-report-") as tmp:
-        exported = Path(tmp) / "report.html"
-        params_file = Path(tmp) / "params.yaml"
-        params_file.write_text(dump_params(params), encoding="utf-8")
-        executed = Path(tmp) / NOTEBOOK.name
-        try:
-            run_notebook(
-                NOTEBOOK, executed,
-                {"scored_path": str(scored_file), "model_uri": model_uri, "date": day_text,
-                 "n_cases": params.explain.n_cases, "language": language,
-                 "params_file": str(params_file), "overrides": []},
-                kernel=params.mlflow.kernel, start_timeout=params.mlflow.start_timeout,
-                execution_timeout=params.mlflow.execution_timeout)
-        except NotebookError as e:
-            if not executed.exists():
-                raise
-            # keep the executed copy (with the error in place) where the user can open it
-            kept = out.with_name(out.stem + ".failed.ipynb")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(executed, kept)
-            raise NotebookError(str(e).replace(str(executed), str(kept))) from None
-        export_html(executed, exported, hide_code=True, title=title)
-        # written once, already without scripts (never a moment with them at ``out``)
-        write_text(strip_scripts(exported.read_text(encoding="utf-8")), out)
-    out.with_name(out.stem + ".failed.ipynb").unlink(missing_ok=True)  # an earlier failure
-    if run_id is None and is_registry_uri(model_uri):
-        try:
-            tracking.configure(params.mlflow)
-            run_id = _model_run_id(model_uri)
-        except Exception as e:  # the report exists; failing to find its run must not lose it
-            log.warning("report not logged to MLflow: cannot find the run of %s (%s)",
-                        model_uri, e)
-    if run_id:
-        tracking.configure(params.mlflow)
-        tracking.log_artifact(out, "reports", run_id)
-    return out
-
-
-def report_cli(params: Params, date: str | None = None, scored: str | None = None,
-               model: str | None = None, output: str | None = None) -> int:
-    """``okml report``: the reviewers' HTML report of a day's flagged payments."""
-    from okml import tracking
-
-    scored_file = resolve(scored) if scored else default_scored(params)
-    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
-    path = write_report(params, scored_file, uri, date, output)
-    print(f"wrote the reviewers' report to {path}")
-    return 0
-
-
-def report_for_run(params: Params, run_id: str, version: str | None = None) -> Path:
-    """The report ``okml train`` writes at the end, logged to the run.
-
-    The run's test window is scored with the run's model (history before it from
-    ``data.path``); the report shows the last test day with a flagged payment (the last
-    day if none has one). With the registry ``version`` of that model, the report names it
-    as reviewers know it (``models:/okpay-fraud/3``) rather than by its logged-model id.
-    """
-
-    from okml import tracking
-    from okml.data import load
-    from okml.io import write_parquet
-    from okml.score import score_transactions
-    from okml.train import training_fold
-
-    tracking.configure(params.mlflow)
-    uri = tracking.run_tag(run_id, "okml.model_uri")
-    if not uri:
-        raise OkmlError(f"run {run_id} logged no model (tag okml.model_uri)")
-    if version is not None:
-        uri = f"models:/{params.mlflow.model_name}/{version}"
-    tx = load(params.data.path, params=params.data)
-    fold = training_fold(tx["timestamp"], params)
-    new = tx.loc[(tx["timestamp"] >= fold.test_start) & (tx["timestamp"] < fold.test_end)]
-    history = tx.loc[tx["timestamp"] < fold.test_start]
-    scored = score_transactions(load_model(uri, params.mlflow), new, history, params)
-    days = scored["timestamp"].dt.floor("D")
-    flagged_days = days[scored["flag"].to_numpy()]
-    day = flagged_days.max() if len(flagged_days) else days.max()
-    path = resolve(params.explain.scored_dir) / (
-        f"run-{run_id[:8]}-{fold.test_start:%Y-%m-%d}_{fold.test_end - pd.Timedelta(days=1):%Y-%m-%d}"
-        ".parquet")
-    write_parquet(scored, path)
-    return write_report(params, path, uri, day, run_id=run_id)
-
-
+        + figure_html(beeswarm_figure(ov, language=chart), _t(lang, "beeswarm"))
+    )

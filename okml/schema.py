@@ -60,9 +60,7 @@ def _pandera_schema() -> Any:
             "amount": pa.Column(
                 float,
                 checks=[
-                    pa.Check(
-                        lambda s: np.isfinite(s), element_wise=False, error="amount must be finite"
-                    ),
+                    pa.Check(lambda s: np.isfinite(s), element_wise=False, error="amount must be finite"),
                     pa.Check.gt(0, error="amount must be > 0"),
                 ],
                 nullable=False,
@@ -73,9 +71,7 @@ def _pandera_schema() -> Any:
             ),
             "label_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False),
             "report_time": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False),
-            "account_created_at": pa.Column(
-                pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False
-            ),
+            "account_created_at": pa.Column(pd.DatetimeTZDtype("ns", "UTC"), nullable=True, required=False),
             "reported_by_user": pa.Column(bool, required=False),
         },
         strict=False,
@@ -217,7 +213,9 @@ def _normalize_key(s: pd.Series, column: str, source: Any) -> pd.Series:
         or pd.api.types.is_complex_dtype(dtype)
     ):
         raise DataError(
-            f"ids must be strings or integers, not {dtype}", file=source, column=column,
+            f"ids must be strings or integers, not {dtype}",
+            file=source,
+            column=column,
             rows=range(min(3, len(s))),
         )
     if pd.api.types.is_float_dtype(dtype):
@@ -225,7 +223,9 @@ def _normalize_key(s: pd.Series, column: str, source: Any) -> pd.Series:
         if fractional.any():
             raise DataError(
                 f"ids must be strings or integers (found {_show(s[fractional].iloc[0])})",
-                file=source, column=column, rows=_rows(fractional),
+                file=source,
+                column=column,
+                rows=_rows(fractional),
             )
         # whole-number floats are what CSV readers make of integer ids with gaps
         return s.astype("Int64" if s.isna().any() else "int64")
@@ -243,8 +243,12 @@ def _normalize(df: pd.DataFrame, source: Any, timezone: str | None) -> pd.DataFr
     if "amount" in out:
         s = out["amount"]
         if pd.api.types.is_bool_dtype(s.dtype):
-            raise DataError("amount must be a number, not true/false", file=source,
-                            column="amount", rows=range(min(3, len(s))))
+            raise DataError(
+                "amount must be a number, not true/false",
+                file=source,
+                column="amount",
+                rows=range(min(3, len(s))),
+            )
         if not pd.api.types.is_numeric_dtype(s.dtype):
             num = pd.to_numeric(s, errors="coerce")
             bad = (num.isna() & s.notna()).to_numpy(dtype=bool)
@@ -277,12 +281,26 @@ def _normalize(df: pd.DataFrame, source: Any, timezone: str | None) -> pd.DataFr
         s = out["reported_by_user"]
         if not pd.api.types.is_bool_dtype(s.dtype):
             # True/False keys also match 1/0 and 1.0/0.0 (equal hashes)
-            mapped = s.map({True: True, False: False, "1": True, "0": False,
-                            "true": True, "false": False, "True": True, "False": False})
+            mapped = s.map(
+                {
+                    True: True,
+                    False: False,
+                    "1": True,
+                    "0": False,
+                    "true": True,
+                    "false": False,
+                    "True": True,
+                    "False": False,
+                }
+            )
             bad = mapped.isna()
             if bad.any():
-                raise DataError("reported_by_user must be true/false", file=source,
-                                column="reported_by_user", rows=_rows(bad, out))
+                raise DataError(
+                    "reported_by_user must be true/false",
+                    file=source,
+                    column="reported_by_user",
+                    rows=_rows(bad, out),
+                )
             s = mapped
         out["reported_by_user"] = s.astype(bool)
     for col in STRING_COLUMNS:
@@ -307,10 +325,13 @@ def _check_blank_keys(out: pd.DataFrame, source: Any) -> None:
             continue
         bad = (s.str.strip() == "").fillna(False).to_numpy(dtype=bool)
         if bad.any():
-            hint = ("" if col in REQUIRED
-                    else "; leave the value missing (null) where it is unknown")
-            raise DataError(f"empty or blank ids ({_show(str(s[bad].iloc[0]))}){hint}",
-                            file=source, column=col, rows=_rows(bad))
+            hint = "" if col in REQUIRED else "; leave the value missing (null) where it is unknown"
+            raise DataError(
+                f"empty or blank ids ({_show(str(s[bad].iloc[0]))}){hint}",
+                file=source,
+                column=col,
+                rows=_rows(bad),
+            )
 
 
 def validate(
@@ -349,13 +370,13 @@ def validate(
         amount_max = defaults.amount_max if amount_max is None else amount_max
     dup_cols = df.columns[df.columns.duplicated()]
     if len(dup_cols):
-        raise DataError("the column is given twice; rename or remove one", file=source,
-                        column=str(dup_cols[0]))
+        raise DataError(
+            "the column is given twice; rename or remove one", file=source, column=str(dup_cols[0])
+        )
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise DataError(
-            f"missing required column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(str, df.columns[:12]))}",
+            f"missing required column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns[:12]))}",
             file=source,
             column=missing[0],
         )
@@ -364,12 +385,12 @@ def validate(
     for col in ("transaction_id", "customer_id", "merchant_id"):
         bad = out[col].isna()
         if bad.any():
-            raise DataError("empty values in a key column", file=source, column=col,
-                            rows=_rows(bad, out))
+            raise DataError("empty values in a key column", file=source, column=col, rows=_rows(bad, out))
     bad = out["timestamp"].isna()
     if bad.any():
-        raise DataError("empty timestamps; every payment needs its time", file=source,
-                        column="timestamp", rows=_rows(bad))
+        raise DataError(
+            "empty timestamps; every payment needs its time", file=source, column="timestamp", rows=_rows(bad)
+        )
     dup = out["transaction_id"].duplicated(keep=False)
     if dup.any():
         first = out["transaction_id"][dup].iloc[0]
@@ -382,34 +403,45 @@ def validate(
     amt = out["amount"].to_numpy()
     bad = ~np.isfinite(amt)
     if bad.any():
-        raise DataError("amount is NaN or infinite", file=source, column="amount",
-                        rows=_rows(bad, out))
+        raise DataError("amount is NaN or infinite", file=source, column="amount", rows=_rows(bad, out))
     bad = amt <= 0
     if bad.any():
-        raise DataError(f"amount must be > 0 (found {amt[bad][0]:g})", file=source,
-                        column="amount", rows=_rows(bad, out))
+        raise DataError(
+            f"amount must be > 0 (found {amt[bad][0]:g})", file=source, column="amount", rows=_rows(bad, out)
+        )
     bad = amt < amount_min
     if bad.any():
         raise DataError(
             f"amount {amt[bad][0]:g} is below data.amount_min ({amount_min:g}); "
-            "lower data.amount_min if such payments are real", file=source, column="amount",
-            rows=_rows(bad, out))
+            "lower data.amount_min if such payments are real",
+            file=source,
+            column="amount",
+            rows=_rows(bad, out),
+        )
     bad = amt > amount_max
     if bad.any():
         raise DataError(
             f"amount {amt[bad][0]:g} is above data.amount_max ({amount_max:g}); raise "
-            "data.amount_max if such payments are real", file=source, column="amount",
-            rows=_rows(bad, out))
+            "data.amount_max if such payments are real",
+            file=source,
+            column="amount",
+            rows=_rows(bad, out),
+        )
     if "label_time" in out:
         bad = (out["label_time"] < out["timestamp"]).fillna(False).to_numpy()
         if bad.any():
-            raise DataError("label_time is before timestamp (labels cannot precede the payment)",
-                            file=source, column="label_time", rows=_rows(bad, out))
+            raise DataError(
+                "label_time is before timestamp (labels cannot precede the payment)",
+                file=source,
+                column="label_time",
+                rows=_rows(bad, out),
+            )
     if "report_time" in out:
         bad = (out["report_time"] < out["timestamp"]).fillna(False).to_numpy()
         if bad.any():
-            raise DataError("report_time is before timestamp", file=source,
-                            column="report_time", rows=_rows(bad, out))
+            raise DataError(
+                "report_time is before timestamp", file=source, column="report_time", rows=_rows(bad, out)
+            )
     from pandera.errors import SchemaErrors
 
     try:
@@ -418,8 +450,12 @@ def validate(
         fc = e.failure_cases
         row = fc.iloc[0]
         rows = [int(i) for i in fc["index"].dropna().head(3)] if "index" in fc else []
-        raise DataError(f"{row['check']} (value {row['failure_case']!r})", file=source,
-                        column=str(row.get("column")), rows=rows) from None
+        raise DataError(
+            f"{row['check']} (value {row['failure_case']!r})",
+            file=source,
+            column=str(row.get("column")),
+            rows=rows,
+        ) from None
     return out
 
 

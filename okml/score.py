@@ -29,15 +29,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm  # a terminal bar: `okml score` runs in a shell
 
-from okml.config import FeatureParams, MlflowParams, Params
-from okml.errors import DataError, OkmlError
+from okml.config import FeatureParams, Params
+from okml.errors import DataError
 from okml.features import build_features, lookback, registry
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,15 @@ log = logging.getLogger(__name__)
 #: Prefix of the feature columns in a scored file.
 FEATURE_PREFIX = "feat_"
 #: Transaction columns copied to the scored file when the input has them.
-CONTEXT_COLUMNS = ["merchant_name", "merchant_category", "channel", "device_id", "region",
-                   "is_fraud", "fraud_type"]
+CONTEXT_COLUMNS = [
+    "merchant_name",
+    "merchant_category",
+    "channel",
+    "device_id",
+    "region",
+    "is_fraud",
+    "fraud_type",
+]
 OUTPUT_KEYS = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]
 
 
@@ -98,12 +104,15 @@ def _check_overlap(new: pd.DataFrame, history: pd.DataFrame) -> None:
         raise DataError(
             f"{int(dup.sum())} transaction id(s) appear in both the new transactions and the "
             f"history (e.g. {ids}); pass history that ends before the new payments",
-            file="new transactions", column="transaction_id",
-            rows=np.flatnonzero(dup)[:3].tolist())
+            file="new transactions",
+            column="transaction_id",
+            rows=np.flatnonzero(dup)[:3].tolist(),
+        )
 
 
-def approximate_features(columns: list[str], feature_params: FeatureParams, trimmed: bool,
-                         no_history: bool = False) -> list[str]:
+def approximate_features(
+    columns: list[str], feature_params: FeatureParams, trimmed: bool, no_history: bool = False
+) -> list[str]:
     """Model columns that are not exact for the scored rows.
 
     ``trimmed``: history before the look-back was dropped, so all-history features (first
@@ -112,13 +121,20 @@ def approximate_features(columns: list[str], feature_params: FeatureParams, trim
     starts later is taken as all there is: the data may begin there.)
     """
     specs = registry(feature_params)
-    return [c for c in columns if c in specs and (
-        (specs[c].all_history and (trimmed or no_history))
-        or (no_history and specs[c].window_seconds is not None))]
+    return [
+        c
+        for c in columns
+        if c in specs
+        and (
+            (specs[c].all_history and (trimmed or no_history))
+            or (no_history and specs[c].window_seconds is not None)
+        )
+    ]
 
 
-def _combined(new: pd.DataFrame, history: pd.DataFrame | None, feature_params: FeatureParams,
-              needs_labels: bool) -> tuple[pd.DataFrame, int, bool]:
+def _combined(
+    new: pd.DataFrame, history: pd.DataFrame | None, feature_params: FeatureParams, needs_labels: bool
+) -> tuple[pd.DataFrame, int, bool]:
     """History trimmed to the look-back, then the new rows; returns the frame, the number of
     history rows, and whether history was trimmed."""
     cutoff = new["timestamp"].min() - lookback(feature_params)
@@ -134,8 +150,9 @@ def _combined(new: pd.DataFrame, history: pd.DataFrame | None, feature_params: F
     if needs_labels:
         # a payment without a label (the new rows, typically) is simply not known fraud
         if "is_fraud" not in frame:
-            log.warning("no fraud labels in the input: merchant risk and known-fraud features "
-                        "see no confirmed fraud")
+            log.warning(
+                "no fraud labels in the input: merchant risk and known-fraud features see no confirmed fraud"
+            )
             frame["is_fraud"] = 0
         frame["is_fraud"] = frame["is_fraud"].fillna(0).astype("int8")
         if "label_time" not in frame:
@@ -154,8 +171,11 @@ def _check_inputs(columns: list[str], specs: dict[str, Any], new: pd.DataFrame) 
                 need.setdefault(col, []).append(c)
     if need:
         col, feats = next(iter(need.items()))
-        raise DataError(f"the model needs column {col} (for {', '.join(feats[:3])}); the new "
-                        "transactions do not have it", file="new transactions", column=col)
+        raise DataError(
+            f"the model needs column {col} (for {', '.join(feats[:3])}); the new transactions do not have it",
+            file="new transactions",
+            column=col,
+        )
 
 
 def _flags(scored: pd.DataFrame, point: OperatingPoint) -> np.ndarray:
@@ -173,8 +193,7 @@ def _rank_in_day(timestamp: pd.Series, score: np.ndarray) -> np.ndarray:
     day = timestamp.dt.floor("D").to_numpy()
     frame = pd.DataFrame({"day": day, "score": score})
     # ties: earlier row first (input order is time order after okml.data.load)
-    return frame.groupby("day")["score"].rank(method="first", ascending=False).to_numpy(
-        dtype=np.int64)
+    return frame.groupby("day")["score"].rank(method="first", ascending=False).to_numpy(dtype=np.int64)
 
 
 def score_transactions(
@@ -220,7 +239,7 @@ def score_transactions(
         they lack a column the model's features need.
     """
     from okml.explain import explain
-    from okml.pyfunc import score_frame
+    from okml.models import score_frame
 
     fm = _model(model)
     fparams: FeatureParams = fm.feature_params
@@ -260,8 +279,15 @@ def score_transactions(
     steps.set_postfix_str("reasons")
     top = params.explain.top_reasons
     flagged = np.flatnonzero(out["flag"].to_numpy())
-    explained = explain(fm.booster, feats.iloc[flagged], columns, fparams,
-                        params.explain.language, top, transactions=out["amount"].iloc[flagged])
+    explained = explain(
+        fm.booster,
+        feats.iloc[flagged],
+        columns,
+        fparams,
+        params.explain.language,
+        top,
+        transactions=out["amount"].iloc[flagged],
+    )
     reasons = explained.reason_columns(top)
     for col in reasons.columns:
         values = pd.Series(pd.NA, index=out.index, dtype="str")
@@ -275,80 +301,41 @@ def score_transactions(
     no_history = history is None or len(history) == 0
     approx = approximate_features(columns, fparams, trimmed, no_history)
     if approx:
-        why = ("no history was given" if no_history else
-               f"the history was trimmed to the look-back ({lookback(fparams)})")
-        log.info("%d feature(s) are approximate because %s: %s", len(approx), why,
-                    ", ".join(approx[:6]) + (" ..." if len(approx) > 6 else ""))
+        why = (
+            "no history was given"
+            if no_history
+            else f"the history was trimmed to the look-back ({lookback(fparams)})"
+        )
+        log.info(
+            "%d feature(s) are approximate because %s: %s",
+            len(approx),
+            why,
+            ", ".join(approx[:6]) + (" ..." if len(approx) > 6 else ""),
+        )
     out.attrs["operating_point"] = point.describe()
     out.attrs["approximate_features"] = approx
     return out
 
 
-# --------------------------------------------------------------------------- CLI
-def is_registry_uri(uri: str) -> bool:
-    """MLflow URIs that need the tracking store (``models:/``, ``runs:/``)."""
-    return uri.startswith(("models:/", "runs:/"))
-
-
-def load_model(uri: str, mlflow_params: MlflowParams) -> Any:
-    """Load an okml model (the ``FraudModel``) from an MLflow URI or a local model folder.
-
-    Raises
-    ------
-    OkmlError
-        Nothing loadable at ``uri`` (one line, naming what to do).
-    """
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
-
-    from okml import tracking
-
-    if is_registry_uri(uri):
-        tracking.configure(mlflow_params)
-    try:
-        loaded = mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        hint = "; run `okml train` first or pass --model" if uri.startswith("models:/") else ""
-        raise OkmlError(f"cannot load model {uri}: {first}{hint}") from None
-    return _model(loaded)
-
-
-def registry_version(uri: str) -> str | None:
-    """``models:/NAME@alias`` or ``models:/NAME/N`` -> ``NAME/N`` (None for other URIs).
-
-    Resolved when scoring, so a scored file names the version that scored it even after the
-    alias has moved on.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    if not uri.startswith("models:/"):
-        return None
-    ref = uri[len("models:/"):]
-    client = mlflow.MlflowClient()
-    try:
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            return f"{name}/{client.get_model_version_by_alias(name, alias).version}"
-        name, _, version = ref.rpartition("/")
-        return f"{name}/{int(version)}" if name else None
-    except (MlflowException, ValueError):
-        return None
-
-
+# ---------------------------------------------------------------------- summaries
 def flag_summary(scored: pd.DataFrame, k: int) -> dict[str, Any]:
     """How many payments and customers were flagged, per UTC day, against the daily budget
     of ``k`` customers (``evaluate.k``)."""
     day = scored["timestamp"].dt.strftime("%Y-%m-%d")
     flagged = scored["flag"].to_numpy(dtype=bool)
-    per_day = (scored.loc[flagged].groupby(day[flagged])["customer_id"].nunique()
-               .reindex(sorted(day.unique()), fill_value=0))
-    return {"payments": int(flagged.sum()),
-            "customers": int(scored.loc[flagged, "customer_id"].nunique()),
-            "days": int(len(per_day)),
-            "budget_per_day": int(k),
-            "customers_per_day": {d: int(n) for d, n in per_day.items()}}
+    per_day = (
+        scored.loc[flagged]
+        .groupby(day[flagged])["customer_id"]
+        .nunique()
+        .reindex(sorted(day.unique()), fill_value=0)
+    )
+    return {
+        "payments": int(flagged.sum()),
+        "customers": int(scored.loc[flagged, "customer_id"].nunique()),
+        "days": int(len(per_day)),
+        "budget_per_day": int(k),
+        "customers_per_day": {d: int(n) for d, n in per_day.items()},
+    }
 
 
 def describe_flags(summary: dict[str, Any], point: str) -> list[str]:
@@ -356,61 +343,18 @@ def describe_flags(summary: dict[str, Any], point: str) -> list[str]:
     per_day = summary["customers_per_day"]
     days, k = summary["days"], summary["budget_per_day"]
     counts = list(per_day.values())
-    lines = [f"flagged {summary['payments']:,} payments ({summary['customers']:,} customers) at "
-             f"{point}",
-             f"  alert budget: {k} customers a day (evaluate.k), {k * days:,} over {days} day(s); "
-             f"flagged per day: min {min(counts)}, median {float(np.median(counts)):g}, "
-             f"max {max(counts)}"]
+    lines = [
+        f"flagged {summary['payments']:,} payments ({summary['customers']:,} customers) at {point}",
+        f"  alert budget: {k} customers a day (evaluate.k), {k * days:,} over {days} day(s); "
+        f"flagged per day: min {min(counts)}, median {float(np.median(counts)):g}, "
+        f"max {max(counts)}",
+    ]
     empty = [d for d, n in per_day.items() if n == 0]
     if empty:
         shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
-        lines.append(f"warning: {len(empty)} day(s) had no flagged payment ({shown}); the "
-                     f"threshold may be too strict for this data: `--top-k` flags the top {k} "
-                     "customers of each day")
+        lines.append(
+            f"warning: {len(empty)} day(s) had no flagged payment ({shown}); the "
+            f"threshold may be too strict for this data: `--top-k` flags the top {k} "
+            "customers of each day"
+        )
     return lines
-
-
-def default_output(params: Params, input_path: str | Path, scored: pd.DataFrame) -> Path:
-    """``<explain.scored_dir>/<input name>-<first day>[_<last day>].parquet``."""
-    from okml.paths import resolve
-
-    days = scored["timestamp"].dt.strftime("%Y-%m-%d")
-    first, last = days.min(), days.max()
-    span = first if first == last else f"{first}_{last}"
-    return resolve(params.explain.scored_dir) / f"{Path(input_path).stem}-{span}.parquet"
-
-
-def score_cli(params: Params, input: str, history: str | None = None, model: str | None = None,
-              output: str | None = None, progress: bool = True, top_k: bool = False) -> int:
-    """``okml score``: score ``input`` (with ``history``) and write the scored Parquet file.
-
-    Prints where the file went and how many payments (and customers) were flagged.
-    """
-    from okml import tracking
-    from okml.data import load
-    from okml.io import write_parquet
-    from okml.paths import resolve
-
-    new = load(input, params=params.data)
-    hist = load(history, params=params.data) if history else None
-    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
-    fm = load_model(uri, params.mlflow)
-    version = registry_version(uri)
-    scored = score_transactions(fm, new, hist, params, progress=progress, top_k=top_k)
-    summary = flag_summary(scored, params.evaluate.k)
-    # in the file's metadata (pandas attrs in Parquet): which model scored it and how it flagged
-    scored.attrs |= {"model_uri": uri, "model_version": version, "flags": summary}
-    path = resolve(output) if output else default_output(params, input, scored)
-    write_parquet(scored, path)
-    print(f"scored {len(scored):,} transactions with {uri}"
-          + (f" (version {version})" if version and not uri.endswith(version) else ""))
-    for line in describe_flags(summary, scored.attrs["operating_point"]):
-        print(line)
-    approx = scored.attrs["approximate_features"]
-    if approx:
-        hint = (f"pass --history covering {lookback(fm.feature_params)} before the new payments"
-                if not history else "they see only the look-back of the history")
-        print(f"note: {len(approx)} feature(s) are approximate ({', '.join(approx[:4])}"
-              f"{', ...' if len(approx) > 4 else ''}): {hint}")
-    print(f"wrote {path}")
-    return 0

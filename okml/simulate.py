@@ -112,10 +112,37 @@ _GAME_TIERS = np.array([6.0, 12.0, 30.0, 68.0, 128.0, 198.0, 328.0, 648.0])
 _GAME_TIER_P = np.array([0.30, 0.20, 0.22, 0.13, 0.08, 0.03, 0.03, 0.01])
 
 REGIONS = (
-    "Guangdong", "Shandong", "Henan", "Jiangsu", "Sichuan", "Hebei", "Hunan", "Zhejiang",
-    "Anhui", "Hubei", "Guangxi", "Yunnan", "Jiangxi", "Liaoning", "Fujian", "Shaanxi",
-    "Guizhou", "Shanxi", "Chongqing", "Heilongjiang", "Xinjiang", "Gansu", "Shanghai",
-    "Inner Mongolia", "Jilin", "Beijing", "Tianjin", "Hainan", "Ningxia", "Qinghai", "Tibet",
+    "Guangdong",
+    "Shandong",
+    "Henan",
+    "Jiangsu",
+    "Sichuan",
+    "Hebei",
+    "Hunan",
+    "Zhejiang",
+    "Anhui",
+    "Hubei",
+    "Guangxi",
+    "Yunnan",
+    "Jiangxi",
+    "Liaoning",
+    "Fujian",
+    "Shaanxi",
+    "Guizhou",
+    "Shanxi",
+    "Chongqing",
+    "Heilongjiang",
+    "Xinjiang",
+    "Gansu",
+    "Shanghai",
+    "Inner Mongolia",
+    "Jilin",
+    "Beijing",
+    "Tianjin",
+    "Hainan",
+    "Ningxia",
+    "Qinghai",
+    "Tibet",
 )
 # roughly by population and payment volume, so a few provinces dominate
 _REGION_P = 1.0 / np.arange(1, len(REGIONS) + 1) ** 0.6
@@ -127,13 +154,51 @@ _HOUR_SD = np.array([1.0, 1.0, 2.0, 1.8, 1.2])
 _HOUR_P = np.array([0.15, 0.28, 0.15, 0.34, 0.08])
 
 # Chinese New Year's day; the week before it is busy, the holiday week quiet
-_NEW_YEAR = {2024: "02-10", 2025: "01-29", 2026: "02-17", 2027: "02-06", 2028: "01-26",
-             2029: "02-13", 2030: "02-03"}
+_NEW_YEAR = {
+    2024: "02-10",
+    2025: "01-29",
+    2026: "02-17",
+    2027: "02-06",
+    2028: "01-26",
+    2029: "02-13",
+    2030: "02-03",
+}
 
 _SYLLABLES = (
-    "Jin", "Long", "Hua", "Xin", "Da", "Fu", "Tian", "Mei", "Kang", "Le", "Hao", "Bao",
-    "Sheng", "Feng", "Yuan", "Heng", "Tai", "Ming", "Shun", "Xiang", "Rui", "An", "Jia",
-    "Hong", "Lian", "Yi", "Cheng", "Guang", "Wan", "Qian", "Xing", "Yu", "Zhong", "Lin",
+    "Jin",
+    "Long",
+    "Hua",
+    "Xin",
+    "Da",
+    "Fu",
+    "Tian",
+    "Mei",
+    "Kang",
+    "Le",
+    "Hao",
+    "Bao",
+    "Sheng",
+    "Feng",
+    "Yuan",
+    "Heng",
+    "Tai",
+    "Ming",
+    "Shun",
+    "Xiang",
+    "Rui",
+    "An",
+    "Jia",
+    "Hong",
+    "Lian",
+    "Yi",
+    "Cheng",
+    "Guang",
+    "Wan",
+    "Qian",
+    "Xing",
+    "Yu",
+    "Zhong",
+    "Lin",
 )
 _SUFFIXES = {
     "grocery": ("Mart", "Supermarket", "Fresh", "Grocery", "Convenience"),
@@ -189,17 +254,25 @@ class _Rows:
 
 def _rows(n: int, **cols: np.ndarray | int | float) -> _Rows:
     """Build rows from arrays or scalars (broadcast), casting to the compact dtypes."""
-    dtypes = {"ts": np.int64, "cust": np.int32, "merch": np.int32, "amount": np.float64,
-              "channel": np.int8, "device": np.int32, "region": np.int16, "ftype": np.int8,
-              "incident": np.int64}
+    dtypes = {
+        "ts": np.int64,
+        "cust": np.int32,
+        "merch": np.int32,
+        "amount": np.float64,
+        "channel": np.int8,
+        "device": np.int32,
+        "region": np.int16,
+        "ftype": np.int8,
+        "incident": np.int64,
+    }
     cols.setdefault("incident", -1)
-    return _Rows(**{k: np.broadcast_to(np.asarray(cols.get(k, 0), dtype=t), (n,)).copy()
-                    for k, t in dtypes.items()})
+    return _Rows(
+        **{k: np.broadcast_to(np.asarray(cols.get(k, 0), dtype=t), (n,)).copy() for k, t in dtypes.items()}
+    )
 
 
 def _concat(parts: Sequence[_Rows]) -> _Rows:
-    return _Rows(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                    for f in fields(_Rows)})
+    return _Rows(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Rows)})
 
 
 class _Ids:
@@ -314,8 +387,9 @@ class _World:
 
     def phone_at(self, cust: np.ndarray, day: np.ndarray) -> np.ndarray:
         """The customer's main device on a day (a few switch phones during the period)."""
-        return np.where(day >= self.dev_switch_day[cust], self.dev_next[cust],
-                        self.dev_first[cust]).astype(np.int32)
+        return np.where(day >= self.dev_switch_day[cust], self.dev_next[cust], self.dev_first[cust]).astype(
+            np.int32
+        )
 
 
 def _start_seconds(start: str) -> int:
@@ -396,17 +470,18 @@ def _world(p: SimulateParams, rng: np.random.Generator) -> _World:
     c_last_day = np.where(quits, stop, n_days).astype(np.int32)
     before = rng.uniform(HOUR, 10 * DAY, n_c)  # a new customer's first payment comes soon
     old = rng.uniform(30 * DAY, 5 * 365 * DAY, n_c)
-    c_created = (start + c_first_day.astype(np.int64) * DAY - np.where(joins, before, old)).astype(
-        np.int64
-    )
+    c_created = (start + c_first_day.astype(np.int64) * DAY - np.where(joins, before, old)).astype(np.int64)
 
     # favourite merchants: 3-12 each, mostly near home, picked by popularity
     k_max = 12
     k = np.minimum(3 + rng.poisson(4.0, n_c), k_max)
     local = rng.random((n_c, k_max)) < 0.6
     u = rng.random((n_c, k_max))
-    fav = np.where(local, pool.draw(u.ravel(), np.repeat(c_region, k_max)).reshape(n_c, k_max),
-                   pool.draw(u.ravel()).reshape(n_c, k_max))
+    fav = np.where(
+        local,
+        pool.draw(u.ravel(), np.repeat(c_region, k_max)).reshape(n_c, k_max),
+        pool.draw(u.ravel()).reshape(n_c, k_max),
+    )
     weights = rng.lognormal(0.0, 0.5, (n_c, k_max)) / np.arange(1, k_max + 1) ** 1.1
     weights[np.arange(k_max)[None, :] >= k[:, None]] = 0.0
     # gamers keep a game merchant as their second favourite
@@ -442,21 +517,47 @@ def _world(p: SimulateParams, rng: np.random.Generator) -> _World:
     none = np.arange(3)[None, :] >= n_trips[:, None]
     trip_start[none] = np.iinfo(np.int32).max
     trip_end[none] = np.iinfo(np.int32).max
-    trip_region = (
-        (c_region[:, None] + rng.integers(1, len(REGIONS), (n_c, 3))) % len(REGIONS)
-    ).astype(np.int16)
+    trip_region = ((c_region[:, None] + rng.integers(1, len(REGIONS), (n_c, 3))) % len(REGIONS)).astype(
+        np.int16
+    )
 
     return _World(
-        start=start, n_days=n_days, daily=daily, weekend=weekend,
-        m_cat=m_cat, m_region=m_region, m_pop=m_pop, m_price=m_price, m_online=m_online,
-        m_names=m_names, pool=pool,
-        c_region=c_region, c_rate=c_rate, c_weekend=c_weekend, c_spend=c_spend, c_peak=c_peak,
-        c_spread=c_spread, c_habit=c_habit, c_loyal=c_loyal, c_app=c_app,
-        c_first_day=c_first_day, c_last_day=c_last_day, c_created=c_created,
-        fav=fav.astype(np.int32), fav_cum=fav_cum, gamer=gamer, game_merchant=game_merchant,
-        dev_first=dev_first, dev_next=dev_next, dev_switch_day=dev_switch_day,
-        dev_second=dev_second, second_share=second_share,
-        trip_start=trip_start, trip_end=trip_end, trip_region=trip_region, n_devices=n_dev,
+        start=start,
+        n_days=n_days,
+        daily=daily,
+        weekend=weekend,
+        m_cat=m_cat,
+        m_region=m_region,
+        m_pop=m_pop,
+        m_price=m_price,
+        m_online=m_online,
+        m_names=m_names,
+        pool=pool,
+        c_region=c_region,
+        c_rate=c_rate,
+        c_weekend=c_weekend,
+        c_spend=c_spend,
+        c_peak=c_peak,
+        c_spread=c_spread,
+        c_habit=c_habit,
+        c_loyal=c_loyal,
+        c_app=c_app,
+        c_first_day=c_first_day,
+        c_last_day=c_last_day,
+        c_created=c_created,
+        fav=fav.astype(np.int32),
+        fav_cum=fav_cum,
+        gamer=gamer,
+        game_merchant=game_merchant,
+        dev_first=dev_first,
+        dev_next=dev_next,
+        dev_switch_day=dev_switch_day,
+        dev_second=dev_second,
+        second_share=second_share,
+        trip_start=trip_start,
+        trip_end=trip_end,
+        trip_region=trip_region,
+        n_devices=n_dev,
     )
 
 
@@ -468,8 +569,7 @@ def _local_to_utc(day: np.ndarray, local_hour: np.ndarray, start: int) -> np.nda
     return start + day.astype(np.int64) * DAY + np.mod(sec - LOCAL_OFFSET_S, DAY)
 
 
-def _legit_amount(w: _World, cust: np.ndarray, merch: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+def _legit_amount(w: _World, cust: np.ndarray, merch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     cat = w.m_cat[merch]
     n = len(cust)
     amount = w.m_price[merch] * w.c_spend[cust] * np.exp(_CAT_SIGMA[cat] * rng.standard_normal(n))
@@ -477,10 +577,12 @@ def _legit_amount(w: _World, cust: np.ndarray, merch: np.ndarray,
     # round amounts are common in honest payments too: game tiers, bill top-ups, whole yuan
     tier = _GAME_TIERS[rng.choice(len(_GAME_TIERS), size=n, p=_GAME_TIER_P)]
     amount = np.where((cat == _CAT["games"]) & (u < 0.6), tier, amount)
-    amount = np.where((cat == _CAT["utilities"]) & (u < 0.6),
-                      np.maximum(10.0, np.round(amount / 10.0) * 10.0), amount)
-    amount = np.where((cat != _CAT["games"]) & (cat != _CAT["utilities"]) & (u < 0.08),
-                      np.ceil(amount), amount)
+    amount = np.where(
+        (cat == _CAT["utilities"]) & (u < 0.6), np.maximum(10.0, np.round(amount / 10.0) * 10.0), amount
+    )
+    amount = np.where(
+        (cat != _CAT["games"]) & (cat != _CAT["utilities"]) & (u < 0.08), np.ceil(amount), amount
+    )
     return np.maximum(np.round(amount, 2), 0.5)
 
 
@@ -499,8 +601,7 @@ def _legit(w: _World, rng: np.random.Generator) -> _Rows:
     day = np.minimum(day, w.c_last_day[cust] - 1)  # float32 rounding must not reach the end
     weekday_p = (1.0 / (norm * peak)).astype(np.float32)
     weekend_p = (w.c_weekend / (norm * peak)).astype(np.float32)
-    keep_p = w.daily.astype(np.float32)[day] * np.where(w.weekend[day], weekend_p[cust],
-                                                        weekday_p[cust])
+    keep_p = w.daily.astype(np.float32)[day] * np.where(w.weekend[day], weekend_p[cust], weekday_p[cust])
     keep = rng.random(len(cust), dtype=np.float32) < keep_p
     del u, keep_p
     cust, day = cust[keep], day[keep]
@@ -509,15 +610,18 @@ def _legit(w: _World, rng: np.random.Generator) -> _Rows:
     # hour: the customer's own habit, or the population's daily profile
     comp = rng.choice(len(_HOUR_P), size=n, p=_HOUR_P)
     habit = rng.random(n) < w.c_habit[cust]
-    hour = np.where(habit, w.c_peak[cust] + w.c_spread[cust] * rng.standard_normal(n),
-                    _HOUR_MEAN[comp] + _HOUR_SD[comp] * rng.standard_normal(n))
+    hour = np.where(
+        habit,
+        w.c_peak[cust] + w.c_spread[cust] * rng.standard_normal(n),
+        _HOUR_MEAN[comp] + _HOUR_SD[comp] * rng.standard_normal(n),
+    )
     ts = _local_to_utc(day, hour, w.start)
 
     # merchant: a favourite, or exploring near where the customer is (on a trip: there)
     region = w.region_at(cust, day)
     away = region != w.c_region[cust]
-    u = rng.random(n)
-    pos = np.searchsorted((w.fav_cum + np.arange(n_c)[:, None]).ravel(), cust + u, side="right")
+    pick = rng.random(n)
+    pos = np.searchsorted((w.fav_cum + np.arange(n_c)[:, None]).ravel(), cust + pick, side="right")
     slot = np.clip(pos - cust.astype(np.int64) * w.fav.shape[1], 0, w.fav.shape[1] - 1)
     merch = w.fav[cust, slot]
     explore = (rng.random(n) >= w.c_loyal[cust]) | away
@@ -528,13 +632,22 @@ def _legit(w: _World, rng: np.random.Generator) -> _Rows:
         merch[e] = np.where(near, w.pool.draw(v, region[e]), w.pool.draw(v))
 
     online = w.m_online[merch]
-    channel = np.where(online, np.where(rng.random(n) < w.c_app[cust], APP, WEB),
-                       np.where(rng.random(n) < 0.7, POS, APP))
+    channel = np.where(
+        online, np.where(rng.random(n) < w.c_app[cust], APP, WEB), np.where(rng.random(n) < 0.7, POS, APP)
+    )
     device = w.phone_at(cust, day)
     second = rng.random(n) < w.second_share[cust]
     device = np.where(second, w.dev_second[cust], device)
-    rows = _rows(n, ts=ts, cust=cust, merch=merch, amount=_legit_amount(w, cust, merch, rng),
-                 channel=channel, device=device, region=region)
+    rows = _rows(
+        n,
+        ts=ts,
+        cust=cust,
+        merch=merch,
+        amount=_legit_amount(w, cust, merch, rng),
+        channel=channel,
+        device=device,
+        region=region,
+    )
     return _concat([rows, _game_sessions(w, rng)])
 
 
@@ -544,9 +657,7 @@ def _game_sessions(w: _World, rng: np.random.Generator) -> _Rows:
     active = (w.c_last_day - w.c_first_day)[gamers]
     n_sessions = rng.poisson(0.05 * active)
     s_cust = np.repeat(gamers, n_sessions).astype(np.int32)
-    s_day = (w.c_first_day[s_cust] + rng.random(len(s_cust)) * active.repeat(n_sessions)).astype(
-        np.int32
-    )
+    s_day = (w.c_first_day[s_cust] + rng.random(len(s_cust)) * active.repeat(n_sessions)).astype(np.int32)
     s_hour = rng.normal(21.0, 2.0, len(s_cust))
     size = 2 + rng.poisson(2.0, len(s_cust))
     cust = np.repeat(s_cust, size)
@@ -555,8 +666,16 @@ def _game_sessions(w: _World, rng: np.random.Generator) -> _Rows:
     ts = _local_to_utc(day, np.repeat(s_hour, size), w.start) + offset.astype(np.int64)
     ts = np.minimum(ts, w.end - 1)
     amount = _GAME_TIERS[rng.choice(len(_GAME_TIERS), size=len(cust), p=_GAME_TIER_P)]
-    return _rows(len(cust), ts=ts, cust=cust, merch=w.game_merchant[cust], amount=amount,
-                 channel=APP, device=w.phone_at(cust, day), region=w.region_at(cust, day))
+    return _rows(
+        len(cust),
+        ts=ts,
+        cust=cust,
+        merch=w.game_merchant[cust],
+        amount=amount,
+        channel=APP,
+        device=w.phone_at(cust, day),
+        region=w.region_at(cust, day),
+    )
 
 
 # ----------------------------------------------------------------------------- fraud
@@ -592,12 +711,12 @@ def _by_customer(rows: _Rows, customers: np.ndarray) -> dict[int, _Rows]:
     sub = sub.take(order)
     cuts = np.searchsorted(sub.cust, customers)
     ends = np.searchsorted(sub.cust, customers, side="right")
-    return {int(c): sub.take(np.arange(a, b))
-            for c, a, b in zip(customers, cuts, ends, strict=True)}
+    return {int(c): sub.take(np.arange(a, b)) for c, a, b in zip(customers, cuts, ends, strict=True)}
 
 
-def _account_takeover(p: SimulateParams, w: _World, legit: _Rows, ids: _Ids,
-                      rng: np.random.Generator) -> _Rows:
+def _account_takeover(
+    p: SimulateParams, w: _World, legit: _Rows, ids: _Ids, rng: np.random.Generator
+) -> _Rows:
     q = p.account_takeover
     n_v = _how_many(q.victims_per_1000_customers, p.n_customers)
     counts = np.bincount(legit.cust, minlength=w.n_customers)
@@ -637,9 +756,20 @@ def _account_takeover(p: SimulateParams, w: _World, legit: _Rows, ids: _Ids,
         typical = float(np.mean(h.amount))
         amount = np.round(typical * q.amount_multiplier * rng.lognormal(0.0, 0.4, k), 2)
         channel = np.where(rng.random(k) < 0.75, APP, WEB)
-        parts.append(_rows(k, ts=ts, cust=v, merch=merch[:k], amount=np.maximum(amount, 1.0),
-                           channel=channel, device=ids.devices(1)[0], region=region,
-                           ftype=ATO, incident=i))
+        parts.append(
+            _rows(
+                k,
+                ts=ts,
+                cust=v,
+                merch=merch[:k],
+                amount=np.maximum(amount, 1.0),
+                channel=channel,
+                device=ids.devices(1)[0],
+                region=region,
+                ftype=ATO,
+                incident=i,
+            )
+        )
     return _concat(parts)
 
 
@@ -672,22 +802,36 @@ def _fake_orders(p: SimulateParams, w: _World, ids: _Ids, rng: np.random.Generat
         ts = t0 + np.repeat(s_at, sizes) + _burst_offsets(sizes, 40.0, rng)
         ts = np.clip(ts.astype(np.int64), w.start, w.end - 1)
         is_round = rng.random(n) < q.round_share
-        amount = np.where(is_round, rng.choice(round_values, n),
-                          np.round(rng.uniform(min(1.0, q.amount_max / 2), q.amount_max, n), 2))
+        amount = np.where(
+            is_round,
+            rng.choice(round_values, n),
+            np.round(rng.uniform(min(1.0, q.amount_max / 2), q.amount_max, n), 2),
+        )
         # each account mostly uses its own ring phone, sometimes another one of the ring's
         acc = rng.integers(0, q.accounts_per_ring, n)
-        dev = np.where(rng.random(n) < 0.7, acc % q.devices_per_ring,
-                       rng.integers(0, q.devices_per_ring, n))
+        dev = np.where(rng.random(n) < 0.7, acc % q.devices_per_ring, rng.integers(0, q.devices_per_ring, n))
         channel = np.where(rng.random(n) < 0.9, APP, WEB)
         region = rng.choice(len(REGIONS), p=_REGION_P)
-        parts.append(_rows(n, ts=ts, cust=accounts[acc], merch=colluders[r],
-                           amount=np.maximum(amount, 0.01), channel=channel, device=devices[dev],
-                           region=region, ftype=FAKE, incident=accounts[acc]))
+        parts.append(
+            _rows(
+                n,
+                ts=ts,
+                cust=accounts[acc],
+                merch=colluders[r],
+                amount=np.maximum(amount, 0.01),
+                channel=channel,
+                device=devices[dev],
+                region=region,
+                ftype=FAKE,
+                incident=accounts[acc],
+            )
+        )
     return _concat(parts)
 
 
-def _compromised_merchants(p: SimulateParams, w: _World, legit: _Rows,
-                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _compromised_merchants(
+    p: SimulateParams, w: _World, legit: _Rows, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of legitimate rows that become skimming fraud, their new amounts and
     incidents (one per merchant and customer)."""
     q = p.compromised_merchant
@@ -725,8 +869,7 @@ def _skim(legit: _Rows, pos: np.ndarray, amount: np.ndarray, incident: np.ndarra
     return replace(legit, ftype=ftype, amount=amounts, incident=incidents)
 
 
-def _forged_identities(p: SimulateParams, w: _World, ids: _Ids,
-                       rng: np.random.Generator) -> _Rows:
+def _forged_identities(p: SimulateParams, w: _World, ids: _Ids, rng: np.random.Generator) -> _Rows:
     q = p.forged_identity
     if q.accounts == 0:
         return _rows(0)
@@ -744,13 +887,23 @@ def _forged_identities(p: SimulateParams, w: _World, ids: _Ids,
     ts = np.clip((first[acc] + spread).astype(np.int64), w.start, w.end - 1)
     sigma = 0.6
     amount = rng.lognormal(np.log(q.amount_mean) - sigma**2 / 2, sigma, len(acc))
-    amount = np.where(rng.random(len(acc)) < 0.4, np.maximum(100.0, np.round(amount, -2)),
-                      np.round(amount, 2))
+    amount = np.where(
+        rng.random(len(acc)) < 0.4, np.maximum(100.0, np.round(amount, -2)), np.round(amount, 2)
+    )
     merch = _category_pool(w, _CASH_OUT).draw(rng.random(len(acc)))
     channel = np.where(rng.random(len(acc)) < 0.6, APP, WEB)
-    return _rows(len(acc), ts=ts, cust=accounts[acc], merch=merch, amount=amount,
-                 channel=channel, device=devices[acc], region=regions[acc], ftype=FORGED,
-                 incident=accounts[acc])
+    return _rows(
+        len(acc),
+        ts=ts,
+        cust=accounts[acc],
+        merch=merch,
+        amount=amount,
+        channel=channel,
+        device=devices[acc],
+        region=regions[acc],
+        ftype=FORGED,
+        incident=accounts[acc],
+    )
 
 
 def new_pattern_start(p: SimulateParams) -> pd.Timestamp:
@@ -803,9 +956,18 @@ def _new_pattern(p: SimulateParams, w: _World, rng: np.random.Generator) -> _Row
     cust = victims[vic]
     day = ((ts - w.start) // DAY).astype(np.int32)
     channel = np.where(rng.random(len(vic)) < 0.6, WEB, APP)
-    return _rows(len(vic), ts=ts, cust=cust, merch=merch, amount=np.round(amount, 2),
-                 channel=channel, device=w.phone_at(cust, day), region=w.region_at(cust, day),
-                 ftype=NEW, incident=cust)
+    return _rows(
+        len(vic),
+        ts=ts,
+        cust=cust,
+        merch=merch,
+        amount=np.round(amount, 2),
+        channel=channel,
+        device=w.phone_at(cust, day),
+        region=w.region_at(cust, day),
+        ftype=NEW,
+        incident=cust,
+    )
 
 
 # ----------------------------------------------------------------------------- labels
@@ -842,8 +1004,7 @@ def _labels(p: SimulateParams, rows: _Rows, rng: np.random.Generator) -> _Labels
     r_time = inc_report[inc]
     review = (rng.lognormal(np.log(3.0), 0.6, len(fraud)) * HOUR).astype(np.int64)
     # the rest wait for chargebacks and reviews: days to weeks, capped
-    delay_days = np.minimum(rng.lognormal(np.log(q.delay_days_median), 0.6, len(fraud)),
-                            q.delay_days_max)
+    delay_days = np.minimum(rng.lognormal(np.log(q.delay_days_median), 0.6, len(fraud)), q.delay_days_max)
     delay = np.maximum(delay_days * DAY, HOUR).astype(np.int64)
     lt = np.where(rep, r_time + review, ts + delay)
     # never-labelled fraud comes from the unreported, sized so the overall share is as set
@@ -856,8 +1017,7 @@ def _labels(p: SimulateParams, rows: _Rows, rng: np.random.Generator) -> _Labels
 
 
 # ----------------------------------------------------------------------------- assemble
-def _strings(values: Sequence[str], codes: np.ndarray,
-             missing: np.ndarray | None = None) -> pd.Series:
+def _strings(values: Sequence[str], codes: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
     """A pandas ``string`` column from codes into ``values``, built in Arrow without Python
     objects per row."""
     idx = pa.array(codes.astype(np.int32), mask=missing)
@@ -887,31 +1047,40 @@ def _merchant_ids(n: int) -> list[str]:
     return [f"M{k:0{width}d}" for k in range(1, n + 1)]
 
 
-def _assemble(w: _World, rows: _Rows, labels: _Labels, ids: _Ids, created: np.ndarray,
-              customer_rng: np.random.Generator, device_rng: np.random.Generator) -> pd.DataFrame:
+def _assemble(
+    w: _World,
+    rows: _Rows,
+    labels: _Labels,
+    ids: _Ids,
+    created: np.ndarray,
+    customer_rng: np.random.Generator,
+    device_rng: np.random.Generator,
+) -> pd.DataFrame:
     order = np.argsort(rows.ts, kind="stable")
     rows = rows.take(order)
     labels = _Labels(*(a[order] for a in (labels.label_time, labels.reported, labels.report_time)))
     n = len(rows)
-    df = pd.DataFrame({
-        "transaction_id": np.arange(1, n + 1, dtype=np.int64),
-        "timestamp": _times(rows.ts),
-        "customer_id": _strings(_ids("C", ids.n_customers, customer_rng), rows.cust),
-        "merchant_id": _strings(_merchant_ids(len(w.m_cat)), rows.merch),
-        "amount": rows.amount,
-        "merchant_name": _strings(w.m_names, rows.merch),
-        "merchant_category": _strings(CATEGORIES, w.m_cat[rows.merch]),
-        "currency": _strings([CURRENCY], np.zeros(n, dtype=np.int32)),
-        "channel": _strings(CHANNELS, rows.channel),
-        "device_id": _strings(_ids("D", ids.n_devices, device_rng), rows.device),
-        "region": _strings(REGIONS, rows.region),
-        "account_created_at": _times(created[rows.cust]),
-        "is_fraud": (rows.ftype > 0).astype(np.int8),
-        "fraud_type": _strings(FRAUD_TYPES, np.maximum(rows.ftype - 1, 0), rows.ftype == 0),
-        "label_time": _times(labels.label_time),
-        "reported_by_user": labels.reported,
-        "report_time": _times(labels.report_time),
-    })
+    df = pd.DataFrame(
+        {
+            "transaction_id": np.arange(1, n + 1, dtype=np.int64),
+            "timestamp": _times(rows.ts),
+            "customer_id": _strings(_ids("C", ids.n_customers, customer_rng), rows.cust),
+            "merchant_id": _strings(_merchant_ids(len(w.m_cat)), rows.merch),
+            "amount": rows.amount,
+            "merchant_name": _strings(w.m_names, rows.merch),
+            "merchant_category": _strings(CATEGORIES, w.m_cat[rows.merch]),
+            "currency": _strings([CURRENCY], np.zeros(n, dtype=np.int32)),
+            "channel": _strings(CHANNELS, rows.channel),
+            "device_id": _strings(_ids("D", ids.n_devices, device_rng), rows.device),
+            "region": _strings(REGIONS, rows.region),
+            "account_created_at": _times(created[rows.cust]),
+            "is_fraud": (rows.ftype > 0).astype(np.int8),
+            "fraud_type": _strings(FRAUD_TYPES, np.maximum(rows.ftype - 1, 0), rows.ftype == 0),
+            "label_time": _times(labels.label_time),
+            "reported_by_user": labels.reported,
+            "report_time": _times(labels.report_time),
+        }
+    )
     return df[CANONICAL]
 
 
@@ -1005,32 +1174,45 @@ def summary_text(df: pd.DataFrame) -> str:
     lines.append(f"merchants   {df['merchant_id'].nunique():,}")
     day = df["timestamp"].dt.floor("D")
     per_day = day.value_counts()
-    lines.append(f"per day     {per_day.min():,} / {int(per_day.median()):,} / {per_day.max():,}"
-                 "  (min / median / max)")
+    lines.append(
+        f"per day     {per_day.min():,} / {int(per_day.median()):,} / {per_day.max():,}  (min / median / max)"
+    )
     if "is_fraud" not in df:
         return "\n".join(lines)
     fraud = df["is_fraud"] == 1
     f_day = fraud.groupby(day).sum().reindex(per_day.index, fill_value=0)
-    lines.append(f"fraud/day   {f_day.min():,} / {f_day.median():g} / {f_day.max():,}"
-                 f"  (fraud rate {fraud.mean():.3%})")
+    lines.append(
+        f"fraud/day   {f_day.min():,} / {f_day.median():g} / {f_day.max():,}  (fraud rate {fraud.mean():.3%})"
+    )
     if not fraud.any():
         return "\n".join(lines)
     f = df[fraud]
     kind = f["fraud_type"].fillna("unknown") if "fraud_type" in f else pd.Series("fraud", f.index)
-    table = pd.DataFrame({
-        "count": kind.value_counts(),
-        "share_tx": kind.value_counts() / n,
-        "amount": f["amount"].groupby(kind).sum(),
-    })
+    table = pd.DataFrame(
+        {
+            "count": kind.value_counts(),
+            "share_tx": kind.value_counts() / n,
+            "amount": f["amount"].groupby(kind).sum(),
+        }
+    )
     if "label_time" in f:
         table["labelled"] = f["label_time"].notna().groupby(kind).mean()
     if "reported_by_user" in f:
         table["reported"] = f["reported_by_user"].astype(bool).groupby(kind).mean()
-    table.loc["total"] = [table["count"].sum(), table["share_tx"].sum(), table["amount"].sum(),
-                          *([f["label_time"].notna().mean()] if "labelled" in table else []),
-                          *([f["reported_by_user"].mean()] if "reported" in table else [])]
-    fmt = {"count": "{:,.0f}".format, "share_tx": "{:.3%}".format, "amount": "{:,.0f}".format,
-           "labelled": "{:.0%}".format, "reported": "{:.0%}".format}
+    table.loc["total"] = [
+        table["count"].sum(),
+        table["share_tx"].sum(),
+        table["amount"].sum(),
+        *([f["label_time"].notna().mean()] if "labelled" in table else []),
+        *([f["reported_by_user"].mean()] if "reported" in table else []),
+    ]
+    fmt = {
+        "count": "{:,.0f}".format,
+        "share_tx": "{:.3%}".format,
+        "amount": "{:,.0f}".format,
+        "labelled": "{:.0%}".format,
+        "reported": "{:.0%}".format,
+    }
     lines.append("")
     lines.append(table.to_string(formatters=fmt))
     return "\n".join(lines)

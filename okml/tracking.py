@@ -26,6 +26,7 @@ from urllib.request import url2pathname
 import pandas as pd
 
 from okml.config import MlflowParams
+from okml.errors import OkmlError
 from okml.paths import PROJECT_ROOT, resolve
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,19 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 # the process that owns a run, so a later run can close it when that process died (kill -9)
 OWNER_PID, OWNER_HOST, OWNER_START = "okml.pid", "okml.host", "okml.pid_start"
-PACKAGES = ["okml", "pandas", "numpy", "scikit-learn", "xgboost-cpu", "shap", "mlflow",
-            "imbalanced-learn", "papermill", "pandera", "pyarrow"]
+PACKAGES = [
+    "okml",
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "xgboost-cpu",
+    "shap",
+    "mlflow",
+    "imbalanced-learn",
+    "papermill",
+    "pandera",
+    "pyarrow",
+]
 
 
 def tracking_uri(params: MlflowParams) -> str:
@@ -45,7 +57,7 @@ def tracking_uri(params: MlflowParams) -> str:
         uri = params.tracking_uri
         if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
             # relative SQLite paths are taken from the project root, not the cwd
-            uri = "sqlite:///" + str(resolve(uri[len("sqlite:///"):]))
+            uri = "sqlite:///" + str(resolve(uri[len("sqlite:///") :]))
         return uri
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
@@ -93,7 +105,7 @@ def configure(params: MlflowParams) -> str:
 
     uri = tracking_uri(params)
     if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = mlflow.MlflowClient()
@@ -124,11 +136,21 @@ def code_version() -> dict[str, str]:
     """Git commit (``+dirty`` when the tree has uncommitted changes) and package versions."""
     out: dict[str, str] = {}
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
-                               ).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         out["git.commit"] = sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         out["git.commit"] = "unknown"
@@ -143,8 +165,18 @@ def code_version() -> dict[str, str]:
 
 def pip_requirements() -> list[str]:
     """What a logged model needs to load and score (the okml code travels as code_paths)."""
-    names = ["pandas", "numpy", "pyarrow", "xgboost-cpu", "scikit-learn", "pandera", "pydantic",
-             "pyyaml", "tqdm", "mlflow"]
+    names = [
+        "pandas",
+        "numpy",
+        "pyarrow",
+        "xgboost-cpu",
+        "scikit-learn",
+        "pandera",
+        "pydantic",
+        "pyyaml",
+        "tqdm",
+        "mlflow",
+    ]
     reqs = []
     for n in names:
         try:
@@ -191,16 +223,19 @@ def close_stale_runs(experiment_id: str) -> list[str]:
     import mlflow
 
     client = mlflow.MlflowClient()
-    runs = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'",
-                              max_results=1000)
+    runs = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
     closed = []
     for r in runs:
         tags = r.data.tags
         if not _owner_gone(tags):
             continue
         rid = r.info.run_id
-        why = (f"left RUNNING by process {tags[OWNER_PID]} on {tags[OWNER_HOST]}, which is gone; "
-               f"closed by process {os.getpid()}")
+        why = (
+            f"left RUNNING by process {tags[OWNER_PID]} on {tags[OWNER_HOST]}, which is gone; "
+            f"closed by process {os.getpid()}"
+        )
         client.set_tag(rid, "okml.closed", why)
         client.set_terminated(rid, "KILLED")
         log.warning("run %s was %s: marked KILLED", rid, why.split("; ")[0])
@@ -209,8 +244,7 @@ def close_stale_runs(experiment_id: str) -> list[str]:
 
 
 @contextmanager
-def run(params: MlflowParams, run_name: str, tags: Mapping[str, str] | None = None
-        ) -> Iterator[Any]:
+def run(params: MlflowParams, run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[Any]:
     """Open an MLflow run owned by this process; it ends KILLED if the body is interrupted
     (SIGINT/SIGTERM: ``KeyboardInterrupt``), FAILED if it raises, FINISHED otherwise.
 
@@ -221,8 +255,9 @@ def run(params: MlflowParams, run_name: str, tags: Mapping[str, str] | None = No
 
     exp_id = configure(params)
     close_stale_runs(exp_id)
-    active = mlflow.start_run(experiment_id=exp_id, run_name=run_name,
-                              tags={**owner_tags(), **dict(tags or {})})
+    active = mlflow.start_run(
+        experiment_id=exp_id, run_name=run_name, tags={**owner_tags(), **dict(tags or {})}
+    )
     try:
         yield active
     except KeyboardInterrupt as e:
@@ -238,15 +273,23 @@ def run(params: MlflowParams, run_name: str, tags: Mapping[str, str] | None = No
         mlflow.end_run(status="FINISHED")
 
 
+def _active_run_id() -> str:
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is None:
+        raise OkmlError("no active MLflow run: pass run_id")
+    return str(active.info.run_id)
+
+
 def log_params(flat: Mapping[str, Any]) -> None:
     """Log flattened params; lists and None become their JSON text (MLflow stores strings)."""
     import mlflow
 
-    clean = {k: (json.dumps(v) if isinstance(v, list | dict) or v is None else v)
-             for k, v in flat.items()}
+    clean = {k: (json.dumps(v) if isinstance(v, list | dict) or v is None else v) for k, v in flat.items()}
     items = list(clean.items())
     for i in range(0, len(items), 90):  # MLflow caps a batch at 100 params
-        mlflow.log_params(dict(items[i:i + 90]))
+        mlflow.log_params(dict(items[i : i + 90]))
 
 
 def log_metrics(metrics: Mapping[str, float], run_id: str | None = None) -> None:
@@ -256,7 +299,7 @@ def log_metrics(metrics: Mapping[str, float], run_id: str | None = None) -> None
     import mlflow
 
     client = mlflow.MlflowClient()
-    rid = run_id or mlflow.active_run().info.run_id
+    rid = run_id or _active_run_id()
     for k, v in metrics.items():
         if isinstance(v, int | float) and math.isfinite(float(v)):
             client.log_metric(rid, k.replace("@", "_at_"), float(v))
@@ -268,17 +311,16 @@ def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
     import mlflow
 
     client = mlflow.MlflowClient()
-    rid = run_id or mlflow.active_run().info.run_id
+    rid = run_id or _active_run_id()
     for k, v in tags.items():
         client.set_tag(rid, k, str(v))
 
 
-def log_artifact(path: str | Path, artifact_path: str | None = None,
-                 run_id: str | None = None) -> None:
+def log_artifact(path: str | Path, artifact_path: str | None = None, run_id: str | None = None) -> None:
     import mlflow
 
     client = mlflow.MlflowClient()
-    rid = run_id or mlflow.active_run().info.run_id
+    rid = run_id or _active_run_id()
     client.log_artifact(rid, str(path), artifact_path)
 
 
@@ -302,8 +344,9 @@ def register(model_uri: str, params: MlflowParams, tags: Mapping[str, Any] | Non
     are created with the version (a kill cannot leave it untagged)."""
     import mlflow
 
-    mv = mlflow.register_model(model_uri, params.model_name,
-                               tags={k: str(v) for k, v in (tags or {}).items()})
+    mv = mlflow.register_model(
+        model_uri, params.model_name, tags={k: str(v) for k, v in (tags or {}).items()}
+    )
     return str(mv.version)
 
 
@@ -335,7 +378,7 @@ def tag_version(params: MlflowParams, version: str, tags: Mapping[str, Any]) -> 
 def version_run_id(params: MlflowParams, version: str) -> str:
     import mlflow
 
-    return mlflow.MlflowClient().get_model_version(params.model_name, version).run_id
+    return str(mlflow.MlflowClient().get_model_version(params.model_name, version).run_id)
 
 
 def model_uri(params: MlflowParams, alias: str = CHAMPION) -> str:
@@ -356,8 +399,67 @@ def run_tag(run_id: str, key: str) -> str | None:
     return mlflow.MlflowClient().get_run(run_id).data.tags.get(key)
 
 
+def run_data(run_id: str) -> dict[str, Any]:
+    """A run's latest ``metrics`` and its ``tags``."""
+    import mlflow
+
+    run = mlflow.MlflowClient().get_run(run_id)
+    return {"metrics": dict(run.data.metrics), "tags": dict(run.data.tags)}
+
+
 def run_metrics(run_id: str) -> dict[str, float]:
     """The latest value of every metric of a run."""
     import mlflow
 
     return dict(mlflow.MlflowClient().get_run(run_id).data.metrics)
+
+
+# ------------------------------------------------------------------------ models
+def is_registry_uri(uri: str) -> bool:
+    """MLflow URIs that need the tracking store (``models:/``, ``runs:/``)."""
+    return uri.startswith(("models:/", "runs:/"))
+
+
+def load_model(uri: str, mlflow_params: MlflowParams) -> Any:
+    """Load an okml model (the ``FraudModel``) from an MLflow URI or a local model folder.
+
+    Raises
+    ------
+    OkmlError
+        Nothing loadable at ``uri`` (one line, naming what to do).
+    """
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    if is_registry_uri(uri):
+        configure(mlflow_params)
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = "; run `okml train` first or pass --model" if uri.startswith("models:/") else ""
+        raise OkmlError(f"cannot load model {uri}: {first}{hint}") from None
+    return loaded.unwrap_python_model()
+
+
+def registry_version(uri: str) -> str | None:
+    """``models:/NAME@alias`` or ``models:/NAME/N`` -> ``NAME/N`` (None for other URIs).
+
+    Resolved when scoring, so a scored file names the version that scored it even after the
+    alias has moved on.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not uri.startswith("models:/"):
+        return None
+    ref = uri[len("models:/") :]
+    client = mlflow.MlflowClient()
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return f"{name}/{client.get_model_version_by_alias(name, alias).version}"
+        name, _, version = ref.rpartition("/")
+        return f"{name}/{int(version)}" if name else None
+    except (MlflowException, ValueError):
+        return None

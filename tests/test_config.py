@@ -25,8 +25,9 @@ def test_shipped_params_match_defaults() -> None:
 
 
 def test_override_parses_yaml_values() -> None:
-    p = load_params(overrides=["model.max_depth=4", "features.customer_windows=[1h, 2d]",
-                               "explain.language=zh"])
+    p = load_params(
+        overrides=["model.max_depth=4", "features.customer_windows=[1h, 2d]", "explain.language=zh"]
+    )
     assert p.model.max_depth == 4
     assert p.features.customer_windows == ["1h", "2d"]
     assert p.explain.language == "zh"
@@ -34,8 +35,7 @@ def test_override_parses_yaml_values() -> None:
 
 def test_unquoted_dates_in_overrides_are_taken_as_dates() -> None:
     # YAML reads 2018-08-22 as a date; the split takes it as the same ISO day
-    p = load_params(overrides=["split.train_starts=[2018-08-22, 2018-08-29]",
-                               "split.test_end=2018-09-30"])
+    p = load_params(overrides=["split.train_starts=[2018-08-22, 2018-08-29]", "split.test_end=2018-09-30"])
     assert p.split.train_starts == ["2018-08-22", "2018-08-29"]
     assert p.split.test_end == "2018-09-30"
 
@@ -110,7 +110,10 @@ def test_format_duration() -> None:
 
 def test_flatten() -> None:
     assert flatten({"model": {"max_depth": 4, "x": {"y": 1}}, "a": []}) == {
-        "model.max_depth": 4, "model.x.y": 1, "a": []}
+        "model.max_depth": 4,
+        "model.x.y": 1,
+        "a": [],
+    }
     assert Params().flat()["model.max_depth"] == Params().model.max_depth
 
 
@@ -177,10 +180,15 @@ def test_promote_metric_known(metric) -> None:
     assert load_params(overrides=[f"mlflow.promote_metric={metric}"]).mlflow.promote_metric == metric
 
 
-@pytest.mark.parametrize(("metric", "hint"), [
-    ("nope", "choose one of"), ("cp_at_kk", "did you mean cp_at_k?"),
-    ("missed_amount", "choose one of"), ("recall.", ""),
-])
+@pytest.mark.parametrize(
+    ("metric", "hint"),
+    [
+        ("nope", "choose one of"),
+        ("cp_at_kk", "did you mean cp_at_k?"),
+        ("missed_amount", "choose one of"),
+        ("recall.", ""),
+    ],
+)
 def test_promote_metric_unknown_is_refused_at_load(metric, hint) -> None:
     # a metric no run logs would leave every challenger "undefined": never promoted, exit 0
     pattern = rf"mlflow\.promote_metric: unknown metric '{re.escape(metric)}'.*{hint}"

@@ -39,23 +39,26 @@ def copy_fixture(name: str, tmp_path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------- canonical
-CANONICAL_EXPECTED = pd.DataFrame({
-    # the CSV holds t3, t1, t2, t4; loading sorts by time
-    "transaction_id": strings("t1", "t2", "t3", "t4"),
-    # t2 was 07:30-05:00 and t3 08:00+08:00 in the file
-    "timestamp": utc("2026-01-01T10:00:00Z", "2026-01-01T12:30:00Z", "2026-01-02T00:00:00Z",
-                     "2026-01-03T00:00:00Z"),
-    "customer_id": strings("c1", "c2", "c1", "c2"),
-    "merchant_id": strings("m1", "m1", "m2", "m3"),
-    "amount": [12.5, 99.99, 20.0, 5.0],
-    "merchant_category": strings("food", "grocery", "food", "travel"),
-    "channel": strings("app", "web", "app", "pos"),
-    "is_fraud": pd.array([0, 0, 1, 1], dtype="int8"),
-    "fraud_type": strings(None, None, "account_takeover", "fake_order"),
-    "label_time": utc(None, None, "2026-01-05T00:00:00Z", None),
-    "reported_by_user": [False, False, True, False],
-    "report_time": utc(None, None, "2026-01-02T12:00:00Z", None),
-})
+CANONICAL_EXPECTED = pd.DataFrame(
+    {
+        # the CSV holds t3, t1, t2, t4; loading sorts by time
+        "transaction_id": strings("t1", "t2", "t3", "t4"),
+        # t2 was 07:30-05:00 and t3 08:00+08:00 in the file
+        "timestamp": utc(
+            "2026-01-01T10:00:00Z", "2026-01-01T12:30:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"
+        ),
+        "customer_id": strings("c1", "c2", "c1", "c2"),
+        "merchant_id": strings("m1", "m1", "m2", "m3"),
+        "amount": [12.5, 99.99, 20.0, 5.0],
+        "merchant_category": strings("food", "grocery", "food", "travel"),
+        "channel": strings("app", "web", "app", "pos"),
+        "is_fraud": pd.array([0, 0, 1, 1], dtype="int8"),
+        "fraud_type": strings(None, None, "account_takeover", "fake_order"),
+        "label_time": utc(None, None, "2026-01-05T00:00:00Z", None),
+        "reported_by_user": [False, False, True, False],
+        "report_time": utc(None, None, "2026-01-02T12:00:00Z", None),
+    }
+)
 
 
 @pytest.mark.parametrize("name", ["canonical.csv", "canonical.parquet"])
@@ -75,8 +78,7 @@ def test_canonical_folder_is_concatenated(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(out, CANONICAL_EXPECTED)
 
 
-def test_relative_path_resolves_from_project_root(monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_relative_path_resolves_from_project_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # the working directory must not matter
     out = load("tests/fixtures/canonical.csv")
     assert list(out["transaction_id"]) == ["t1", "t2", "t3", "t4"]
@@ -91,22 +93,35 @@ def test_load_does_not_touch_files(tmp_path: Path) -> None:
 
 
 # -------------------------------------------------------------------------- handbook
-HANDBOOK_EXPECTED = pd.DataFrame({
-    "transaction_id": np.array([0, 1, 2, 3, 4], dtype="int64"),
-    "timestamp": utc("2018-04-01T00:00:31Z", "2018-04-01T00:02:10Z", "2018-04-01T09:12:00Z",
-                     "2018-04-02T00:01:00Z", "2018-04-02T10:00:00Z"),
-    "customer_id": np.array([596, 4961, 2, 596, 2], dtype="int64"),
-    "merchant_id": np.array([3156, 3412, 1365, 3156, 1365], dtype="int64"),
-    "amount": [57.16, 81.51, 250.00, 12.50, 30.00],
-    "is_fraud": pd.array([0, 0, 1, 1, 1], dtype="int8"),
-    "fraud_type": strings(None, None, "handbook_scenario_1", "handbook_scenario_2",
-                          "handbook_scenario_3"),
-    # no label times in the Handbook: timestamp + 7 days for every row, legit ones included
-    "label_time": utc("2018-04-08T00:00:31Z", "2018-04-08T00:02:10Z", "2018-04-08T09:12:00Z",
-                      "2018-04-09T00:01:00Z", "2018-04-09T10:00:00Z"),
-    "TX_TIME_SECONDS": np.array([31, 130, 33120, 86460, 122400], dtype="int64"),
-    "TX_TIME_DAYS": np.array([0, 0, 0, 1, 1], dtype="int64"),
-})
+HANDBOOK_EXPECTED = pd.DataFrame(
+    {
+        "transaction_id": np.array([0, 1, 2, 3, 4], dtype="int64"),
+        "timestamp": utc(
+            "2018-04-01T00:00:31Z",
+            "2018-04-01T00:02:10Z",
+            "2018-04-01T09:12:00Z",
+            "2018-04-02T00:01:00Z",
+            "2018-04-02T10:00:00Z",
+        ),
+        "customer_id": np.array([596, 4961, 2, 596, 2], dtype="int64"),
+        "merchant_id": np.array([3156, 3412, 1365, 3156, 1365], dtype="int64"),
+        "amount": [57.16, 81.51, 250.00, 12.50, 30.00],
+        "is_fraud": pd.array([0, 0, 1, 1, 1], dtype="int8"),
+        "fraud_type": strings(
+            None, None, "handbook_scenario_1", "handbook_scenario_2", "handbook_scenario_3"
+        ),
+        # no label times in the Handbook: timestamp + 7 days for every row, legit ones included
+        "label_time": utc(
+            "2018-04-08T00:00:31Z",
+            "2018-04-08T00:02:10Z",
+            "2018-04-08T09:12:00Z",
+            "2018-04-09T00:01:00Z",
+            "2018-04-09T10:00:00Z",
+        ),
+        "TX_TIME_SECONDS": np.array([31, 130, 33120, 86460, 122400], dtype="int64"),
+        "TX_TIME_DAYS": np.array([0, 0, 0, 1, 1], dtype="int64"),
+    }
+)
 
 
 def test_handbook_fixture_has_object_dtypes() -> None:
@@ -138,8 +153,7 @@ def test_handbook_csv_folder(tmp_path: Path) -> None:
     folder = tmp_path / "hb"
     folder.mkdir()
     for day in ("2018-04-01", "2018-04-02"):
-        pd.read_pickle(FIXTURES / "handbook" / f"{day}.pkl").to_csv(folder / f"{day}.csv",
-                                                                    index=False)
+        pd.read_pickle(FIXTURES / "handbook" / f"{day}.pkl").to_csv(folder / f"{day}.csv", index=False)
     out = load(folder, preset="handbook")
     pd.testing.assert_frame_equal(out, HANDBOOK_EXPECTED)
 
@@ -197,32 +211,36 @@ def test_duplicate_ids_across_files_name_both(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- paysim
 def test_paysim_steps_become_hours_after_start() -> None:
     out = load(FIXTURES / "paysim.csv", preset="paysim")
-    expected = pd.DataFrame({
-        "transaction_id": np.arange(5, dtype="int64"),
-        # step 1 = start + 1 h; step 743 = start + 30 days 23 h
-        "timestamp": utc("2026-01-01T01:00:00Z", "2026-01-01T01:00:00Z", "2026-01-01T01:00:00Z",
-                         "2026-01-01T02:00:00Z", "2026-01-31T23:00:00Z"),
-        "customer_id": strings("C1231006815", "C1305486145", "C840083671", "C712410124",
-                               "C1231006815"),
-        "merchant_id": strings("M1979787155", "C553264065", "C38997010", "C195600860",
-                               "M1979787155"),
-        "amount": [9839.64, 181.0, 181.0, 5337.77, 11.5],
-        "merchant_category": strings("PAYMENT", "TRANSFER", "CASH_OUT", "DEBIT", "PAYMENT"),
-        "is_fraud": pd.array([0, 1, 1, 0, 0], dtype="int8"),
-        # frauds labelled 7 days later, legitimate payments never
-        "label_time": utc(None, "2026-01-08T01:00:00Z", "2026-01-08T01:00:00Z", None, None),
-        "oldbalanceOrg": [170136.0, 181.0, 181.0, 41720.0, 160296.36],
-        "newbalanceOrig": [160296.36, 0.0, 0.0, 36382.23, 160284.86],
-        "oldbalanceDest": [0.0, 0.0, 21182.0, 41898.0, 0.0],
-        "newbalanceDest": [0.0, 0.0, 0.0, 40348.79, 0.0],
-        "isFlaggedFraud": np.zeros(5, dtype="int64"),
-    })
+    expected = pd.DataFrame(
+        {
+            "transaction_id": np.arange(5, dtype="int64"),
+            # step 1 = start + 1 h; step 743 = start + 30 days 23 h
+            "timestamp": utc(
+                "2026-01-01T01:00:00Z",
+                "2026-01-01T01:00:00Z",
+                "2026-01-01T01:00:00Z",
+                "2026-01-01T02:00:00Z",
+                "2026-01-31T23:00:00Z",
+            ),
+            "customer_id": strings("C1231006815", "C1305486145", "C840083671", "C712410124", "C1231006815"),
+            "merchant_id": strings("M1979787155", "C553264065", "C38997010", "C195600860", "M1979787155"),
+            "amount": [9839.64, 181.0, 181.0, 5337.77, 11.5],
+            "merchant_category": strings("PAYMENT", "TRANSFER", "CASH_OUT", "DEBIT", "PAYMENT"),
+            "is_fraud": pd.array([0, 1, 1, 0, 0], dtype="int8"),
+            # frauds labelled 7 days later, legitimate payments never
+            "label_time": utc(None, "2026-01-08T01:00:00Z", "2026-01-08T01:00:00Z", None, None),
+            "oldbalanceOrg": [170136.0, 181.0, 181.0, 41720.0, 160296.36],
+            "newbalanceOrig": [160296.36, 0.0, 0.0, 36382.23, 160284.86],
+            "oldbalanceDest": [0.0, 0.0, 21182.0, 41898.0, 0.0],
+            "newbalanceDest": [0.0, 0.0, 0.0, 40348.79, 0.0],
+            "isFlaggedFraud": np.zeros(5, dtype="int64"),
+        }
+    )
     pd.testing.assert_frame_equal(out, expected)
 
 
 def test_paysim_start_and_delay_from_params() -> None:
-    params = DataParams(paysim=PaysimPreset(start="2026-03-01T00:00:00+08:00",
-                                            label_delay_days=1))
+    params = DataParams(paysim=PaysimPreset(start="2026-03-01T00:00:00+08:00", label_delay_days=1))
     out = load(FIXTURES / "paysim.csv", preset="paysim", params=params)
     assert out["timestamp"].iloc[0] == pd.Timestamp("2026-02-28T17:00:00Z")
     assert out["label_time"].iloc[1] == pd.Timestamp("2026-03-01T17:00:00Z")
@@ -246,14 +264,14 @@ def test_paysim_bad_step(tmp_path: Path) -> None:
 def test_paysim_missing_source_column(tmp_path: Path) -> None:
     path = tmp_path / "paysim.csv"
     pd.read_csv(FIXTURES / "paysim.csv").drop(columns="nameDest").to_csv(path, index=False)
-    with pytest.raises(DataError, match="missing column 'nameDest' that the paysim preset"
-                                        " needs \\(read as 'merchant_id'\\)") as info:
+    with pytest.raises(
+        DataError, match="missing column 'nameDest' that the paysim preset needs \\(read as 'merchant_id'\\)"
+    ) as info:
         load(path, preset="paysim")
     assert info.value.column == "nameDest"
 
 
-def test_zero_amounts_fail_unless_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture
-                                          ) -> None:
+def test_zero_amounts_fail_unless_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "paysim.csv"
     path.write_text((FIXTURES / "paysim.csv").read_text().replace(",181.0,C840", ",0.0,C840"))
     with pytest.raises(DataError) as info:
@@ -279,37 +297,47 @@ BANK_MAPPING = {
 
 
 def test_custom_mapping_epoch_seconds_and_timezone() -> None:
-    params = DataParams(custom=CustomPreset(columns=BANK_MAPPING, timestamp_unit="s",
-                                            timezone="Asia/Shanghai", label_delay_days=3))
+    params = DataParams(
+        custom=CustomPreset(
+            columns=BANK_MAPPING, timestamp_unit="s", timezone="Asia/Shanghai", label_delay_days=3
+        )
+    )
     out = load(FIXTURES / "custom.csv", preset="custom", params=params)
-    expected = pd.DataFrame({
-        "transaction_id": np.array([100, 101, 102], dtype="int64"),
-        # 1767225600 is 2026-01-01T00:00:00Z
-        "timestamp": utc("2026-01-01T09:00:00Z", "2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"),
-        "customer_id": strings("card-1", "card-1", "card-2"),
-        "merchant_id": strings("shop-B", "shop-A", "shop-A"),
-        "amount": [7.25, 10.0, 25.5],
-        # naive Shanghai wall-clock times are UTC+8
-        "account_created_at": utc("2025-12-31T12:00:00Z", "2025-12-31T12:00:00Z",
-                                  "2025-06-01T00:30:00Z"),
-        "is_fraud": pd.array([0, 0, 1], dtype="int8"),
-        "label_time": utc("2026-01-04T09:00:00Z", "2026-01-04T10:00:00Z", "2026-01-04T11:00:00Z"),
-        "note": pd.Series(["z", "x", "y"], dtype="str"),
-    })
+    expected = pd.DataFrame(
+        {
+            "transaction_id": np.array([100, 101, 102], dtype="int64"),
+            # 1767225600 is 2026-01-01T00:00:00Z
+            "timestamp": utc("2026-01-01T09:00:00Z", "2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"),
+            "customer_id": strings("card-1", "card-1", "card-2"),
+            "merchant_id": strings("shop-B", "shop-A", "shop-A"),
+            "amount": [7.25, 10.0, 25.5],
+            # naive Shanghai wall-clock times are UTC+8
+            "account_created_at": utc("2025-12-31T12:00:00Z", "2025-12-31T12:00:00Z", "2025-06-01T00:30:00Z"),
+            "is_fraud": pd.array([0, 0, 1], dtype="int8"),
+            "label_time": utc("2026-01-04T09:00:00Z", "2026-01-04T10:00:00Z", "2026-01-04T11:00:00Z"),
+            "note": pd.Series(["z", "x", "y"], dtype="str"),
+        }
+    )
     pd.testing.assert_frame_equal(out, expected)
 
 
 def test_custom_epoch_milliseconds(tmp_path: Path) -> None:
     path = tmp_path / "ms.parquet"
-    pd.DataFrame({"id": ["a", "b"], "when": [1767225600000, 1767225601500],
-                  "customer_id": ["c", "c"], "merchant_id": ["m", "m"], "amount": [1.0, 2.0]}
-                 ).to_parquet(path)
-    params = DataParams(custom=CustomPreset(columns={"transaction_id": "id", "timestamp": "when"},
-                                            timestamp_unit="ms"))
+    pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "when": [1767225600000, 1767225601500],
+            "customer_id": ["c", "c"],
+            "merchant_id": ["m", "m"],
+            "amount": [1.0, 2.0],
+        }
+    ).to_parquet(path)
+    params = DataParams(
+        custom=CustomPreset(columns={"transaction_id": "id", "timestamp": "when"}, timestamp_unit="ms")
+    )
     out = load(path, preset="custom", params=params)
     assert list(out["timestamp"]) == list(utc("2026-01-01T00:00:00Z", "2026-01-01T00:00:01.5Z"))
-    assert list(out.columns) == ["transaction_id", "timestamp", "customer_id", "merchant_id",
-                                 "amount"]
+    assert list(out.columns) == ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]
 
 
 def test_custom_without_unit_or_timezone_says_how_to_fix() -> None:
@@ -324,10 +352,15 @@ def test_custom_without_unit_or_timezone_says_how_to_fix() -> None:
 
 
 def test_custom_missing_source_column() -> None:
-    params = DataParams(custom=CustomPreset(columns=BANK_MAPPING | {"customer_id": "cardholder"},
-                                            timestamp_unit="s", timezone="UTC"))
-    with pytest.raises(DataError, match="missing column 'cardholder' that the custom preset"
-                                        " needs \\(read as 'customer_id'\\)") as info:
+    params = DataParams(
+        custom=CustomPreset(
+            columns=BANK_MAPPING | {"customer_id": "cardholder"}, timestamp_unit="s", timezone="UTC"
+        )
+    )
+    with pytest.raises(
+        DataError,
+        match="missing column 'cardholder' that the custom preset needs \\(read as 'customer_id'\\)",
+    ) as info:
         load(FIXTURES / "custom.csv", preset="custom", params=params)
     assert (info.value.file, info.value.column) == (FIXTURES / "custom.csv", "cardholder")
 
@@ -352,8 +385,9 @@ def test_custom_label_delay_conflicts_with_label_time() -> None:
 
 
 def test_custom_unknown_timezone() -> None:
-    params = DataParams(custom=CustomPreset(columns=BANK_MAPPING, timestamp_unit="s",
-                                            timezone="Asia/Atlantis"))
+    params = DataParams(
+        custom=CustomPreset(columns=BANK_MAPPING, timestamp_unit="s", timezone="Asia/Atlantis")
+    )
     with pytest.raises(ConfigError, match="unknown timezone 'Asia/Atlantis'"):
         load(FIXTURES / "custom.csv", preset="custom", params=params)
 
@@ -396,9 +430,9 @@ def test_empty_folder(tmp_path: Path) -> None:
         load(tmp_path)
 
 
-@pytest.mark.parametrize(("name", "content"), [("tx.parquet", b"not parquet at all"),
-                                               ("tx.csv", b""),
-                                               ("tx.pkl", b"not a pickle")])
+@pytest.mark.parametrize(
+    ("name", "content"), [("tx.parquet", b"not parquet at all"), ("tx.csv", b""), ("tx.pkl", b"not a pickle")]
+)
 def test_unreadable_file(tmp_path: Path, name: str, content: bytes) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -442,8 +476,9 @@ def test_wrong_preset_suggests_the_right_one(tmp_path: Path) -> None:
 
 def test_canonical_naive_timestamps_name_rows(tmp_path: Path) -> None:
     path = tmp_path / "tx.csv"
-    path.write_text((FIXTURES / "canonical.csv").read_text().replace(
-        "2026-01-01T10:00:00Z", "2026-01-01 10:00:00"))
+    path.write_text(
+        (FIXTURES / "canonical.csv").read_text().replace("2026-01-01T10:00:00Z", "2026-01-01 10:00:00")
+    )
     with pytest.raises(DataError, match="timezone-naive.*add an offset") as info:
         load(path)
     assert (info.value.file, info.value.column) == (path, "timestamp")
@@ -483,11 +518,13 @@ def params_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("name", "preset", "rows"), [("handbook", "handbook", 5),
-                                                       ("paysim.csv", "paysim", 5),
-                                                       ("canonical.parquet", "canonical", 4)])
-def test_cli_validate_prints_summary(name: str, preset: str, rows: int, params_file: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "preset", "rows"),
+    [("handbook", "handbook", 5), ("paysim.csv", "paysim", 5), ("canonical.parquet", "canonical", 4)],
+)
+def test_cli_validate_prints_summary(
+    name: str, preset: str, rows: int, params_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = str(FIXTURES / name)
     code = main(["validate", path, "--preset", preset, "--params", str(params_file)])
     out, err = capsys.readouterr()
@@ -497,20 +534,19 @@ def test_cli_validate_prints_summary(name: str, preset: str, rows: int, params_f
     assert "fraud" in out
 
 
-def test_cli_validate_custom_with_set(params_file: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_validate_custom_with_set(params_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sets = [f"data.custom.columns.{k}={v}" for k, v in BANK_MAPPING.items()]
     sets += ["data.custom.timestamp_unit=s", "data.custom.timezone=Asia/Shanghai"]
-    argv = ["validate", str(FIXTURES / "custom.csv"), "--preset", "custom",
-            "--params", str(params_file)]
+    argv = ["validate", str(FIXTURES / "custom.csv"), "--preset", "custom", "--params", str(params_file)]
     for s in sets:
         argv += ["--set", s]
     assert main(argv) == 0
     assert "  rows               3\n" in capsys.readouterr().out
 
 
-def test_cli_bad_file_one_line_exit_2(tmp_path: Path, params_file: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_file_one_line_exit_2(
+    tmp_path: Path, params_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text((FIXTURES / "canonical.csv").read_text().replace(",99.99,", ",-3,"))
     code = main(["validate", str(path), "--params", str(params_file)])
@@ -522,8 +558,9 @@ def test_cli_bad_file_one_line_exit_2(tmp_path: Path, params_file: Path,
     assert "Traceback" not in err
 
 
-def test_cli_missing_source_column_exit_2(tmp_path: Path, params_file: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_source_column_exit_2(
+    tmp_path: Path, params_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "paysim.csv"
     pd.read_csv(FIXTURES / "paysim.csv").drop(columns="step").to_csv(path, index=False)
     code = main(["validate", str(path), "--preset", "paysim", "--params", str(params_file)])
@@ -576,12 +613,16 @@ def test_folder_of_header_only_files(tmp_path: Path) -> None:
 
 def test_duplicate_csv_column_is_refused_not_renamed(tmp_path: Path) -> None:
     path = tmp_path / "tx.csv"
-    path.write_text("transaction_id,timestamp,customer_id,merchant_id,amount,amount\n"
-                    "t1,2026-01-01T10:00:00Z,c1,m1,10.0,99.0\n")
+    path.write_text(
+        "transaction_id,timestamp,customer_id,merchant_id,amount,amount\n"
+        "t1,2026-01-01T10:00:00Z,c1,m1,10.0,99.0\n"
+    )
     with pytest.raises(DataError) as info:
         load(path)
-    assert str(info.value) == (f"{path}, column 'amount': the header names column 'amount' twice "
-                               "(columns 5 and 6); rename or remove one")
+    assert str(info.value) == (
+        f"{path}, column 'amount': the header names column 'amount' twice "
+        "(columns 5 and 6); rename or remove one"
+    )
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -618,16 +659,32 @@ def test_a_new_preset_is_one_record_in_the_registry(tmp_path: Path, monkeypatch)
     from okml.data import presets
     from okml.data.presets.base import Preset, rename
 
-    columns = {"transaction_id": "TxnRef", "timestamp": "PostedAt", "customer_id": "Card",
-               "merchant_id": "Shop", "amount": "Value"}
-    monkeypatch.setitem(presets.PRESETS, "acme",
-                        Preset("acme", "Acme Bank export", columns=columns, map=rename(columns)))
+    columns = {
+        "transaction_id": "TxnRef",
+        "timestamp": "PostedAt",
+        "customer_id": "Card",
+        "merchant_id": "Shop",
+        "amount": "Value",
+    }
+    monkeypatch.setitem(
+        presets.PRESETS, "acme", Preset("acme", "Acme Bank export", columns=columns, map=rename(columns))
+    )
     path = tmp_path / "acme.csv"
-    pd.DataFrame({"TxnRef": ["a2", "a1"], "PostedAt": ["2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"],
-                  "Card": ["c1", "c1"], "Shop": ["s1", "s2"], "Value": [5.0, 0.005],
-                  "Memo": ["x", "y"]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"column 'Value', rows 1: amount 0.005 is below data.amount_min.*"
-                                        r"\('Value' is read as 'amount' by the acme preset\)"):
+    pd.DataFrame(
+        {
+            "TxnRef": ["a2", "a1"],
+            "PostedAt": ["2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z"],
+            "Card": ["c1", "c1"],
+            "Shop": ["s1", "s2"],
+            "Value": [5.0, 0.005],
+            "Memo": ["x", "y"],
+        }
+    ).to_csv(path, index=False)
+    with pytest.raises(
+        DataError,
+        match=r"column 'Value', rows 1: amount 0.005 is below data.amount_min.*"
+        r"\('Value' is read as 'amount' by the acme preset\)",
+    ):
         load(path, preset="acme")
     path.write_text(path.read_text().replace("0.005", "7.5"))
     out = load(path, preset="acme")

@@ -15,8 +15,9 @@ def _lock_versions() -> dict[str, str]:
 
 
 def _tool():  # tools/ is not a package: load the script as a module
-    spec = importlib.util.spec_from_file_location("environment_yml",
-                                                  PROJECT_ROOT / "tools" / "environment_yml.py")
+    spec = importlib.util.spec_from_file_location(
+        "environment_yml", PROJECT_ROOT / "tools" / "environment_yml.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -24,7 +25,8 @@ def _tool():  # tools/ is not a package: load the script as a module
 
 def test_environment_yml_is_generated_from_the_lock() -> None:
     assert (PROJECT_ROOT / "environment.yml").read_text() == _tool().render(), (
-        "environment.yml is out of date: run python tools/environment_yml.py")
+        "environment.yml is out of date: run python tools/environment_yml.py"
+    )
 
 
 def test_pyproject_gives_ranges_not_pins() -> None:

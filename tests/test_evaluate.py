@@ -14,9 +14,10 @@ from test_metrics import ROWS, _ts  # noqa: E402
 
 from okml.config import Params, params_from_dict
 from okml.errors import ConfigError, DataError
-from okml.evaluate import EvaluationResult, evaluate_scores, plots, run_evaluation
-from okml.evaluate.compare import load_transactions
+from okml.evaluate import evaluate_scores, plots
 from okml.evaluate.metrics import cost_curve, daily_top_k
+from okml.jobs.data import load_transactions
+from okml.jobs.evaluate import EvaluationResult, run_evaluation
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -57,8 +58,14 @@ def test_evaluate_scores_top_k_by_hand() -> None:
     assert res["auc"] == pytest.approx(16 / 24)
     # fpr 0.25 allows one false positive (0.8): threshold 0.7 catches 0.95, 0.9, 0.7
     assert res["recall_at_fpr"] == pytest.approx(3 / 6)
-    assert set(res) >= {"ap", "alert_precision", "false_alerts_per_day", "compensation",
-                        "fraud_amount", "recall"}
+    assert set(res) >= {
+        "ap",
+        "alert_precision",
+        "false_alerts_per_day",
+        "compensation",
+        "fraud_amount",
+        "recall",
+    }
 
 
 def test_evaluate_scores_cost_operating_point() -> None:
@@ -72,8 +79,7 @@ def test_evaluate_scores_cost_operating_point() -> None:
 
 def test_evaluate_scores_accepts_the_evaluate_section_and_checks_length() -> None:
     params = params_from_dict({"evaluate": {"k": 2}})
-    assert evaluate_scores(_test_frame(), SCORES, params.evaluate)["cp_at_k"] == pytest.approx(
-        2 / 3)
+    assert evaluate_scores(_test_frame(), SCORES, params.evaluate)["cp_at_k"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="9 scores for 10 transactions"):
         evaluate_scores(_test_frame(), SCORES[:9], params)
 
@@ -89,19 +95,24 @@ def test_plots_write_png_atomically(tmp_path: Path) -> None:
         "dist": plots.score_distribution_figure(y, SCORES),
         "cp": plots.cp_at_k_figure(per_day.assign(fold=0), 2),
         "cost": plots.cost_figure(cost_curve(frame, Params().evaluate.cost), chosen=0.65),
-        "cal": plots.calibration_figure(y, SCORES, n_bins=3),
+        "cal": plots.calibration_figure(y, SCORES),
     }
     for name, fig in figures.items():
         path = plots.save_figure(fig, tmp_path / "sub" / f"{name}.png")
         assert path.read_bytes()[:8] == PNG
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == sorted(
-        f"{n}.png" for n in figures)  # no temporary files left behind
+        f"{n}.png" for n in figures
+    )  # no temporary files left behind
 
 
 # ------------------------------------------------------------------------ end to end
 TINY = {
     "simulate": {
-        "seed": 1, "n_customers": 300, "n_merchants": 80, "n_days": 45, "start": "2026-01-01",
+        "seed": 1,
+        "n_customers": 300,
+        "n_merchants": 80,
+        "n_days": 45,
+        "start": "2026-01-01",
         "account_takeover": {"victims_per_1000_customers": 40},
         "fake_orders": {"rings": 2, "orders_per_ring": 40},
         "compromised_merchant": {"merchants": 2},
@@ -141,9 +152,18 @@ def test_run_evaluation_writes_every_output(tiny) -> None:
     params, result = tiny
     out = Path(params.evaluate.output)
     assert result.output_dir == out
-    expected = {"comparison.csv", "folds.csv", "comparison.md", "scores.parquet", "roc.png",
-                "precision_recall.png", "score_distribution.png", "cp_at_k_by_day.png",
-                "cost_threshold.png", "calibration.png"}
+    expected = {
+        "comparison.csv",
+        "folds.csv",
+        "comparison.md",
+        "scores.parquet",
+        "roc.png",
+        "precision_recall.png",
+        "score_distribution.png",
+        "cp_at_k_by_day.png",
+        "cost_threshold.png",
+        "calibration.png",
+    }
     assert {p.name for p in out.iterdir()} == expected
     assert {p.name for p in result.files} == expected
     for png in out.glob("*.png"):
@@ -190,10 +210,15 @@ def test_run_evaluation_scores_match_test_rows(tiny) -> None:
 def test_run_evaluation_cost_operating_point(tiny, tmp_path: Path) -> None:
     params, _ = tiny
     tx = load_transactions(params, progress=False)
-    cost = tiny_params(tmp_path, evaluate={
-        "operating_point": "cost", "cost_validation_days": 5,
-        "candidates": [{"kind": "xgboost", "imbalance": "none"}],
-        "select_metric": "expected_cost"})
+    cost = tiny_params(
+        tmp_path,
+        evaluate={
+            "operating_point": "cost",
+            "cost_validation_days": 5,
+            "candidates": [{"kind": "xgboost", "imbalance": "none"}],
+            "select_metric": "expected_cost",
+        },
+    )
     result = run_evaluation(cost, progress=False, transactions=tx)
     thresholds = result.fold_metrics["threshold"]
     assert thresholds.notna().all()
@@ -204,21 +229,26 @@ def test_run_evaluation_rejects_bad_settings(tiny, tmp_path: Path) -> None:
     params, _ = tiny
     tx = load_transactions(params, progress=False)
     with pytest.raises(ConfigError, match="select_metric: unknown metric 'cp'"):
-        run_evaluation(tiny_params(tmp_path, evaluate={"select_metric": "cp"}),
-                       progress=False, transactions=tx)
+        run_evaluation(
+            tiny_params(tmp_path, evaluate={"select_metric": "cp"}), progress=False, transactions=tx
+        )
     with pytest.raises(ConfigError, match="needs data from"):
-        run_evaluation(tiny_params(tmp_path, split={"n_folds": 5}), progress=False,
-                       transactions=tx)
+        run_evaluation(tiny_params(tmp_path, split={"n_folds": 5}), progress=False, transactions=tx)
     with pytest.raises(ConfigError, match="cost_validation_days .* shorter than"):
-        run_evaluation(tiny_params(tmp_path, evaluate={"operating_point": "cost",
-                                                       "cost_validation_days": 14}),
-                       progress=False, transactions=tx)
+        run_evaluation(
+            tiny_params(tmp_path, evaluate={"operating_point": "cost", "cost_validation_days": 14}),
+            progress=False,
+            transactions=tx,
+        )
     with pytest.raises(DataError, match="fold 0 .*no fraud among"):
-        run_evaluation(tiny_params(tmp_path), progress=False,
-                       transactions=_without_test_frauds(tx))
+        run_evaluation(tiny_params(tmp_path), progress=False, transactions=_without_test_frauds(tx))
     with pytest.raises(DataError, match="feature table has 3 rows"):
-        run_evaluation(tiny_params(tmp_path), progress=False, transactions=tx,
-                       features=pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
+        run_evaluation(
+            tiny_params(tmp_path),
+            progress=False,
+            transactions=tx,
+            features=pd.DataFrame({"a": [1.0, 2.0, 3.0]}),
+        )
     assert not (tmp_path / "evaluation").exists()  # nothing written on errors
 
 
@@ -229,7 +259,7 @@ def _without_test_frauds(tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_write_plots_without_folds(tmp_path: Path) -> None:
-    from okml.evaluate.compare import PLOT_FILES, write_plots
+    from okml.evaluate.plots import PLOT_FILES, write_plots
 
     scored = _test_frame().assign(score=SCORES)
     params = params_from_dict({"evaluate": {"k": 2}})

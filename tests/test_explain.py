@@ -43,8 +43,7 @@ class StubBooster:
         self.bias = bias
         self.offset = margin_offset
 
-    def predict(self, dm: Any, pred_contribs: bool = False, output_margin: bool = False
-                ) -> np.ndarray:
+    def predict(self, dm: Any, pred_contribs: bool = False, output_margin: bool = False) -> np.ndarray:
         assert dm.num_row() == len(self.contribs)
         full = np.column_stack([self.contribs, np.full(len(self.contribs), self.bias)])
         if pred_contribs:
@@ -59,8 +58,9 @@ COLUMNS = ["cust_count_1h", "cust_count_1d", "cust_first_device", "merch_risk_7d
 
 
 def _frame(rows: list[list[float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=COLUMNS, index=pd.Index(["t1", "t2"][: len(rows)],
-                                                                name="transaction_id"))
+    return pd.DataFrame(
+        rows, columns=COLUMNS, index=pd.Index(["t1", "t2"][: len(rows)], name="transaction_id")
+    )
 
 
 def test_hand_made_case_groups_ranks_and_words_reasons() -> None:
@@ -72,7 +72,8 @@ def test_hand_made_case_groups_ranks_and_words_reasons() -> None:
     assert out.base_value.iloc[0] == pytest.approx(-2.0)
     assert out.margin.iloc[0] == pytest.approx(-1.2)
     assert out.by_group.iloc[0].to_dict() == pytest.approx(
-        {"customer_count": 0.7, "new_device": 0.4, "merchant_risk": -0.3})
+        {"customer_count": 0.7, "new_device": 0.4, "merchant_risk": -0.3}
+    )
     reasons = out.reasons.iloc[0]
     assert [r.group for r in reasons] == ["customer_count", "new_device"]
     assert [r.feature for r in reasons] == ["cust_count_1h", "cust_first_device"]
@@ -90,8 +91,9 @@ def test_hand_made_case_groups_ranks_and_words_reasons() -> None:
 def test_top_limits_reasons_and_zero_skips_text() -> None:
     feats = _frame([[9, 55, 1, 0.2]])
     booster = StubBooster([[0.5, 0.2, 0.4, 0.3]], bias=-2.0)
-    assert [r.group for r in explain(booster, feats, COLUMNS, PARAMS, top=1).reasons.iloc[0]] \
-        == ["customer_count"]
+    assert [r.group for r in explain(booster, feats, COLUMNS, PARAMS, top=1).reasons.iloc[0]] == [
+        "customer_count"
+    ]
     assert explain(booster, feats, COLUMNS, PARAMS, top=0).reasons.iloc[0] == []
 
 
@@ -99,8 +101,11 @@ def test_chinese_reasons() -> None:
     feats = _frame([[9, 55, 1, 0.18]])
     booster = StubBooster([[0.5, 0.2, 0.4, 0.1]], bias=-2.0)
     texts = [r.text for r in explain(booster, feats, COLUMNS, PARAMS, "zh").reasons.iloc[0]]
-    assert texts == ["过去1小时内有9笔支付（该客户通常为2笔）", "该客户首次使用该设备支付",
-                     "该商户过去7天内已确认欺诈占18%"]
+    assert texts == [
+        "过去1小时内有9笔支付（该客户通常为2笔）",
+        "该客户首次使用该设备支付",
+        "该商户过去7天内已确认欺诈占18%",
+    ]
 
 
 def test_contributions_that_miss_the_margin_raise() -> None:
@@ -122,10 +127,8 @@ def test_bad_arguments_are_rejected() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.float32, (5, 4), elements=st.floats(-3, 3, width=32)),
-       st.floats(-5, 5), st.integers(1, 4))
-def test_reasons_are_the_largest_positive_groups(contribs: np.ndarray, bias: float,
-                                                 top: int) -> None:
+@given(arrays(np.float32, (5, 4), elements=st.floats(-3, 3, width=32)), st.floats(-5, 5), st.integers(1, 4))
+def test_reasons_are_the_largest_positive_groups(contribs: np.ndarray, bias: float, top: int) -> None:
     feats = pd.DataFrame(np.ones((5, 4)), columns=COLUMNS)
     out = explain(StubBooster(contribs, bias), feats, COLUMNS, PARAMS, top=top)
     total = out.base_value + out.by_group.sum(axis=1)
@@ -179,11 +182,11 @@ def test_real_model_reasons_are_stable_and_faithful(model) -> None:
     # NaN != NaN would fail the comparison of equal reasons
     assert repr(first.reasons.tolist()) == repr(again.reasons.tolist())
     # one row alone gets the same reasons as in a batch
-    alone = explain(booster, rows.iloc[[7]], columns, FeatureParams(), "en", 3,
-                    transactions=amounts.iloc[[7]])
+    alone = explain(
+        booster, rows.iloc[[7]], columns, FeatureParams(), "en", 3, transactions=amounts.iloc[[7]]
+    )
     assert alone.reasons.iloc[0] == first.reasons.iloc[7]
-    np.testing.assert_allclose(first.base_value + first.by_group.sum(axis=1), first.margin,
-                               atol=1e-3)
+    np.testing.assert_allclose(first.base_value + first.by_group.sum(axis=1), first.margin, atol=1e-3)
     for i, reasons in enumerate(first.reasons):
         for r in reasons:
             assert r.contribution > 0
@@ -196,8 +199,11 @@ def test_real_model_reasons_are_stable_and_faithful(model) -> None:
 
 def test_feature_groups_follow_the_registry() -> None:
     groups = feature_groups(["cust_count_1h", "hour", "cust_count_1d", "is_night", "mystery"])
-    assert groups == {"customer_count": ["cust_count_1h", "cust_count_1d"],
-                      "time_of_day": ["hour", "is_night"], "mystery": ["mystery"]}
+    assert groups == {
+        "customer_count": ["cust_count_1h", "cust_count_1d"],
+        "time_of_day": ["hour", "is_night"],
+        "mystery": ["mystery"],
+    }
 
 
 # ----------------------------------------------------------------------- templates
@@ -230,124 +236,286 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
         assert bool(CJK.search(text)) == (language == "zh"), (name, text)
 
 
-@pytest.mark.parametrize(("feature", "row", "amount", "expected"), [
-    ("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 12.0}, 3200.0,
-     "amount 3,200.00 is 12x this customer's 30-day average (266.67)"),
-    ("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 2.5}, None,
-     "amount is 2.5x this customer's 30-day average"),
-    ("cust_amount_z_all", {"cust_amount_z_all": -1.26}, 5.0,
-     "amount 5.00 is 1.3 standard deviations below this customer's average of all earlier "
-     "payments"),
-    ("cust_amount_ratio_all", {"cust_amount_ratio_all": float("nan")}, 5.0,
-     "no earlier payments to compare the amount with"),
-    ("cust_first_device", {"cust_first_device": 1.0}, None, "first payment from this device"),
-    ("cust_first_merchant", {"cust_first_merchant": 0.0}, None, "has paid this merchant before"),
-    ("merch_risk_7d", {"merch_risk_7d": 0.18}, None,
-     "merchant had 18% confirmed fraud in the last 7 days"),
-    ("merch_count_1d", {"merch_count_1d": 1240.0, "merch_count_30d": 9360.0}, None,
-     "merchant received 1,240 payments in the last day (usual: 280)"),
-    ("cust_sum_1d", {"cust_sum_1d": 5400.0, "cust_sum_30d": 7140.0}, None,
-     "paid 5,400.00 CNY in the last day (usual for this customer: 60.00 CNY)"),
-    ("cust_mean_1d", {"cust_mean_1d": 800.0, "cust_sum_1d": 1600.0, "cust_count_1d": 2.0,
-                      "cust_sum_30d": 2600.0, "cust_count_30d": 12.0}, None,
-     "average payment 800.00 CNY in the last day (usual for this customer: 100.00 CNY)"),
-    ("cust_count_30d", {"cust_count_30d": 1.0, "cust_count_1h": 0.0}, None,
-     "1 payment in the last 30 days"),
-    ("is_night", {"hour": 3.0, "is_night": 1.0, "is_weekend": 0.0}, None,
-     "payment at night, 03:00-03:59 (Asia/Shanghai)"),
-    ("is_weekend", {"hour": 14.0, "is_night": 0.0, "is_weekend": 1.0}, None,
-     "payment on a weekend (Asia/Shanghai)"),
-    ("cust_secs_since_prev", {"cust_secs_since_prev": float("nan")}, None,
-     "no earlier payment from this customer on record"),
-    ("cust_secs_since_prev", {"cust_secs_since_prev": 45.0}, None,
-     "45 seconds since this customer's previous payment"),
-    ("account_age_days", {"account_age_days": 0.5}, None, "account opened 12 hours ago"),
-    ("cust_known_frauds", {"cust_known_frauds": 2.0, "cust_days_since_known_fraud": 3.0}, None,
-     "2 payments of this customer already confirmed as fraud"),
-    ("device_customers_7d", {"device_customers_7d": 4.0}, None,
-     "4 other customers paid from this device in the last 7 days"),
-    ("cust_hour_share_30d", {"cust_hour_share_30d": 0.03}, None,
-     "3.0% of this customer's payments in the last 30 days were at this time of day "
-     "(within an hour)"),
-    ("pair_count_1d", {"pair_count_1d": 7.0}, None,
-     "7 payments between this customer and this merchant in the last day"),
-    ("is_round_amount", {"is_round_amount": 1.0}, None, "round amount (a multiple of 10)"),
-    ("account_age_days", {"account_age_days": float("nan")}, None,
-     "age of the customer's account in days: not available"),
-    ("mystery_score", {"mystery_score": 0.5}, None, "mystery_score: 0.5"),
-    ("cust_amount_median_ratio_30d", {"cust_amount_median_ratio_30d": 5.0}, 250.0,
-     "amount 250.00 is 5.0x the median of this customer's latest payments in the last 30 days "
-     "(50.00)"),
-    ("cust_amount_median_ratio_30d", {"cust_amount_median_ratio_30d": float("nan")}, 250.0,
-     "no payments in the last 30 days to compare the amount with"),
-    ("merch_known_frauds_14d", {"merch_known_frauds_14d": 3.0,
-                                "merch_days_since_known_fraud": 7.5}, None,
-     "merchant received 3 payments in the last 14 days already confirmed as fraud"),
-    ("merch_known_frauds_14d", {"merch_known_frauds_14d": 0.0,
-                                "merch_days_since_known_fraud": 40.0}, None,
-     "latest confirmed fraud at this merchant was paid 40 days ago"),
-    ("merch_days_since_known_fraud", {"merch_days_since_known_fraud": float("nan")}, None,
-     "no confirmed fraud at this merchant so far"),
-    ("merch_delayed_risk_7d", {"merch_delayed_risk_7d": 0.5}, None,
-     "50% of this merchant's payments in the 7 days before the last 7 days are confirmed fraud"),
-    ("merch_delayed_risk_1d", {"merch_delayed_risk_1d": float("nan")}, None,
-     "no payments to this merchant in the day before the last 7 days"),
-    ("amount", {"amount": 230.0}, None, "amount 230.00 CNY"),
-    ("cust_max_median_ratio_7d", {"cust_max_median_ratio_7d": 5.2}, None,
-     "largest payment in the last 7 days was 5.2x this customer's median amount"),
-    ("merch_days_since_first_known_fraud", {"merch_days_since_first_known_fraud": 30.0,
-                                            "merch_days_since_known_fraud": 7.0}, None,
-     "earliest confirmed fraud at this merchant was paid 30 days ago"),
-    ("merch_fraud_streak", {"merch_fraud_streak": 6.0, "merch_fraud_streak_days": 12.0,
-                            "merch_days_since_clean_payment": 13.0}, None,
-     "the merchant's last 6 payments old enough to be confirmed were all fraud, the run "
-     "starting 12 days ago"),
-    ("merch_days_since_clean_payment", {"merch_fraud_streak": 0.0,
-                                        "merch_fraud_streak_days": float("nan"),
-                                        "merch_days_since_clean_payment": 8.0}, None,
-     "the merchant's latest payment old enough to be confirmed (8.0 days ago) was not fraud"),
-    ("merch_fraud_streak", {"merch_fraud_streak": 0.0, "merch_fraud_streak_days": float("nan"),
-                            "merch_days_since_clean_payment": float("nan")}, None,
-     "no payment to this merchant is old enough to be confirmed yet"),
-    ("merch_known_fraud_amount_ratio_30d", {"merch_known_fraud_amount_ratio_30d": 1.1}, None,
-     "frauds confirmed at this merchant in the last 30 days were on average 1.1x their "
-     "customers' usual amounts"),
-    ("merch_known_fraud_amount_ratio_30d",
-     {"merch_known_fraud_amount_ratio_30d": float("nan")}, None,
-     "no confirmed fraud at this merchant in the last 30 days"),
-])
+@pytest.mark.parametrize(
+    ("feature", "row", "amount", "expected"),
+    [
+        (
+            "cust_amount_ratio_30d",
+            {"cust_amount_ratio_30d": 12.0},
+            3200.0,
+            "amount 3,200.00 is 12x this customer's 30-day average (266.67)",
+        ),
+        (
+            "cust_amount_ratio_30d",
+            {"cust_amount_ratio_30d": 2.5},
+            None,
+            "amount is 2.5x this customer's 30-day average",
+        ),
+        (
+            "cust_amount_z_all",
+            {"cust_amount_z_all": -1.26},
+            5.0,
+            "amount 5.00 is 1.3 standard deviations below this customer's average of all earlier payments",
+        ),
+        (
+            "cust_amount_ratio_all",
+            {"cust_amount_ratio_all": float("nan")},
+            5.0,
+            "no earlier payments to compare the amount with",
+        ),
+        ("cust_first_device", {"cust_first_device": 1.0}, None, "first payment from this device"),
+        ("cust_first_merchant", {"cust_first_merchant": 0.0}, None, "has paid this merchant before"),
+        (
+            "merch_risk_7d",
+            {"merch_risk_7d": 0.18},
+            None,
+            "merchant had 18% confirmed fraud in the last 7 days",
+        ),
+        (
+            "merch_count_1d",
+            {"merch_count_1d": 1240.0, "merch_count_30d": 9360.0},
+            None,
+            "merchant received 1,240 payments in the last day (usual: 280)",
+        ),
+        (
+            "cust_sum_1d",
+            {"cust_sum_1d": 5400.0, "cust_sum_30d": 7140.0},
+            None,
+            "paid 5,400.00 CNY in the last day (usual for this customer: 60.00 CNY)",
+        ),
+        (
+            "cust_mean_1d",
+            {
+                "cust_mean_1d": 800.0,
+                "cust_sum_1d": 1600.0,
+                "cust_count_1d": 2.0,
+                "cust_sum_30d": 2600.0,
+                "cust_count_30d": 12.0,
+            },
+            None,
+            "average payment 800.00 CNY in the last day (usual for this customer: 100.00 CNY)",
+        ),
+        (
+            "cust_count_30d",
+            {"cust_count_30d": 1.0, "cust_count_1h": 0.0},
+            None,
+            "1 payment in the last 30 days",
+        ),
+        (
+            "is_night",
+            {"hour": 3.0, "is_night": 1.0, "is_weekend": 0.0},
+            None,
+            "payment at night, 03:00-03:59 (Asia/Shanghai)",
+        ),
+        (
+            "is_weekend",
+            {"hour": 14.0, "is_night": 0.0, "is_weekend": 1.0},
+            None,
+            "payment on a weekend (Asia/Shanghai)",
+        ),
+        (
+            "cust_secs_since_prev",
+            {"cust_secs_since_prev": float("nan")},
+            None,
+            "no earlier payment from this customer on record",
+        ),
+        (
+            "cust_secs_since_prev",
+            {"cust_secs_since_prev": 45.0},
+            None,
+            "45 seconds since this customer's previous payment",
+        ),
+        ("account_age_days", {"account_age_days": 0.5}, None, "account opened 12 hours ago"),
+        (
+            "cust_known_frauds",
+            {"cust_known_frauds": 2.0, "cust_days_since_known_fraud": 3.0},
+            None,
+            "2 payments of this customer already confirmed as fraud",
+        ),
+        (
+            "device_customers_7d",
+            {"device_customers_7d": 4.0},
+            None,
+            "4 other customers paid from this device in the last 7 days",
+        ),
+        (
+            "cust_hour_share_30d",
+            {"cust_hour_share_30d": 0.03},
+            None,
+            "3.0% of this customer's payments in the last 30 days were at this time of day (within an hour)",
+        ),
+        (
+            "pair_count_1d",
+            {"pair_count_1d": 7.0},
+            None,
+            "7 payments between this customer and this merchant in the last day",
+        ),
+        ("is_round_amount", {"is_round_amount": 1.0}, None, "round amount (a multiple of 10)"),
+        (
+            "account_age_days",
+            {"account_age_days": float("nan")},
+            None,
+            "age of the customer's account in days: not available",
+        ),
+        ("mystery_score", {"mystery_score": 0.5}, None, "mystery_score: 0.5"),
+        (
+            "cust_amount_median_ratio_30d",
+            {"cust_amount_median_ratio_30d": 5.0},
+            250.0,
+            "amount 250.00 is 5.0x the median of this customer's latest payments in the last 30 days (50.00)",
+        ),
+        (
+            "cust_amount_median_ratio_30d",
+            {"cust_amount_median_ratio_30d": float("nan")},
+            250.0,
+            "no payments in the last 30 days to compare the amount with",
+        ),
+        (
+            "merch_known_frauds_14d",
+            {"merch_known_frauds_14d": 3.0, "merch_days_since_known_fraud": 7.5},
+            None,
+            "merchant received 3 payments in the last 14 days already confirmed as fraud",
+        ),
+        (
+            "merch_known_frauds_14d",
+            {"merch_known_frauds_14d": 0.0, "merch_days_since_known_fraud": 40.0},
+            None,
+            "latest confirmed fraud at this merchant was paid 40 days ago",
+        ),
+        (
+            "merch_days_since_known_fraud",
+            {"merch_days_since_known_fraud": float("nan")},
+            None,
+            "no confirmed fraud at this merchant so far",
+        ),
+        (
+            "merch_delayed_risk_7d",
+            {"merch_delayed_risk_7d": 0.5},
+            None,
+            "50% of this merchant's payments in the 7 days before the last 7 days are confirmed fraud",
+        ),
+        (
+            "merch_delayed_risk_1d",
+            {"merch_delayed_risk_1d": float("nan")},
+            None,
+            "no payments to this merchant in the day before the last 7 days",
+        ),
+        ("amount", {"amount": 230.0}, None, "amount 230.00 CNY"),
+        (
+            "cust_max_median_ratio_7d",
+            {"cust_max_median_ratio_7d": 5.2},
+            None,
+            "largest payment in the last 7 days was 5.2x this customer's median amount",
+        ),
+        (
+            "merch_days_since_first_known_fraud",
+            {"merch_days_since_first_known_fraud": 30.0, "merch_days_since_known_fraud": 7.0},
+            None,
+            "earliest confirmed fraud at this merchant was paid 30 days ago",
+        ),
+        (
+            "merch_fraud_streak",
+            {
+                "merch_fraud_streak": 6.0,
+                "merch_fraud_streak_days": 12.0,
+                "merch_days_since_clean_payment": 13.0,
+            },
+            None,
+            "the merchant's last 6 payments old enough to be confirmed were all fraud, the run "
+            "starting 12 days ago",
+        ),
+        (
+            "merch_days_since_clean_payment",
+            {
+                "merch_fraud_streak": 0.0,
+                "merch_fraud_streak_days": float("nan"),
+                "merch_days_since_clean_payment": 8.0,
+            },
+            None,
+            "the merchant's latest payment old enough to be confirmed (8.0 days ago) was not fraud",
+        ),
+        (
+            "merch_fraud_streak",
+            {
+                "merch_fraud_streak": 0.0,
+                "merch_fraud_streak_days": float("nan"),
+                "merch_days_since_clean_payment": float("nan"),
+            },
+            None,
+            "no payment to this merchant is old enough to be confirmed yet",
+        ),
+        (
+            "merch_known_fraud_amount_ratio_30d",
+            {"merch_known_fraud_amount_ratio_30d": 1.1},
+            None,
+            "frauds confirmed at this merchant in the last 30 days were on average 1.1x their "
+            "customers' usual amounts",
+        ),
+        (
+            "merch_known_fraud_amount_ratio_30d",
+            {"merch_known_fraud_amount_ratio_30d": float("nan")},
+            None,
+            "no confirmed fraud at this merchant in the last 30 days",
+        ),
+    ],
+)
 def test_reason_sentences(feature: str, row: dict, amount: float | None, expected: str) -> None:
     assert reason_text(feature, row, FeatureParams(), "en", amount) == expected
 
 
 def test_chinese_sentences() -> None:
     p = FeatureParams()
-    assert reason_text("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 12.0}, p, "zh",
-                       3200.0) == "金额3,200.00是该客户过去30天平均金额（266.67）的12倍"
+    assert (
+        reason_text("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 12.0}, p, "zh", 3200.0)
+        == "金额3,200.00是该客户过去30天平均金额（266.67）的12倍"
+    )
     assert reason_text("account_age_days", {"account_age_days": 2.0}, p, "zh") == "账户开立于2.0天前"
-    assert reason_text("merch_delayed_risk_7d", {"merch_delayed_risk_7d": 0.5}, p, "zh") == \
-        "该商户在最近7天之前的7天内的支付中50%已确认为欺诈"
-    assert reason_text("merch_fraud_streak", {"merch_fraud_streak": 6.0,
-                                              "merch_fraud_streak_days": 12.0}, p, "zh") == \
-        "该商户最近6笔支付（已过标签延迟）全部确认为欺诈，始于12天前"
-    assert reason_text("merch_known_fraud_amount_ratio_30d",
-                       {"merch_known_fraud_amount_ratio_30d": 1.1}, p, "zh") == \
-        "该商户过去30天内已确认的欺诈金额平均为对应客户日常金额的1.1倍"
-    assert reason_text("cust_first_device", {"cust_first_device": float("nan")}, p, "zh") == \
-        "该客户首次使用该设备支付：无"
+    assert (
+        reason_text("merch_delayed_risk_7d", {"merch_delayed_risk_7d": 0.5}, p, "zh")
+        == "该商户在最近7天之前的7天内的支付中50%已确认为欺诈"
+    )
+    assert (
+        reason_text(
+            "merch_fraud_streak", {"merch_fraud_streak": 6.0, "merch_fraud_streak_days": 12.0}, p, "zh"
+        )
+        == "该商户最近6笔支付（已过标签延迟）全部确认为欺诈，始于12天前"
+    )
+    assert (
+        reason_text(
+            "merch_known_fraud_amount_ratio_30d", {"merch_known_fraud_amount_ratio_30d": 1.1}, p, "zh"
+        )
+        == "该商户过去30天内已确认的欺诈金额平均为对应客户日常金额的1.1倍"
+    )
+    assert (
+        reason_text("cust_first_device", {"cust_first_device": float("nan")}, p, "zh")
+        == "该客户首次使用该设备支付：无"
+    )
     with pytest.raises(ValueError, match="unknown language"):
         reason_text("cust_first_device", {"cust_first_device": 1.0}, p, "de")
 
 
 def test_number_formats() -> None:
-    assert [fmt_number(x) for x in (0, 9, 1240, 2.5, 0.2, 0.04, 1234.6)] == \
-        ["0", "9", "1,240", "2.5", "0.2", "0.04", "1,235"]
+    assert [fmt_number(x) for x in (0, 9, 1240, 2.5, 0.2, 0.04, 1234.6)] == [
+        "0",
+        "9",
+        "1,240",
+        "2.5",
+        "0.2",
+        "0.04",
+        "1,235",
+    ]
     assert fmt_money(3200) == "3,200.00" and fmt_money(12.5, "CNY") == "12.50 CNY"
     assert [fmt_share(x) for x in (0.18, 0.045, 0.0004, 0)] == ["18%", "4.5%", "<0.1%", "0%"]
     assert [fmt_ratio(x) for x in (12.04, 2.5, 0.25)] == ["12x", "2.5x", "0.25x"]
     assert fmt_ratio(3, "zh") == "3.0倍"
-    assert [fmt_duration(s) for s in (1, 45, 720, 5400, 86400, 86400 * 400)] == \
-        ["1 second", "45 seconds", "12 minutes", "1.5 hours", "1.0 day", "1.1 years"]
+    assert [fmt_duration(s) for s in (1, 45, 720, 5400, 86400, 86400 * 400)] == [
+        "1 second",
+        "45 seconds",
+        "12 minutes",
+        "1.5 hours",
+        "1.0 day",
+        "1.1 years",
+    ]
     assert fmt_duration(5400, "zh") == "1.5小时"
     specs = registry(FeatureParams())
     assert format_value(specs["cust_count_1h"], 1, "en") == "1 payment"

@@ -28,8 +28,14 @@ from okml.paths import NOTEBOOKS_DIR
 OKML = Path(sys.executable).with_name("okml")
 PACKAGE = Path(okml.__file__).resolve().parent
 # the small world of tests/test_train.py: a retrain as of 2026-02-01 has labels in both windows
-SIM = {"n_customers": 600, "n_merchants": 150, "n_days": 60, "seed": 7,
-       "fake_orders": {"rings": 2}, "forged_identity": {"accounts": 20}}
+SIM = {
+    "n_customers": 600,
+    "n_merchants": 150,
+    "n_days": 60,
+    "seed": 7,
+    "fake_orders": {"rings": 2},
+    "forged_identity": {"accounts": 20},
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -40,33 +46,42 @@ def _project(base: Path, **mlflow_params: Any) -> dict[str, Any]:
     root.mkdir(parents=True)
     (root / "notebooks").symlink_to(NOTEBOOKS_DIR)
     (root / "okml").symlink_to(PACKAGE)  # logged models carry the code from <root>/okml
-    raw = {"simulate": {**SIM, "output": "data/tx.parquet"},
-           "data": {"path": "data/tx.parquet"},
-           "split": {"train_days": 10, "delay_days": 7, "test_days": 7},
-           "model": {"n_estimators": 20, "max_depth": 3},
-           "evaluate": {"k": 10},
-           "explain": {"n_cases": 2},
-           "mlflow": {"tracking_uri": "sqlite:///mlruns/mlflow.db", **mlflow_params}}
+    raw = {
+        "simulate": {**SIM, "output": "data/tx.parquet"},
+        "data": {"path": "data/tx.parquet"},
+        "split": {"train_days": 10, "delay_days": 7, "test_days": 7},
+        "model": {"n_estimators": 20, "max_depth": 3},
+        "evaluate": {"k": 10},
+        "explain": {"n_cases": 2},
+        "mlflow": {"tracking_uri": "sqlite:///mlruns/mlflow.db", **mlflow_params},
+    }
     (root / "params.yaml").write_text(yaml.safe_dump(raw))
     tmp = base / "t"
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(OKML_ROOT=str(root), TMPDIR=str(tmp), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return {"root": root, "tmp": tmp, "env": env,
-            "uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"}
+    return {"root": root, "tmp": tmp, "env": env, "uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"}
 
 
-def _okml(project: dict[str, Any], *args: str, name: str = "okml",
-          python: str | None = None) -> tuple[subprocess.Popen, Path, Path]:
+def _okml(
+    project: dict[str, Any], *args: str, name: str = "okml", python: str | None = None
+) -> tuple[subprocess.Popen, Path, Path]:
     """Start ``okml ARGS`` (or ``python -c PYTHON``) in the project; stdout/stderr go to files."""
     out = project["root"] / f"{name}.out"
     err = project["root"] / f"{name}.err"
     cmd = [sys.executable, "-c", python, *args] if python else [str(OKML), *args]
     with out.open("w") as o, err.open("w") as e:
-        proc = subprocess.Popen(cmd, cwd=project["root"], env=project["env"], stdout=o, stderr=e,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                # a background shell may start us with SIGINT ignored
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        proc = subprocess.Popen(
+            cmd,
+            cwd=project["root"],
+            env=project["env"],
+            stdout=o,
+            stderr=e,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            # a background shell may start us with SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     _STARTED.append(proc)
     return proc, out, err
 
@@ -121,8 +136,13 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float,
-          proc: subprocess.Popen | None = None, err: Path | None = None) -> Any:
+def _wait(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    err: Path | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = check()
@@ -156,8 +176,9 @@ def _simulate(project: dict[str, Any]) -> None:
     assert proc.wait(300) == 0, err.read_text()[-3000:]
 
 
-def _start_training(project: dict[str, Any], *args: str, name: str = "train"
-                    ) -> tuple[subprocess.Popen, Path, Path, str, int]:
+def _start_training(
+    project: dict[str, Any], *args: str, name: str = "train"
+) -> tuple[subprocess.Popen, Path, Path, str, int]:
     """Start ``okml train`` and return once its kernel runs the notebook's cells."""
     proc, out, err = _okml(project, "train", "-q", *args, name=name)
     run_id = _wait("the MLflow run", lambda: _run_id(out), 120, proc, err)
@@ -180,8 +201,7 @@ def test_a_stopped_train_closes_its_run_and_cleans_up(tmp_path: Path, sig: signa
     text = err.read_text()
     assert rc == 128 + sig, text[-3000:]
     assert "Traceback" not in text and "without encryption" not in text  # IPC sockets in use
-    assert text.strip().splitlines()[-1] == (
-        f"okml train: stopped by {sig.name}; run {run_id} marked KILLED")
+    assert text.strip().splitlines()[-1] == (f"okml train: stopped by {sig.name}; run {run_id} marked KILLED")
     assert _gone(kernel)  # stopped by okml itself, not by its parent poller after okml exited
     run = _client(project).get_run(run_id)
     assert run.info.status == "KILLED"
@@ -191,7 +211,7 @@ def test_a_stopped_train_closes_its_run_and_cleans_up(tmp_path: Path, sig: signa
     # the executed notebook (stopped mid-way) is kept with the run; it and the run's params
     # hold the tracking URI as given (relative), not this machine's absolute path
     nb = _notebook_parameters(project, run_id, tmp_path)
-    assert "tracking_uri = \"sqlite:///mlruns/mlflow.db\"" in nb and str(project["root"]) not in nb
+    assert 'tracking_uri = "sqlite:///mlruns/mlflow.db"' in nb and str(project["root"]) not in nb
     assert run.data.params["mlflow.tracking_uri"] == "sqlite:///mlruns/mlflow.db"
 
 
@@ -212,18 +232,19 @@ def test_kill9_leaves_state_the_next_job_closes(tmp_path: Path) -> None:
     assert any(n.startswith(f"okml-kernel-{proc.pid}-") for n in os.listdir(project["tmp"]))
 
     # the next job: a retrain that is itself killed (SIGKILL) as it moves @champion
-    inject = ("import os, signal, sys\n"
-              "from okml import tracking\n"
-              "from okml.cli import main\n"
-              "move = tracking.set_alias\n"
-              "def set_alias(params, alias, version):\n"
-              "    if alias == tracking.CHAMPION:\n"
-              "        os.kill(os.getpid(), signal.SIGKILL)\n"
-              "    move(params, alias, version)\n"
-              "tracking.set_alias = set_alias\n"
-              "sys.exit(main(sys.argv[1:]))\n")
-    second, _, err2 = _okml(project, "retrain", "--as-of", "2026-02-01", "-q", name="retrain",
-                            python=inject)
+    inject = (
+        "import os, signal, sys\n"
+        "from okml import tracking\n"
+        "from okml.cli import main\n"
+        "move = tracking.set_alias\n"
+        "def set_alias(params, alias, version):\n"
+        "    if alias == tracking.CHAMPION:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    move(params, alias, version)\n"
+        "tracking.set_alias = set_alias\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    second, _, err2 = _okml(project, "retrain", "--as-of", "2026-02-01", "-q", name="retrain", python=inject)
     rc = second.wait(400)
     text = err2.read_text()
     assert rc == -signal.SIGKILL, text[-3000:]
@@ -234,15 +255,11 @@ def test_kill9_leaves_state_the_next_job_closes(tmp_path: Path) -> None:
     assert sorted(os.listdir(project["tmp"])) == []
 
     # the retrain's own records: the URI as given, nowhere this machine's project path
-    (retrain_run,) = [r for r in client.search_runs([stale.info.experiment_id])
-                      if r.info.run_id != run_id]
-    params_yaml = Path(client.download_artifacts(retrain_run.info.run_id, "params.yaml",
-                                                 str(tmp_path)))
-    assert yaml.safe_load(params_yaml.read_text())["mlflow"]["tracking_uri"] == \
-        "sqlite:///mlruns/mlflow.db"
+    (retrain_run,) = [r for r in client.search_runs([stale.info.experiment_id]) if r.info.run_id != run_id]
+    params_yaml = Path(client.download_artifacts(retrain_run.info.run_id, "params.yaml", str(tmp_path)))
+    assert yaml.safe_load(params_yaml.read_text())["mlflow"]["tracking_uri"] == "sqlite:///mlruns/mlflow.db"
     assert str(project["root"]) not in params_yaml.read_text()
-    assert str(project["root"]) not in _notebook_parameters(project, retrain_run.info.run_id,
-                                                            tmp_path)
+    assert str(project["root"]) not in _notebook_parameters(project, retrain_run.info.run_id, tmp_path)
 
     versions = client.search_model_versions("name = 'okpay-fraud'")
     assert len(versions) == 1
@@ -254,12 +271,14 @@ def test_kill9_leaves_state_the_next_job_closes(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------- simulate temp files
-_WRITER = ("import sys, time\n"
-           "from okml.io import atomic_path\n"
-           "with atomic_path(sys.argv[1]) as tmp:\n"
-           "    tmp.write_bytes(b'half a parquet file')\n"
-           "    print(tmp, flush=True)\n"
-           "    time.sleep(600)\n")
+_WRITER = (
+    "import sys, time\n"
+    "from okml.io import atomic_path\n"
+    "with atomic_path(sys.argv[1]) as tmp:\n"
+    "    tmp.write_bytes(b'half a parquet file')\n"
+    "    print(tmp, flush=True)\n"
+    "    time.sleep(600)\n"
+)
 
 
 def test_simulate_removes_temp_files_of_dead_writers_only(tmp_path: Path) -> None:
@@ -300,21 +319,26 @@ def test_a_successful_notebook_prints_no_kernel_interrupt(tmp_path: Path, capfd)
     """The kernel was sent SIGINT before every shutdown: if it was still inside the handler
     of the last request (papermill's kernel_info), it logged ``KeyboardInterrupt caught in
     kernel``. The first cell holds that handler open after its reply so the race is certain."""
-    from okml.runner import run_notebook
+    from okml.jobs.notebooks import run_notebook
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "okml", "display_name": "okml", "language": "python"}
-    hold = ("import inspect, time\n"
-            "kernel = get_ipython().kernel\n"
-            "reply = kernel.shell_handlers['kernel_info_request']\n"
-            "async def replied_then_busy(*args):\n"
-            "    result = reply(*args)\n"
-            "    if inspect.isawaitable(result):\n"
-            "        await result\n"
-            "    time.sleep(2)\n"
-            "kernel.shell_handlers['kernel_info_request'] = replied_then_busy\n")
-    nb.cells = [nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell(hold), nbformat.v4.new_code_cell("print(x + 1)")]
+    hold = (
+        "import inspect, time\n"
+        "kernel = get_ipython().kernel\n"
+        "reply = kernel.shell_handlers['kernel_info_request']\n"
+        "async def replied_then_busy(*args):\n"
+        "    result = reply(*args)\n"
+        "    if inspect.isawaitable(result):\n"
+        "        await result\n"
+        "    time.sleep(2)\n"
+        "kernel.shell_handlers['kernel_info_request'] = replied_then_busy\n"
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(hold),
+        nbformat.v4.new_code_cell("print(x + 1)"),
+    ]
     src = tmp_path / "hold.ipynb"
     nbformat.write(nb, src)
     out = run_notebook(src, tmp_path / "out.ipynb", {"x": 41})
@@ -328,18 +352,24 @@ def test_a_timed_out_cell_is_interrupted_and_named(tmp_path: Path) -> None:
     """A cell past the execution timeout gets KeyboardInterrupt (its finally blocks run) and
     the error says it timed out; the later cells do not run."""
     from okml.errors import NotebookError
-    from okml.runner import run_notebook
+    from okml.jobs.notebooks import run_notebook
 
     flag = tmp_path / "cleaned-up"
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "okml", "display_name": "okml", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("flag = ''", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("import pathlib, time\ntry:\n    time.sleep(60)\n"
-                                          "finally:\n    pathlib.Path(flag).touch()"),
-                nbformat.v4.new_code_cell("pathlib.Path(flag + '.next').touch()")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("flag = ''", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import pathlib, time\ntry:\n    time.sleep(60)\nfinally:\n    pathlib.Path(flag).touch()"
+        ),
+        nbformat.v4.new_code_cell("pathlib.Path(flag + '.next').touch()"),
+    ]
     src = tmp_path / "slow.ipynb"
     nbformat.write(nb, src)
-    with pytest.raises(NotebookError, match=r"slow.ipynb: cell 2 \(execution count 3\) failed: "
-                                            r"TimeoutError: cell execution timed out after 3 s"):
+    with pytest.raises(
+        NotebookError,
+        match=r"slow.ipynb: cell 2 \(execution count 3\) failed: "
+        r"TimeoutError: cell execution timed out after 3 s",
+    ):
         run_notebook(src, tmp_path / "out.ipynb", {"flag": str(flag)}, execution_timeout=3)
     assert flag.exists() and not Path(f"{flag}.next").exists()

@@ -83,9 +83,7 @@ def test_calendar_hour_night_weekend_and_gap() -> None:
     assert_values(f, "is_night", {"t1": 1, "t2": 0, "t3": 0, "t4": 0})  # night is 0:00-5:59
     assert_values(f, "is_weekend", {"t1": 1, "t2": 0, "t3": 0, "t4": 1})
     # t2: 2 days and 1 minute after t1 = 2 * 86400 + 60; t3 ties with t2 (its earlier id)
-    assert_values(
-        f, "cust_secs_since_prev", {"t1": NAN, "t2": 172860.0, "t3": 0.0, "t4": NAN}
-    )
+    assert_values(f, "cust_secs_since_prev", {"t1": NAN, "t2": 172860.0, "t3": 0.0, "t4": NAN})
 
 
 def test_calendar_uses_the_configured_time_zone() -> None:
@@ -121,15 +119,11 @@ def test_customer_windows_boundaries_and_ties() -> None:
     # but not b (exactly one hour before).
     assert_values(f, "cust_count_10min", {"f": 0, "d": 2, "a": 0, "c": 1, "e": 0, "b": 0})
     assert_values(f, "cust_sum_10min", {"f": 0, "d": 50, "a": 0, "c": 20, "e": 0, "b": 0})
-    assert_values(
-        f, "cust_mean_10min", {"f": NAN, "d": 25.0, "a": NAN, "c": 20.0, "e": NAN, "b": NAN}
-    )
+    assert_values(f, "cust_mean_10min", {"f": NAN, "d": 25.0, "a": NAN, "c": 20.0, "e": NAN, "b": NAN})
     assert_values(f, "cust_count_1h", {"f": 2, "d": 3, "a": 0, "c": 2, "e": 0, "b": 1})
     # f: 30 + 40; d: 10 + 20 + 30; c: 10 + 20
     assert_values(f, "cust_sum_1h", {"f": 70, "d": 60, "a": 0, "c": 30, "e": 0, "b": 10})
-    assert_values(
-        f, "cust_mean_1h", {"f": 35.0, "d": 20.0, "a": NAN, "c": 15.0, "e": NAN, "b": 10.0}
-    )
+    assert_values(f, "cust_mean_1h", {"f": 35.0, "d": 20.0, "a": NAN, "c": 15.0, "e": NAN, "b": 10.0})
 
 
 @pytest.mark.parametrize(
@@ -183,8 +177,15 @@ def test_amount_ratio_and_z_over_window_and_all_history() -> None:
     assert_values(
         f,
         "cust_amount_z_all",
-        {"a": NAN, "b": NAN, "c": (30 - 55) / 45, "d": (20 - mean_d) / std_d,
-         "x1": NAN, "x2": NAN, "x3": 60.0},
+        {
+            "a": NAN,
+            "b": NAN,
+            "c": (30 - 55) / 45,
+            "d": (20 - mean_d) / std_d,
+            "x1": NAN,
+            "x2": NAN,
+            "x3": 60.0,
+        },
     )
 
 
@@ -199,8 +200,7 @@ def test_amount_vs_the_median_of_the_latest_payments_in_the_window() -> None:
             {"transaction_id": "f", "timestamp": at("01:15"), "amount": 60.0},
             {"transaction_id": "g", "timestamp": at("01:35"), "amount": 25.0},
             {"transaction_id": "h", "timestamp": at("01:35"), "amount": 80.0},
-            {"transaction_id": "x", "timestamp": at("00:05"), "amount": 1000.0,
-             "customer_id": "c2"},
+            {"transaction_id": "x", "timestamp": at("00:05"), "amount": 1000.0, "customer_id": "c2"},
         ]
     )
     f = build_features(tx, PARAMS)  # 1h window, at most the latest 3 payments
@@ -210,9 +210,9 @@ def test_amount_vs_the_median_of_the_latest_payments_in_the_window() -> None:
     # g (01:35): window (00:35, 01:35] holds e, f -> [40, 60], median 50;
     # h: same instant, later id: e, f, g -> [40, 60, 25], median 40.  x: another customer.
     assert_values(
-        f, "cust_amount_median_ratio_1h",
-        {"a": NAN, "b": 3.0, "c": 1.0, "d": 5.0, "e": 40 / 30, "f": 1.5, "g": 0.5, "h": 2.0,
-         "x": NAN},
+        f,
+        "cust_amount_median_ratio_1h",
+        {"a": NAN, "b": 3.0, "c": 1.0, "d": 5.0, "e": 40 / 30, "f": 1.5, "g": 0.5, "h": 2.0, "x": NAN},
     )
 
 
@@ -234,7 +234,8 @@ def test_largest_recent_payment_vs_the_median() -> None:
     # e: (00:40, 01:10] holds d (30) (c at 00:40 is out); 1h window (00:10, 01:10] holds
     #   b, c, d -> median 30 -> 1
     assert_values(
-        f, "cust_max_median_ratio_30min",
+        f,
+        "cust_max_median_ratio_30min",
         {"a": NAN, "b": 1.0, "c": 50 / 30, "d": 1.0, "e": 1.0},
     )
 
@@ -247,17 +248,43 @@ def test_amount_is_the_payment_amount() -> None:
 def test_first_merchant_device_and_region() -> None:
     tx = frame(
         [
-            {"transaction_id": "a", "timestamp": at("00:00"), "merchant_id": "m1",
-             "device_id": "d1", "region": "r1"},
-            {"transaction_id": "b", "timestamp": at("01:00"), "merchant_id": "m1",
-             "device_id": "d1", "region": "r2"},
-            {"transaction_id": "c", "timestamp": at("02:00"), "merchant_id": "m2",
-             "device_id": None, "region": "r1"},
-            {"transaction_id": "d", "timestamp": at("03:00"), "merchant_id": "m2",
-             "device_id": "d2", "region": None},
+            {
+                "transaction_id": "a",
+                "timestamp": at("00:00"),
+                "merchant_id": "m1",
+                "device_id": "d1",
+                "region": "r1",
+            },
+            {
+                "transaction_id": "b",
+                "timestamp": at("01:00"),
+                "merchant_id": "m1",
+                "device_id": "d1",
+                "region": "r2",
+            },
+            {
+                "transaction_id": "c",
+                "timestamp": at("02:00"),
+                "merchant_id": "m2",
+                "device_id": None,
+                "region": "r1",
+            },
+            {
+                "transaction_id": "d",
+                "timestamp": at("03:00"),
+                "merchant_id": "m2",
+                "device_id": "d2",
+                "region": None,
+            },
             # another customer on the same merchant, device and region: new for *them*
-            {"transaction_id": "e", "timestamp": at("04:00"), "customer_id": "c2",
-             "merchant_id": "m1", "device_id": "d1", "region": "r1"},
+            {
+                "transaction_id": "e",
+                "timestamp": at("04:00"),
+                "customer_id": "c2",
+                "merchant_id": "m1",
+                "device_id": "d1",
+                "region": "r1",
+            },
         ]
     )
     f = build_features(tx, PARAMS)
@@ -283,16 +310,13 @@ def test_hour_share_counts_neighbouring_hours_around_midnight() -> None:
     # p4 (hour 22): p1 (23) of p1, p2, p3 -> 1/3
     # p5 (hour 23): the 1d window starts after 23:40 the day before, so p1 drops out;
     #   p2 (0) and p4 (22) of p2, p3, p4 -> 2/3
-    assert_values(
-        f, "cust_hour_share_1d", {"p1": NAN, "p2": 1.0, "p3": 0.0, "p4": 1 / 3, "p5": 2 / 3}
-    )
+    assert_values(f, "cust_hour_share_1d", {"p1": NAN, "p2": 1.0, "p3": 0.0, "p4": 1 / 3, "p5": 2 / 3})
 
 
 def test_account_age_in_days() -> None:
     tx = frame(
         [
-            {"transaction_id": "a", "timestamp": at("12:00"),
-             "account_created_at": "2026-01-01T00:00:00Z"},
+            {"transaction_id": "a", "timestamp": at("12:00"), "account_created_at": "2026-01-01T00:00:00Z"},
             {"transaction_id": "b", "timestamp": at("12:00"), "account_created_at": None},
         ]
     )
@@ -308,8 +332,13 @@ def test_merchant_counts_and_sums() -> None:
             {"transaction_id": "x2", "timestamp": at("00:30"), "amount": 25.0},
             {"transaction_id": "x3", "timestamp": at("01:00"), "amount": 10.0},
             {"transaction_id": "x4", "timestamp": at("00:00", "2026-01-06"), "amount": 1.0},
-            {"transaction_id": "y1", "timestamp": at("00:45"), "amount": 99.0,
-             "merchant_id": "m2", "customer_id": "c2"},
+            {
+                "transaction_id": "y1",
+                "timestamp": at("00:45"),
+                "amount": 99.0,
+                "merchant_id": "m2",
+                "customer_id": "c2",
+            },
         ]
     )
     f = build_features(tx, PARAMS)
@@ -332,8 +361,14 @@ def _risk_frame() -> pd.DataFrame:
     ]
     return frame(
         [
-            {"transaction_id": i, "timestamp": at(t), "merchant_id": m, "is_fraud": y,
-             "label_time": lt, "customer_id": i}
+            {
+                "transaction_id": i,
+                "timestamp": at(t),
+                "merchant_id": m,
+                "is_fraud": y,
+                "label_time": lt,
+                "customer_id": i,
+            }
             for i, t, m, y, lt in rows
         ]
     )
@@ -349,19 +384,16 @@ def test_merchant_risk_uses_only_labels_known_before_and_smooths() -> None:
     # r6 (01:05), 1h window (00:05, 01:05]: r1 drops out -> m1 n = 2, frauds 0; global: r2..r5
     #   with no known fraud -> 0.  1d window: m1 n = 3, frauds 1; global 1/5
     #   -> (1 + 2 * 0.2) / (3 + 2) = 0.28
-    assert_values(
-        f, "merch_risk_1h", {"r1": 0, "r2": 0, "r3": 0, "r4": 5 / 12, "r5": 0.25, "r6": 0}
-    )
-    assert_values(
-        f, "merch_risk_1d", {"r1": 0, "r2": 0, "r3": 0, "r4": 5 / 12, "r5": 0.25, "r6": 0.28}
-    )
+    assert_values(f, "merch_risk_1h", {"r1": 0, "r2": 0, "r3": 0, "r4": 5 / 12, "r5": 0.25, "r6": 0})
+    assert_values(f, "merch_risk_1d", {"r1": 0, "r2": 0, "r3": 0, "r4": 5 / 12, "r5": 0.25, "r6": 0.28})
 
 
 def test_merchant_risk_without_smoothing_is_the_plain_share() -> None:
     f = build_features(_risk_frame(), PARAMS.model_copy(update={"risk_smoothing": 0.0}))
     # a = 0: frauds / n, NaN when the merchant has no earlier payment
     assert_values(
-        f, "merch_risk_1d",
+        f,
+        "merch_risk_1d",
         {"r1": NAN, "r2": NAN, "r3": 0.0, "r4": 0.5, "r5": NAN, "r6": 1 / 3},
     )
 
@@ -382,24 +414,46 @@ def test_customer_known_frauds_and_days_since() -> None:
         ("f11", "06:00", 0, None),
     ]
     tx = frame(
-        [{"transaction_id": i, "timestamp": at(t), "is_fraud": y, "label_time": lt}
-         for i, t, y, lt in rows]
+        [{"transaction_id": i, "timestamp": at(t), "is_fraud": y, "label_time": lt} for i, t, y, lt in rows]
     )
     f = build_features(tx, PARAMS)
     assert_values(
-        f, "cust_known_frauds",
-        {"f01": 0, "f02": 0, "f03": 0, "f04": 1, "f05": 1, "f06": 1, "f07": 2, "f08": 2,
-         "f09": 2, "f10": 3, "f11": 4},
+        f,
+        "cust_known_frauds",
+        {
+            "f01": 0,
+            "f02": 0,
+            "f03": 0,
+            "f04": 1,
+            "f05": 1,
+            "f06": 1,
+            "f07": 2,
+            "f08": 2,
+            "f09": 2,
+            "f10": 3,
+            "f11": 4,
+        },
     )
     # days since the latest known fraud payment (by payment time, not label time):
     # f04: f01, 61 min; f07: f05, 60 min; f10: f09 (03:20), 40 min; f11: f09 again
     # (f08 is known by then but older), 2 h 40 min
     day = 24 * 60
     assert_values(
-        f, "cust_days_since_known_fraud",
-        {"f01": NAN, "f02": NAN, "f03": NAN, "f04": 61 / day, "f05": 120 / day,
-         "f06": 120 / day, "f07": 60 / day, "f08": 70 / day, "f09": 80 / day,
-         "f10": 40 / day, "f11": 160 / day},
+        f,
+        "cust_days_since_known_fraud",
+        {
+            "f01": NAN,
+            "f02": NAN,
+            "f03": NAN,
+            "f04": 61 / day,
+            "f05": 120 / day,
+            "f06": 120 / day,
+            "f07": 60 / day,
+            "f08": 70 / day,
+            "f09": 80 / day,
+            "f10": 40 / day,
+            "f11": 160 / day,
+        },
     )
 
 
@@ -417,8 +471,17 @@ def _merchant_fraud_frame() -> pd.DataFrame:
         ("z", "00:40", "m2", 1, at("00:41")),  # another merchant
     ]
     return frame(
-        [{"transaction_id": i, "timestamp": at(t), "merchant_id": m, "is_fraud": y,
-          "label_time": lt, "customer_id": i} for i, t, m, y, lt in rows]
+        [
+            {
+                "transaction_id": i,
+                "timestamp": at(t),
+                "merchant_id": m,
+                "is_fraud": y,
+                "label_time": lt,
+                "customer_id": i,
+            }
+            for i, t, m, y, lt in rows
+        ]
     )
 
 
@@ -428,22 +491,43 @@ def test_merchant_known_frauds_by_payment_time() -> None:
     # k4 (00:30): k3 known, k1 not yet -> 1; k5 (00:31): k1 and k3 -> 2;
     # k6 (01:05): window (00:05, 01:05] drops k1 -> 1; k7 (01:25): k3 at 00:20 drops out -> 0
     assert_values(
-        f, "merch_known_frauds_1h",
+        f,
+        "merch_known_frauds_1h",
         {"k1": 0, "k2": 0, "k3": 0, "k4": 1, "k5": 2, "k6": 1, "k7": 0, "k8": 0, "z": 0},
     )
     # days since the payment time of the latest known fraud, all history: k3 (00:20) from
     # k4 on (k1 is known later but paid earlier); k7 is never known
     day = 24 * 60
     assert_values(
-        f, "merch_days_since_known_fraud",
-        {"k1": NAN, "k2": NAN, "k3": NAN, "k4": 10 / day, "k5": 11 / day, "k6": 45 / day,
-         "k7": 65 / day, "k8": 80 / day, "z": NAN},
+        f,
+        "merch_days_since_known_fraud",
+        {
+            "k1": NAN,
+            "k2": NAN,
+            "k3": NAN,
+            "k4": 10 / day,
+            "k5": 11 / day,
+            "k6": 45 / day,
+            "k7": 65 / day,
+            "k8": 80 / day,
+            "z": NAN,
+        },
     )
     # and of the earliest: k3 at k4, then k1 (00:00) once its label is in, from k5 on
     assert_values(
-        f, "merch_days_since_first_known_fraud",
-        {"k1": NAN, "k2": NAN, "k3": NAN, "k4": 10 / day, "k5": 31 / day, "k6": 65 / day,
-         "k7": 85 / day, "k8": 100 / day, "z": NAN},
+        f,
+        "merch_days_since_first_known_fraud",
+        {
+            "k1": NAN,
+            "k2": NAN,
+            "k3": NAN,
+            "k4": 10 / day,
+            "k5": 31 / day,
+            "k6": 65 / day,
+            "k7": 85 / day,
+            "k8": 100 / day,
+            "z": NAN,
+        },
     )
 
 
@@ -457,9 +541,9 @@ def test_merchant_delayed_risk_looks_at_payments_older_than_the_label_delay() ->
     # k8 (01:40): (00:10, 01:10] holds k3, k4, k5, k6 (k2 exactly at the edge is out) -> 1 / 4
     # k1..k3 and z: no payment in their shifted window -> NaN
     assert_values(
-        f, "merch_delayed_risk_1h",
-        {"k1": NAN, "k2": NAN, "k3": NAN, "k4": 0.0, "k5": 1.0, "k6": 0.4, "k7": 0.4,
-         "k8": 0.25, "z": NAN},
+        f,
+        "merch_delayed_risk_1h",
+        {"k1": NAN, "k2": NAN, "k3": NAN, "k4": 0.0, "k5": 1.0, "k6": 0.4, "k7": 0.4, "k8": 0.25, "z": NAN},
     )
 
 
@@ -478,9 +562,22 @@ def test_merchant_fraud_streak_counts_known_frauds_among_settled_payments() -> N
         ("z1", "00:05", "m2", 1, at("00:06")),
         ("z2", "01:15", "m2", 0, None),
     ]
-    f = build_features(frame(
-        [{"transaction_id": i, "timestamp": at(t), "merchant_id": m, "is_fraud": y,
-          "label_time": lt, "customer_id": i} for i, t, m, y, lt in rows]), PARAMS)
+    f = build_features(
+        frame(
+            [
+                {
+                    "transaction_id": i,
+                    "timestamp": at(t),
+                    "merchant_id": m,
+                    "is_fraud": y,
+                    "label_time": lt,
+                    "customer_id": i,
+                }
+                for i, t, m, y, lt in rows
+            ]
+        ),
+        PARAMS,
+    )
     # q1 (00:55) and q2 (01:05): settled s1..s4; s4's label is not in yet -> no run,
     #   latest payment not known as fraud: s4 (00:25) -> 30 and 40 min
     # q3 (01:15): settled s1..s5, all but s1 known by now -> run of 4 from s2 (00:10),
@@ -490,15 +587,45 @@ def test_merchant_fraud_streak_counts_known_frauds_among_settled_payments() -> N
     # s1..s4, z1: nothing settled yet; s5 (00:40): s1 and s2 (at 00:10, exactly 30 min
     #   before: settled) are, s2's label is not in -> 30 min
     day = 24 * 60
-    assert_values(f, "merch_fraud_streak", {
-        "s1": 0, "s2": 0, "s3": 0, "s4": 0, "s5": 0, "q1": 0, "q2": 0, "q3": 4, "q4": 0,
-        "z1": 0, "z2": 1})
-    assert_values(f, "merch_fraud_streak_days", {
-        "s1": NAN, "s2": NAN, "s3": NAN, "s4": NAN, "s5": NAN, "q1": NAN, "q2": NAN,
-        "q3": 65 / day, "q4": NAN, "z1": NAN, "z2": 70 / day})
-    assert_values(f, "merch_days_since_clean_payment", {
-        "s1": NAN, "s2": NAN, "s3": NAN, "s4": NAN, "s5": 30 / day, "q1": 30 / day,
-        "q2": 40 / day, "q3": 75 / day, "q4": 35 / day, "z1": NAN, "z2": NAN})
+    assert_values(
+        f,
+        "merch_fraud_streak",
+        {"s1": 0, "s2": 0, "s3": 0, "s4": 0, "s5": 0, "q1": 0, "q2": 0, "q3": 4, "q4": 0, "z1": 0, "z2": 1},
+    )
+    assert_values(
+        f,
+        "merch_fraud_streak_days",
+        {
+            "s1": NAN,
+            "s2": NAN,
+            "s3": NAN,
+            "s4": NAN,
+            "s5": NAN,
+            "q1": NAN,
+            "q2": NAN,
+            "q3": 65 / day,
+            "q4": NAN,
+            "z1": NAN,
+            "z2": 70 / day,
+        },
+    )
+    assert_values(
+        f,
+        "merch_days_since_clean_payment",
+        {
+            "s1": NAN,
+            "s2": NAN,
+            "s3": NAN,
+            "s4": NAN,
+            "s5": 30 / day,
+            "q1": 30 / day,
+            "q2": 40 / day,
+            "q3": 75 / day,
+            "q4": 35 / day,
+            "z1": NAN,
+            "z2": NAN,
+        },
+    )
 
 
 def test_merchant_known_fraud_amount_ratio_averages_each_frauds_own_ratio() -> None:
@@ -514,22 +641,52 @@ def test_merchant_known_fraud_amount_ratio_averages_each_frauds_own_ratio() -> N
         ("q3", "01:30", "c4", "m1", 10.0, 0, None),
         ("q4", "01:31", "c4", "m1", 10.0, 0, None),
     ]
-    f = build_features(frame(
-        [{"transaction_id": i, "timestamp": at(t), "customer_id": c, "merchant_id": m,
-          "amount": a, "is_fraud": y, "label_time": lt} for i, t, c, m, a, y, lt in rows]), PARAMS)
+    f = build_features(
+        frame(
+            [
+                {
+                    "transaction_id": i,
+                    "timestamp": at(t),
+                    "customer_id": c,
+                    "merchant_id": m,
+                    "amount": a,
+                    "is_fraud": y,
+                    "label_time": lt,
+                }
+                for i, t, c, m, a, y, lt in rows
+            ]
+        ),
+        PARAMS,
+    )
     # q1: no label in yet -> NaN; q2: (5 + 1) / 2 (f3 has no ratio); q3 (01:30): the 1 h
     # window (00:30, 01:30] has lost f1 -> 1; q4 (01:31): f2 gone too, f3 has no ratio -> NaN
-    assert_values(f, "merch_known_fraud_amount_ratio_1h", {
-        "h1": NAN, "h2": NAN, "h3": NAN, "f1": NAN, "f2": NAN, "f3": NAN, "q1": NAN,
-        "q2": 3.0, "q3": 1.0, "q4": NAN})
+    assert_values(
+        f,
+        "merch_known_fraud_amount_ratio_1h",
+        {
+            "h1": NAN,
+            "h2": NAN,
+            "h3": NAN,
+            "f1": NAN,
+            "f2": NAN,
+            "f3": NAN,
+            "q1": NAN,
+            "q2": 3.0,
+            "q3": 1.0,
+            "q4": NAN,
+        },
+    )
 
 
 def test_merchant_fraud_windows_may_be_empty() -> None:
     p = PARAMS.model_copy(update={"merchant_fraud_windows": [], "delayed_risk_windows": []})
     f = build_features(_merchant_fraud_frame(), p)
     assert [c for c in f.columns if c.startswith("merch_") and "fraud" in c] == [
-        "merch_days_since_known_fraud", "merch_days_since_first_known_fraud",
-        "merch_fraud_streak", "merch_fraud_streak_days", "merch_known_fraud_amount_ratio_1h",
+        "merch_days_since_known_fraud",
+        "merch_days_since_first_known_fraud",
+        "merch_fraud_streak",
+        "merch_fraud_streak_days",
+        "merch_known_fraud_amount_ratio_1h",
     ]
     assert not [c for c in f.columns if c.startswith("merch_delayed_risk")]
 
@@ -546,8 +703,17 @@ def test_device_customers_pair_count_and_round_amounts() -> None:
         ("g7", "01:21", "c1", "m1", None, 7.0),
     ]
     tx = frame(
-        [{"transaction_id": i, "timestamp": at(t), "customer_id": c, "merchant_id": m,
-          "device_id": d, "amount": a} for i, t, c, m, d, a in rows]
+        [
+            {
+                "transaction_id": i,
+                "timestamp": at(t),
+                "customer_id": c,
+                "merchant_id": m,
+                "device_id": d,
+                "amount": a,
+            }
+            for i, t, c, m, d, a in rows
+        ]
     )
     f = build_features(tx, PARAMS)
     # other customers on the device in the previous hour:
@@ -555,17 +721,14 @@ def test_device_customers_pair_count_and_round_amounts() -> None:
     # g5 (01:10): window (00:10, 01:10] drops g2, so c1 (g3) only, c3 is the payer;
     # g6 (01:21): window (00:21, 01:21] drops g3 as well: c3 only
     assert_values(
-        f, "device_customers_1h",
+        f,
+        "device_customers_1h",
         {"g1": 0, "g2": 1, "g3": 1, "g4": 2, "g5": 1, "g6": 1, "g7": NAN},
     )
     # (c1, m1) in the previous hour: g3 sees g1; g7 (01:21) sees none (g3 at 00:20 is out)
     # (c3, m2): g5 at 01:10 is 40 min after g4
-    assert_values(
-        f, "pair_count_1h", {"g1": 0, "g2": 0, "g3": 1, "g4": 0, "g5": 1, "g6": 0, "g7": 0}
-    )
-    assert_values(
-        f, "is_round_amount", {"g1": 1, "g2": 1, "g3": 0, "g4": 0, "g5": 1, "g6": 0, "g7": 0}
-    )
+    assert_values(f, "pair_count_1h", {"g1": 0, "g2": 0, "g3": 1, "g4": 0, "g5": 1, "g6": 0, "g7": 0})
+    assert_values(f, "is_round_amount", {"g1": 1, "g2": 1, "g3": 0, "g4": 0, "g5": 1, "g6": 0, "g7": 0})
 
 
 # ---------------------------------------------------------------------- frame contract
@@ -573,11 +736,18 @@ def _full_frame() -> pd.DataFrame:
     rows = []
     for k in range(12):
         rows.append(
-            {"transaction_id": f"t{k:02d}", "timestamp": at(f"{k:02d}:{(7 * k) % 60:02d}"),
-             "customer_id": f"c{k % 3}", "merchant_id": f"m{k % 2}", "amount": 5.0 + k,
-             "device_id": f"d{k % 4}", "region": f"r{k % 2}",
-             "account_created_at": "2025-12-01T00:00:00Z", "is_fraud": int(k % 5 == 0),
-             "label_time": at(f"{k:02d}:59") if k % 5 == 0 else None}
+            {
+                "transaction_id": f"t{k:02d}",
+                "timestamp": at(f"{k:02d}:{(7 * k) % 60:02d}"),
+                "customer_id": f"c{k % 3}",
+                "merchant_id": f"m{k % 2}",
+                "amount": 5.0 + k,
+                "device_id": f"d{k % 4}",
+                "region": f"r{k % 2}",
+                "account_created_at": "2025-12-01T00:00:00Z",
+                "is_fraud": int(k % 5 == 0),
+                "label_time": at(f"{k:02d}:59") if k % 5 == 0 else None,
+            }
         )
     return frame(rows)
 
@@ -599,10 +769,17 @@ def test_optional_columns_and_disabled_families_drop_out() -> None:
     tx = _full_frame()
     required = tx[["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]]
     names = feature_names(PARAMS, required.columns)
-    for dropped in ("cust_first_device", "cust_new_region", "account_age_days",
-                    "merch_risk_1h", "cust_known_frauds", "device_customers_1h",
-                    "merch_known_frauds_1h", "merch_days_since_known_fraud",
-                    "merch_delayed_risk_1h"):
+    for dropped in (
+        "cust_first_device",
+        "cust_new_region",
+        "account_age_days",
+        "merch_risk_1h",
+        "cust_known_frauds",
+        "device_customers_1h",
+        "merch_known_frauds_1h",
+        "merch_days_since_known_fraud",
+        "merch_delayed_risk_1h",
+    ):
         assert dropped not in names
     assert "pair_count_1h" in names and "cust_first_merchant" in names
     f = build_features(required, PARAMS)
@@ -614,9 +791,7 @@ def test_optional_columns_and_disabled_families_drop_out() -> None:
         update={"families": PARAMS.families.model_copy(update={"ring": False, "calendar": False})}
     )
     names_off = feature_names(off, tx.columns)
-    assert not {"hour", "cust_secs_since_prev", "pair_count_1h", "is_round_amount"} & set(
-        names_off
-    )
+    assert not {"hour", "cust_secs_since_prev", "pair_count_1h", "is_round_amount"} & set(names_off)
     assert list(build_features(tx, off).columns) == names_off
 
 
@@ -635,9 +810,7 @@ def test_empty_frame_gives_empty_features_with_the_columns() -> None:
 
 def test_progress_bar_does_not_change_values(capsys: pytest.CaptureFixture[str]) -> None:
     tx = _full_frame()
-    pd.testing.assert_frame_equal(
-        build_features(tx, PARAMS, progress=True), build_features(tx, PARAMS)
-    )
+    pd.testing.assert_frame_equal(build_features(tx, PARAMS, progress=True), build_features(tx, PARAMS))
     assert "features" in capsys.readouterr().err
 
 
@@ -661,15 +834,21 @@ def test_registry_describes_every_feature_in_both_languages() -> None:
     assert names == list(REGISTRY)  # with every optional column, every feature is built
     frame_ = registry_frame()
     assert list(frame_.index) == names
-    assert {"family", "unit", "group", "description_en", "description_zh",
-            "window_seconds", "needs", "all_history"} <= set(frame_.columns)
+    assert {
+        "family",
+        "unit",
+        "group",
+        "description_en",
+        "description_zh",
+        "window_seconds",
+        "needs",
+        "all_history",
+    } <= set(frame_.columns)
     for name in names:
         s = REGISTRY[name]
         assert s.description_en and s.description_zh and s.unit and s.group
     # windowed features share a group across windows
-    assert {REGISTRY[n].group for n in names if n.startswith("cust_count_")} == {
-        "customer_count"
-    }
+    assert {REGISTRY[n].group for n in names if n.startswith("cust_count_")} == {"customer_count"}
     assert REGISTRY["cust_count_7d"].window_seconds == 7 * 86400
 
 
@@ -722,15 +901,13 @@ def test_lookback_is_the_largest_enabled_window() -> None:
     assert spec("cust_max_median_ratio_7d").lookback_seconds == 30 * 86400
     assert lookback(PARAMS) == pd.Timedelta(days=1)  # merchant_windows 1d
     no_merchant = PARAMS.model_copy(
-        update={"families": PARAMS.families.model_copy(
-            update={"merchant": False, "merchant_risk": False})}
+        update={"families": PARAMS.families.model_copy(update={"merchant": False, "merchant_risk": False})}
     )
     # the fraud amount profile: 1h window + 1h history (the delayed risk: 30min + 1h)
     assert lookback(no_merchant) == pd.Timedelta(hours=2)
     assert spec("merch_delayed_risk_1h", PARAMS).lookback_seconds == 5400
     no_fraud = no_merchant.model_copy(
-        update={"families": no_merchant.families.model_copy(
-            update={"merchant_fraud_history": False})}
+        update={"families": no_merchant.families.model_copy(update={"merchant_fraud_history": False})}
     )
     assert lookback(no_fraud) == pd.Timedelta(hours=1)
 
@@ -765,9 +942,23 @@ def test_fraud_amount_ratio_forgets_a_huge_old_fraud() -> None:
         ("d", "01:41", "c2", "m", 10.3, 1, at("01:42")),
         ("q", "01:50", "c3", "m", 1.0, 0, None),
     ]
-    f = build_features(frame(
-        [{"transaction_id": i, "timestamp": at(t), "customer_id": c, "merchant_id": m,
-          "amount": a, "is_fraud": y, "label_time": lt} for i, t, c, m, a, y, lt in rows]), p)
+    f = build_features(
+        frame(
+            [
+                {
+                    "transaction_id": i,
+                    "timestamp": at(t),
+                    "customer_id": c,
+                    "merchant_id": m,
+                    "amount": a,
+                    "is_fraud": y,
+                    "label_time": lt,
+                }
+                for i, t, c, m, a, y, lt in rows
+            ]
+        ),
+        p,
+    )
     assert abs(f.loc["q", "merch_known_fraud_amount_ratio_30min"] - 1.03) < 1e-12
 
 
@@ -788,22 +979,27 @@ def test_no_feature_is_ever_infinite_at_the_amount_bounds(seed: int) -> None:
     ts = t0 + pd.to_timedelta(np.sort(offsets), unit="s")
     fraud = rng.random(n) < 0.4
     label = pd.Series(ts + pd.to_timedelta(rng.choice([0, 1, 3600, 86400 * 9], n), unit="s"))
-    tx = validate(pd.DataFrame({
-        "transaction_id": [f"t{i}" for i in range(n)],
-        "timestamp": ts,
-        "customer_id": rng.choice(["c1", "c2", "c3"], n),
-        "merchant_id": rng.choice(["m1", "m2"], n),
-        "amount": amount,
-        "device_id": rng.choice(["d1", "d2", None], n),
-        "channel": rng.choice(["app", "web"], n),
-        "account_created_at": t0 - pd.Timedelta(days=3),
-        "is_fraud": fraud.astype(int),
-        "label_time": label.where(fraud | (rng.random(n) < 0.5)),
-    }))
+    tx = validate(
+        pd.DataFrame(
+            {
+                "transaction_id": [f"t{i}" for i in range(n)],
+                "timestamp": ts,
+                "customer_id": rng.choice(["c1", "c2", "c3"], n),
+                "merchant_id": rng.choice(["m1", "m2"], n),
+                "amount": amount,
+                "device_id": rng.choice(["d1", "d2", None], n),
+                "channel": rng.choice(["app", "web"], n),
+                "account_created_at": t0 - pd.Timedelta(days=3),
+                "is_fraud": fraud.astype(int),
+                "label_time": label.where(fraud | (rng.random(n) < 0.5)),
+            }
+        )
+    )
     for params in (FeatureParams(), PARAMS):
         feats = build_features(tx, params)
         assert set(specs.family for specs in registry(params).values()) <= {
-            spec(c, params).family for c in feats.columns}
+            spec(c, params).family for c in feats.columns
+        }
         values = feats.to_numpy()
         assert not np.isinf(values).any(), feats.columns[np.isinf(values).any(axis=0)].tolist()
 
@@ -826,8 +1022,12 @@ def test_every_registered_family_has_one_function() -> None:
 
 
 def _tiny() -> pd.DataFrame:
-    return frame([{"transaction_id": "t1", "timestamp": at("10:00")},
-                  {"transaction_id": "t2", "timestamp": at("10:05")}])
+    return frame(
+        [
+            {"transaction_id": "t1", "timestamp": at("10:00")},
+            {"transaction_id": "t2", "timestamp": at("10:05")},
+        ]
+    )
 
 
 def test_a_registered_feature_no_family_computes_is_an_error(monkeypatch) -> None:
@@ -835,20 +1035,23 @@ def test_a_registered_feature_no_family_computes_is_an_error(monkeypatch) -> Non
     from okml.features import engine
 
     real = engine._FAMILY["calendar"]
-    monkeypatch.setitem(engine._FAMILY, "calendar",
-                        lambda ctx, want: {k: v for k, v in real(ctx, want).items() if k != "hour"})
+    monkeypatch.setitem(
+        engine._FAMILY,
+        "calendar",
+        lambda ctx, want: {k: v for k, v in real(ctx, want).items() if k != "hour"},
+    )
     with pytest.raises(FeatureError, match="registered feature.*hour were computed by no family"):
         build_features(_tiny(), PARAMS)
 
 
-@pytest.mark.parametrize(("extra", "why"), [("huor", "not registered"),
-                                            ("amount", "registered to family 'amount'")])
+@pytest.mark.parametrize(
+    ("extra", "why"), [("huor", "not registered"), ("amount", "registered to family 'amount'")]
+)
 def test_a_family_emitting_a_foreign_name_is_an_error(monkeypatch, extra, why) -> None:
     from okml.errors import FeatureError
     from okml.features import engine
 
     real = engine._FAMILY["calendar"]
-    monkeypatch.setitem(engine._FAMILY, "calendar",
-                        lambda ctx, want: real(ctx, want) | {extra: np.zeros(2)})
+    monkeypatch.setitem(engine._FAMILY, "calendar", lambda ctx, want: real(ctx, want) | {extra: np.zeros(2)})
     with pytest.raises(FeatureError, match=f"family 'calendar' computed feature '{extra}', which is {why}"):
         build_features(_tiny(), PARAMS)

@@ -73,10 +73,18 @@ def _frame(rows: list[dict], ids: list[int]) -> pd.DataFrame:
         lab = None if r["label_slots"] is None else t + r["label_slots"] * STEP
         made = None if r["created_slots"] is None else T0 - r["created_slots"] * STEP
         out.append(
-            {"transaction_id": i, "timestamp": t, "customer_id": r["customer_id"],
-             "merchant_id": r["merchant_id"], "amount": r["amount"],
-             "device_id": r["device_id"], "region": r["region"],
-             "account_created_at": made, "is_fraud": r["is_fraud"], "label_time": lab}
+            {
+                "transaction_id": i,
+                "timestamp": t,
+                "customer_id": r["customer_id"],
+                "merchant_id": r["merchant_id"],
+                "amount": r["amount"],
+                "device_id": r["device_id"],
+                "region": r["region"],
+                "account_created_at": made,
+                "is_fraud": r["is_fraud"],
+                "label_time": lab,
+            }
         )
     return validate(pd.DataFrame(out))
 
@@ -162,9 +170,7 @@ def _reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
         f = {}
         hour = t.hour
         f["hour"], f["is_night"], f["is_weekend"] = hour, hour < 6, t.day_of_week >= 5
-        f["cust_secs_since_prev"] = (
-            (t - mine[-1]["timestamp"]).total_seconds() if mine else math.nan
-        )
+        f["cust_secs_since_prev"] = (t - mine[-1]["timestamp"]).total_seconds() if mine else math.nan
         for name, s in w.items():
             if name.startswith("cust_count_"):
                 sfx = name.removeprefix("cust_count_")
@@ -178,9 +184,7 @@ def _reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
                 every = within(s, earlier)
                 rate = sum(map(known, every)) / len(every) if every else 0.0
                 n = len(in_w)
-                f[f"merch_risk_{sfx}"] = (
-                    (sum(map(known, in_w)) + a * rate) / (n + a) if n + a else math.nan
-                )
+                f[f"merch_risk_{sfx}"] = (sum(map(known, in_w)) + a * rate) / (n + a) if n + a else math.nan
         hsfx, hsec = _sfx(p.history_window), parse_duration(p.history_window)
         recent = within(hsec, mine)
         for sfx, hist in ((hsfx, recent), ("all", mine)):
@@ -191,44 +195,35 @@ def _reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
             f[f"cust_amount_z_{sfx}"] = (r["amount"] - mean) / spread
         near = [e for e in recent if _hours_apart(e["timestamp"].hour, hour) <= 1]
         f[f"cust_hour_share_{hsfx}"] = len(near) / len(recent) if recent else math.nan
-        latest = [e["amount"] for e in recent][-p.median_payments:]
+        latest = [e["amount"] for e in recent][-p.median_payments :]
         median = np.median(latest) if latest else math.nan
         f[f"cust_amount_median_ratio_{hsfx}"] = r["amount"] / median
         burst = [e["amount"] for e in within(parse_duration(p.burst_window), mine)]
-        f[f"cust_max_median_ratio_{_sfx(p.burst_window)}"] = (
-            max(burst) / median if burst else math.nan
-        )
+        f[f"cust_max_median_ratio_{_sfx(p.burst_window)}"] = max(burst) / median if burst else math.nan
         f["cust_first_merchant"] = not any(e["merchant_id"] == m for e in mine)
-        f["cust_first_device"] = (
-            math.nan if pd.isna(d) else not any(e["device_id"] == d for e in mine)
-        )
+        f["cust_first_device"] = math.nan if pd.isna(d) else not any(e["device_id"] == d for e in mine)
         f["cust_new_region"] = math.nan if pd.isna(g) else not any(e["region"] == g for e in mine)
         made = r["account_created_at"]
         f["account_age_days"] = math.nan if pd.isna(made) else (t - made) / pd.Timedelta(days=1)
         frauds = [e for e in mine if known(e)]
         f["cust_known_frauds"] = len(frauds)
         f["cust_days_since_known_fraud"] = (
-            (t - max(e["timestamp"] for e in frauds)) / pd.Timedelta(days=1)
-            if frauds else math.nan
+            (t - max(e["timestamp"] for e in frauds)) / pd.Timedelta(days=1) if frauds else math.nan
         )
         for ws in p.merchant_fraud_windows:
             f[f"merch_known_frauds_{_sfx(ws)}"] = sum(map(known, within(parse_duration(ws), at_m)))
         at_m_known = [e for e in at_m if known(e)]
         f["merch_days_since_known_fraud"] = (
-            (t - max(e["timestamp"] for e in at_m_known)) / pd.Timedelta(days=1)
-            if at_m_known else math.nan
+            (t - max(e["timestamp"] for e in at_m_known)) / pd.Timedelta(days=1) if at_m_known else math.nan
         )
         f["merch_days_since_first_known_fraud"] = (
-            (t - min(e["timestamp"] for e in at_m_known)) / pd.Timedelta(days=1)
-            if at_m_known else math.nan
+            (t - min(e["timestamp"] for e in at_m_known)) / pd.Timedelta(days=1) if at_m_known else math.nan
         )
         delay = pd.Timedelta(seconds=parse_duration(p.label_delay))
         for ws in p.delayed_risk_windows:
             span = pd.Timedelta(seconds=parse_duration(ws))
             old = [e for e in at_m if t - delay - span < e["timestamp"] <= t - delay]
-            f[f"merch_delayed_risk_{_sfx(ws)}"] = (
-                sum(map(known, old)) / len(old) if old else math.nan
-            )
+            f[f"merch_delayed_risk_{_sfx(ws)}"] = sum(map(known, old)) / len(old) if old else math.nan
         settled = [e for e in at_m if e["timestamp"] <= t - delay]
         run = 0
         while run < len(settled) and known(settled[-1 - run]):
@@ -238,19 +233,22 @@ def _reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
             (t - settled[-run]["timestamp"]) / pd.Timedelta(days=1) if run else math.nan
         )
         f["merch_days_since_clean_payment"] = (
-            (t - settled[-1 - run]["timestamp"]) / pd.Timedelta(days=1)
-            if run < len(settled) else math.nan
+            (t - settled[-1 - run]["timestamp"]) / pd.Timedelta(days=1) if run < len(settled) else math.nan
         )
         psfx = _sfx(p.merchant_fraud_profile_window)
-        ratios = [out[e["transaction_id"]][f"cust_amount_median_ratio_{hsfx}"]
-                  for e in within(parse_duration(p.merchant_fraud_profile_window), at_m)
-                  if known(e)]
+        ratios = [
+            out[e["transaction_id"]][f"cust_amount_median_ratio_{hsfx}"]
+            for e in within(parse_duration(p.merchant_fraud_profile_window), at_m)
+            if known(e)
+        ]
         ratios = [x for x in ratios if not math.isnan(x)]
         f[f"merch_known_fraud_amount_ratio_{psfx}"] = np.mean(ratios) if ratios else math.nan
         f["amount"] = r["amount"]
         dw = f"device_customers_{_sfx(p.device_window)}"
-        f[dw] = math.nan if pd.isna(d) else len(
-            {e["customer_id"] for e in within(w[dw], earlier) if e["device_id"] == d} - {c}
+        f[dw] = (
+            math.nan
+            if pd.isna(d)
+            else len({e["customer_id"] for e in within(w[dw], earlier) if e["device_id"] == d} - {c})
         )
         pw = f"pair_count_{_sfx(p.pair_window)}"
         f[pw] = len([e for e in within(w[pw], mine) if e["merchant_id"] == m])
@@ -310,14 +308,17 @@ def _days_of_payments(seed: int, n: int = 800, days: int = 90) -> pd.DataFrame:
     delay = pd.to_timedelta(rng.integers(0, 20 * 86400, n), unit="s")
     return validate(
         pd.DataFrame(
-            {"transaction_id": rng.permutation(n), "timestamp": t,
-             "customer_id": rng.choice([f"c{k}" for k in range(15)], n),
-             "merchant_id": rng.choice([f"m{k}" for k in range(6)], n),
-             "amount": rng.choice(AMOUNTS, n) * rng.choice([1.0, 1.37], n),
-             "device_id": rng.choice(["d1", "d2", "d3", "d4", "d5"], n),
-             "region": rng.choice(["r1", "r2", "r3"], n),
-             "is_fraud": fraud.astype(int),
-             "label_time": pd.Series(t + delay).where(fraud)}
+            {
+                "transaction_id": rng.permutation(n),
+                "timestamp": t,
+                "customer_id": rng.choice([f"c{k}" for k in range(15)], n),
+                "merchant_id": rng.choice([f"m{k}" for k in range(6)], n),
+                "amount": rng.choice(AMOUNTS, n) * rng.choice([1.0, 1.37], n),
+                "device_id": rng.choice(["d1", "d2", "d3", "d4", "d5"], n),
+                "region": rng.choice(["r1", "r2", "r3"], n),
+                "is_fraud": fraud.astype(int),
+                "label_time": pd.Series(t + delay).where(fraud),
+            }
         )
     )
 
@@ -343,8 +344,7 @@ def test_default_params_slice_at_lookback(seed: int) -> None:
     assert_same(sliced[cols], full[cols], exact=False)
     # which features differ is documented: only all-history ones may (and here some do)
     differs = {
-        c for c in sliced.columns
-        if not np.allclose(sliced[c], full[c], rtol=1e-9, atol=1e-9, equal_nan=True)
+        c for c in sliced.columns if not np.allclose(sliced[c], full[c], rtol=1e-9, atol=1e-9, equal_nan=True)
     }
     all_history = {n for n, s in registry(p).items() if s.all_history}
     assert differs <= all_history

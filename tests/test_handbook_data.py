@@ -147,8 +147,7 @@ def test_small_dataset_is_consistent(small):
     assert tx["TRANSACTION_ID"].tolist() == list(range(len(tx)))
     assert tx["TX_DATETIME"].is_monotonic_increasing
     assert (
-        tx["TX_DATETIME"]
-        == pd.Timestamp("2018-04-01") + pd.to_timedelta(tx["TX_TIME_SECONDS"], unit="s")
+        tx["TX_DATETIME"] == pd.Timestamp("2018-04-01") + pd.to_timedelta(tx["TX_TIME_SECONDS"], unit="s")
     ).all()
     assert (tx["TX_TIME_DAYS"] == tx["TX_TIME_SECONDS"] // 86400).all()
     assert tx["TX_TIME_DAYS"].between(0, 9).all()

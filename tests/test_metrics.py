@@ -257,8 +257,11 @@ def test_auc_and_ap_match_scikit_learn(rows) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 1),
-                       st.integers(0, 9)), min_size=1, max_size=40),
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 1), st.integers(0, 9)),
+        min_size=1,
+        max_size=40,
+    ),
     st.integers(1, 4),
 )
 def test_card_precision_properties(rows, k) -> None:
@@ -280,8 +283,9 @@ def test_card_precision_properties(rows, k) -> None:
 
 def test_day_with_every_customer_caught_is_left_out() -> None:
     # c1 is caught on day 1; on day 2 nobody else pays: no precision that day, mean of day 1
-    df = pd.DataFrame({"timestamp": [_ts(1), _ts(2)], "customer_id": ["c1", "c1"],
-                       "score": [0.5, 0.5], "is_fraud": [1, 1]})
+    df = pd.DataFrame(
+        {"timestamp": [_ts(1), _ts(2)], "customer_id": ["c1", "c1"], "score": [0.5, 0.5], "is_fraud": [1, 1]}
+    )
     per_day, _ = m.daily_top_k(df, k=1)
     assert per_day["alerts"].tolist() == [1, 0]
     assert math.isnan(per_day["precision"].iloc[1])

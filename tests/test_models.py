@@ -43,8 +43,7 @@ def make_data(n: int = 400, n_pos: int = 20, seed: int = 0) -> tuple[pd.DataFram
 
 
 def small(kind: str, imbalance: str, **kw) -> ModelParams:
-    return ModelParams(kind=kind, imbalance=imbalance, n_estimators=10, max_depth=3, n_jobs=1,
-                       **kw)
+    return ModelParams(kind=kind, imbalance=imbalance, n_estimators=10, max_depth=3, n_jobs=1, **kw)
 
 
 @pytest.mark.parametrize("imbalance", STRATEGIES)
@@ -181,11 +180,9 @@ def test_model_input_is_what_the_final_model_sees() -> None:
 
 def test_candidate_params_apply_overrides() -> None:
     base = ModelParams(max_depth=6, n_estimators=300)
-    cand = Candidate(kind="random_forest", imbalance="undersample",
-                     overrides={"max_depth": 12})
+    cand = Candidate(kind="random_forest", imbalance="undersample", overrides={"max_depth": 12})
     p = candidate_params(base, cand)
-    assert (p.kind, p.imbalance, p.max_depth, p.n_estimators) == (
-        "random_forest", "undersample", 12, 300)
+    assert (p.kind, p.imbalance, p.max_depth, p.n_estimators) == ("random_forest", "undersample", 12, 300)
     assert cand.label == "random_forest:undersample"
     assert Candidate(kind="xgboost", name="deep").label == "deep"
 

@@ -10,8 +10,8 @@ import nbformat
 import pytest
 
 from okml.config import load_params
+from okml.jobs.notebooks import export_html, run_notebook
 from okml.paths import NOTEBOOKS_DIR
-from okml.runner import export_html, run_notebook
 from okml.simulate import simulate
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -25,8 +25,11 @@ def test_expected_notebooks_exist():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_without_outputs(path):
     nb = json.loads(path.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-             and (c.get("outputs") or c.get("execution_count"))]
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; strip them before committing"
 
 
@@ -49,15 +52,18 @@ def test_thin(path):
 
 @pytest.mark.slow
 def test_explore_notebook_runs(tmp_path, capfd):
-    params = load_params(overrides=["simulate.n_customers=200", "simulate.n_merchants=60",
-                                    "simulate.n_days=30"])
+    params = load_params(
+        overrides=["simulate.n_customers=200", "simulate.n_merchants=60", "simulate.n_days=30"]
+    )
     data = tmp_path / "tx.parquet"
     simulate(params.simulate).to_parquet(data, index=False)
-    out = run_notebook("01_explore.ipynb", tmp_path / "explore.ipynb",
-                       {"data_path": str(data), "sample_features": 5000})
+    out = run_notebook(
+        "01_explore.ipynb", tmp_path / "explore.ipynb", {"data_path": str(data), "sample_features": 5000}
+    )
     nb = nbformat.read(out, as_version=4)
-    images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
-                 for o in c.outputs)
+    images = sum(
+        "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
     assert images >= 5
     # the kernel talks over local IPC sockets: no plain-TCP warning, no socket files left
     assert "without encryption" not in capfd.readouterr().err
@@ -69,15 +75,18 @@ def test_explore_notebook_runs(tmp_path, capfd):
 def test_missing_kernel_is_one_line(tmp_path, capfd):
     from okml.errors import NotebookError
 
-    with pytest.raises(NotebookError, match=r"01_explore.ipynb: Jupyter kernel 'no-such-kernel' "
-                                            r"is not installed; run `make setup`"):
+    with pytest.raises(
+        NotebookError,
+        match=r"01_explore.ipynb: Jupyter kernel 'no-such-kernel' "
+        r"is not installed; run `make setup`",
+    ):
         run_notebook("01_explore.ipynb", tmp_path / "x.ipynb", {}, kernel="no-such-kernel")
     assert "Traceback" not in capfd.readouterr().err
     assert not (tmp_path / "x.ipynb").exists()
 
 
 def test_kernel_sockets_fall_back_to_tcp_when_the_temp_path_is_too_long(tmp_path, monkeypatch):
-    from okml.runner import _ipc_kernel_manager
+    from okml.jobs.notebooks import _ipc_kernel_manager
 
     monkeypatch.setattr(tempfile, "tempdir", "/tmp")
     km = _ipc_kernel_manager()()
@@ -112,9 +121,14 @@ def test_notebooks_use_only_okml_names_that_exist(path):
                 if target is None:  # a submodule: `from okml import explore`
                     target = importlib.import_module(f"{node.module}.{alias.name}")
                 modules[alias.asname or alias.name] = target
-    missing = [f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
-               if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-               and n.value.id in modules and not hasattr(modules[n.value.id], n.attr)]
+    missing = [
+        f"{n.value.id}.{n.attr}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute)
+        and isinstance(n.value, ast.Name)
+        and n.value.id in modules
+        and not hasattr(modules[n.value.id], n.attr)
+    ]
     assert not missing, f"{path.name} calls what okml does not have: {missing}"
 
 
@@ -127,8 +141,11 @@ def test_notebooks_name_only_features_and_columns_that_exist(path):
     from okml.schema import CANONICAL
 
     known = set(registry(FeatureParams())) | set(CANONICAL) | {"score", "flag", "rank_in_day"}
-    words = {n.value for n in ast.walk(ast.parse(_code(path)))
-             if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    words = {
+        n.value
+        for n in ast.walk(ast.parse(_code(path)))
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
     # identifiers with an underscore are what a feature or column is called
     named = {w for w in words if w.isidentifier() and "_" in w.strip("_") and w.islower()}
     assert named <= known, f"{path.name} names unknown features/columns: {sorted(named - known)}"

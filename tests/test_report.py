@@ -34,12 +34,16 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _params(tmp: Path, **explain: Any) -> Params:
     base = Params()
-    return base.model_copy(update={
-        "explain": base.explain.model_copy(update={"report_dir": str(tmp / "reports"),
-                                                   "scored_dir": str(tmp / "scored"), **explain}),
-        "mlflow": MlflowParams(tracking_uri=f"sqlite:///{tmp}/mlflow.db",
-                               artifact_root=str(tmp / "artifacts")),
-    })
+    return base.model_copy(
+        update={
+            "explain": base.explain.model_copy(
+                update={"report_dir": str(tmp / "reports"), "scored_dir": str(tmp / "scored"), **explain}
+            ),
+            "mlflow": MlflowParams(
+                tracking_uri=f"sqlite:///{tmp}/mlflow.db", artifact_root=str(tmp / "artifacts")
+            ),
+        }
+    )
 
 
 def _build(tmp: Path) -> dict[str, Any]:
@@ -59,24 +63,25 @@ def _build(tmp: Path) -> dict[str, Any]:
     feats = build_features(train, fp)
     est = build_estimator(ModelParams(n_estimators=15, max_depth=3, n_jobs=1))
     booster = final_booster(est.fit(feats, train["is_fraud"].to_numpy()))
-    arts = write_model_files(booster, fp, list(feats.columns), tmp / "files",
-                             extra={"threshold": 0.5, "k": 10})
-    mlflow.pyfunc.save_model(str(tmp / "model"), python_model=FraudModel(), artifacts=arts,
-                             pip_requirements=["xgboost"])
-    model = SimpleNamespace(booster=booster, feature_params=fp, columns=list(feats.columns),
-                            meta={"threshold": 0.5})
+    arts = write_model_files(
+        booster, fp, list(feats.columns), tmp / "files", extra={"threshold": 0.5, "k": 10}
+    )
+    mlflow.pyfunc.save_model(
+        str(tmp / "model"), python_model=FraudModel(), artifacts=arts, pip_requirements=["xgboost"]
+    )
+    model = SimpleNamespace(
+        booster=booster, feature_params=fp, columns=list(feats.columns), meta={"threshold": 0.5}
+    )
     day = pd.Timestamp(DAY, tz="UTC")
     new = tx[(tx["timestamp"] >= day) & (tx["timestamp"] < day + pd.Timedelta(days=1))]
     scored = score_transactions(model, new, tx[tx["timestamp"] < day], Params())
     assert scored["flag"].sum() >= 3
-    top, second = scored.loc[scored["flag"]].sort_values("score", ascending=False,
-                                                          kind="stable").index[:2]
+    top, second = scored.loc[scored["flag"]].sort_values("score", ascending=False, kind="stable").index[:2]
     scored.loc[top, "merchant_name"] = EVIL
     scored.loc[top, "merchant_category"] = "<b>bold</b>"
     scored.loc[second, "merchant_name"] = LONG
     path = write_parquet(scored, tmp / "scored" / f"day-{DAY}.parquet")
-    return {"scored": path, "model": str(tmp / "model"), "arts": arts, "frame": scored,
-            "top": top}
+    return {"scored": path, "model": str(tmp / "model"), "arts": arts, "frame": scored, "top": top}
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +91,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- fast pieces
 def test_prepare_picks_the_riskiest_flagged_cases(built, tmp_path: Path) -> None:
-    from okml import report
+    from okml.jobs import report as jobs_report
 
-    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=4, language="en")
+    rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=4, language="en")
     frame = built["frame"]
     want = frame[frame["flag"]].sort_values("score", ascending=False, kind="stable").head(4)
     assert rep.cases["transaction_id"].tolist() == want["transaction_id"].tolist()
@@ -98,8 +103,9 @@ def test_prepare_picks_the_riskiest_flagged_cases(built, tmp_path: Path) -> None
 
 def test_case_html_escapes_data(built) -> None:
     from okml import report
+    from okml.jobs import report as jobs_report
 
-    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=2, language="en")
+    rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=2, language="en")
     page = report.case_html(rep, 0)
     assert "<script>" not in page and "<b>bold" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -116,16 +122,19 @@ _CUT = re.compile(r'<span class="okml-cut[^"]*" title="([^"]*)">([^<]*)</span>')
 
 def test_long_data_text_is_cut_with_the_whole_in_a_title(built) -> None:
     from okml import report
+    from okml.jobs import report as jobs_report
 
-    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=2, language="en")
+    rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=2, language="en")
     hostile = EVIL * 400  # 10,000 characters, no spaces
     first = rep.cases.index[0]
     for column in ("merchant_name", "merchant_category", "device_id"):
         rep.cases.loc[first, column] = hostile
     # the cases table: this merchant name and the next case's real long name (from the
     # scored file); the case's own table: merchant, category and device
-    pieces = {"cases table": (report.cases_table_html(rep), [hostile, LONG]),
-              "case": (report.case_html(rep, 0), [hostile] * 3)}
+    pieces = {
+        "cases table": (report.cases_table_html(rep), [hostile, LONG]),
+        "case": (report.case_html(rep, 0), [hostile] * 3),
+    }
     for where, (page, whole) in pieces.items():
         assert not re.search(r"<script", page, re.I), where
         cuts = _CUT.findall(page)
@@ -146,12 +155,14 @@ def test_long_data_text_is_cut_with_the_whole_in_a_title(built) -> None:
 def test_strip_scripts_leaves_no_script_element() -> None:
     from okml.report import strip_scripts
 
-    page = ('<html><head><script src="https://cdn.example/require.js"></script>\n'
-            '<script type="module">\n  const m = await import("https://cdn/mermaid.mjs");\n'
-            '</script><SCRIPT type="text/x-mathjax-config">init()</SCRIPT >'
-            '<style>.a { color: red; }</style></head>'
-            '<body><p>&lt;script&gt;shown as text&lt;/script&gt;</p><img src="data:x">'
-            '<script>unclosed</body></html>')
+    page = (
+        '<html><head><script src="https://cdn.example/require.js"></script>\n'
+        '<script type="module">\n  const m = await import("https://cdn/mermaid.mjs");\n'
+        '</script><SCRIPT type="text/x-mathjax-config">init()</SCRIPT >'
+        "<style>.a { color: red; }</style></head>"
+        '<body><p>&lt;script&gt;shown as text&lt;/script&gt;</p><img src="data:x">'
+        "<script>unclosed</body></html>"
+    )
     out = strip_scripts(page)
     assert not re.search(r"<script", out, re.I), out
     assert "import(" not in out and "init()" not in out
@@ -161,8 +172,9 @@ def test_strip_scripts_leaves_no_script_element() -> None:
 
 def test_chinese_report_pieces(built) -> None:
     from okml import report
+    from okml.jobs import report as jobs_report
 
-    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=1, language="zh")
+    rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=1, language="zh")
     head, case = report.header_html(rep), report.case_html(rep, 0)
     assert "待审核的可疑支付" in head and "标记原因" in case
     assert all(CJK.search(r.text) for r in rep.explained.reasons.iloc[0])
@@ -171,8 +183,9 @@ def test_chinese_report_pieces(built) -> None:
 
 def test_figures_are_embedded_png(built) -> None:
     from okml import report
+    from okml.jobs import report as jobs_report
 
-    rep = report.prepare(built["scored"], built["model"], DAY, n_cases=1)
+    rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=1)
     fig = report.waterfall_figure(rep.explained, 0, rep.feature_params, "en", 5)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     # 5 features with their own bar + the rest; plain-language labels with values
@@ -186,33 +199,34 @@ def test_figures_are_embedded_png(built) -> None:
 
 def test_a_day_without_flags(built, tmp_path: Path) -> None:
     from okml import report
+    from okml.jobs import report as jobs_report
 
     quiet = built["frame"].assign(flag=False)
     path = write_parquet(quiet, tmp_path / "quiet.parquet")
-    rep = report.prepare(path, built["model"], DAY)
+    rep = jobs_report.prepare(path, built["model"], DAY)
     assert rep.cases.empty
     assert "No payments were flagged on 2026-02-05" in report.cases_table_html(rep)
 
 
 def test_bad_inputs(built, tmp_path: Path) -> None:
-    from okml import report
+    from okml.jobs import report as jobs_report
 
     with pytest.raises(DataError, match="scored file not found"):
-        report.prepare(tmp_path / "nope.parquet", built["model"])
+        jobs_report.prepare(tmp_path / "nope.parquet", built["model"])
     plain = write_parquet(built["frame"].drop(columns="score"), tmp_path / "plain.parquet")
     with pytest.raises(DataError, match="no column score"):
-        report.prepare(plain, built["model"])
+        jobs_report.prepare(plain, built["model"])
     nofeat = built["frame"][[c for c in built["frame"] if not c.startswith("feat_")]]
     with pytest.raises(DataError, match="no feature columns"):
-        report.prepare(write_parquet(nofeat, tmp_path / "nofeat.parquet"), built["model"])
+        jobs_report.prepare(write_parquet(nofeat, tmp_path / "nofeat.parquet"), built["model"])
     with pytest.raises(DataError, match="no scored payments on 2026-03-01"):
-        report.prepare(built["scored"], built["model"], "2026-03-01")
+        jobs_report.prepare(built["scored"], built["model"], "2026-03-01")
     with pytest.raises(OkmlError, match="cannot read date"):
-        report.prepare(built["scored"], built["model"], "yesterday-ish")
+        jobs_report.prepare(built["scored"], built["model"], "yesterday-ish")
     with pytest.raises(ValueError, match="unknown language"):
-        report.prepare(built["scored"], built["model"], DAY, language="fr")
+        jobs_report.prepare(built["scored"], built["model"], DAY, language="fr")
     with pytest.raises(OkmlError, match="no scored files"):
-        report.default_scored(_params(tmp_path))
+        jobs_report.default_scored(_params(tmp_path))
 
 
 def test_notebook_is_committed_clean_and_parameterized() -> None:
@@ -227,8 +241,7 @@ def test_notebook_is_committed_clean_and_parameterized() -> None:
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert code[0].metadata.get("tags") == ["parameters"]
     assigned = {t.id for node in ast.parse(code[0].source).body for t in node.targets}
-    assert assigned == {"scored_path", "model_uri", "date", "n_cases", "language",
-                        "params_file", "overrides"}
+    assert assigned == {"scored_path", "model_uri", "date", "n_cases", "language", "params_file", "overrides"}
     assert nb.metadata.kernelspec.name == "okml"
 
 
@@ -239,20 +252,20 @@ def report_run(built, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     import mlflow
 
     from okml import tracking
+    from okml.jobs.report import report_cli
     from okml.pyfunc import FraudModel
-    from okml.report import report_cli
 
     tmp = tmp_path_factory.mktemp("report_run")
     params = _params(tmp, n_cases=3)
     tracking.configure(params.mlflow)
     with tracking.run(params.mlflow, "test") as active:
-        info = mlflow.pyfunc.log_model(name="model", python_model=FraudModel(),
-                                       artifacts=built["arts"], pip_requirements=["xgboost"])
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=FraudModel(), artifacts=built["arts"], pip_requirements=["xgboost"]
+        )
     version = tracking.register(info.model_uri, params.mlflow)
     tracking.set_alias(params.mlflow, tracking.CHAMPION, version)
     out = tmp / "report.html"
-    assert report_cli(params, date=None, scored=str(built["scored"]), model=None,
-                      output=str(out)) == 0
+    assert report_cli(params, date=None, scored=str(built["scored"]), model=None, output=str(out)) == 0
     return {"html": out, "run_id": active.info.run_id, "params": params}
 
 
@@ -263,7 +276,7 @@ def test_report_html_is_self_contained_without_code(report_run) -> None:
     page = report_run["html"].read_text(encoding="utf-8")
     assert "Flagged payments for review: 2026-02-05" in page
     assert page.count('class="okml-case"') == 3
-    assert "report.prepare(" not in page  # code cells are hidden
+    assert "jobs_report.prepare(" not in page  # code cells are hidden
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page  # no warnings shown
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="https?://', page)
     assert not re.search(r"<script", page, re.I)  # the report runs no script at all
@@ -278,13 +291,17 @@ def _chromium() -> tuple[str, str]:
         if os.geteuid() == 0 and shutil.which("apt-get"):
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
             try:
-                subprocess.run(["apt-get", "install", "-y", "chromium", "chromium-driver"],
-                               env=env, timeout=600, capture_output=True, check=False)
+                subprocess.run(
+                    ["apt-get", "install", "-y", "chromium", "chromium-driver"],
+                    env=env,
+                    timeout=600,
+                    capture_output=True,
+                    check=False,
+                )
             except (OSError, subprocess.TimeoutExpired):
                 pass
         if not (os.path.exists(browser) and os.path.exists(driver)):
-            pytest.skip("headless Chromium is not available (apt-get install chromium "
-                        "chromium-driver)")
+            pytest.skip("headless Chromium is not available (apt-get install chromium chromium-driver)")
     return browser, driver
 
 
@@ -296,10 +313,19 @@ def _browser(width: int = WIDTH, height: int = 900) -> Iterator[Any]:
 
     browser, driver_path = _chromium()
     options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--window-size={width},{height}",
-                "--force-device-scale-factor=1", "--hide-scrollbars"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--window-size={width},{height}",
+        "--force-device-scale-factor=1",
+        "--hide-scrollbars",
+    ):
         options.add_argument(arg)
     profile = tempfile.mkdtemp(prefix="okml-chromium-")
     options.add_argument(f"--user-data-dir={profile}")
@@ -345,7 +371,8 @@ def test_report_renders_in_a_browser(report_run) -> None:
         assert "Flagged payments for review: 2026-02-05" in body
         assert "For data scientists" in body
         images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth])"
+        )
         assert len(images) == 3 * 2 + 2  # two charts per case, two for data scientists
         assert all(done and width > 0 for done, width in images)
 
@@ -392,16 +419,20 @@ def test_long_merchant_name_keeps_every_table_on_screen(report_run, tmp_path: Pa
         driver.get(report_run["html"].as_uri())
         _no_alert(driver)
         inner, scroll = driver.execute_script(
-            "return [window.innerWidth, document.documentElement.scrollWidth]")
+            "return [window.innerWidth, document.documentElement.scrollWidth]"
+        )
         assert inner == WIDTH
         assert scroll <= inner, f"the page is {scroll} px wide in a {inner} px window"
         tables = driver.execute_script(
             "return Array.from(document.querySelectorAll('table'))"
-            ".map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; })")
+            ".map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; })"
+        )
         assert len(tables) == 1 + 3  # the cases table and one per case
         assert all(0 <= left and right <= inner for left, right in tables), tables
-        labels = {"cases": ["time", "customer", "amount", "score"],
-                  "facts": ["time", "customer", "amount", "device"]}
+        labels = {
+            "cases": ["time", "customer", "amount", "score"],
+            "facts": ["time", "customer", "amount", "device"],
+        }
         cells = driver.execute_script(_CELLS_JS, LONG, labels)
         assert len(cells) == 8
         height = driver.execute_script("return window.innerHeight")
@@ -415,8 +446,18 @@ def test_long_merchant_name_keeps_every_table_on_screen(report_run, tmp_path: Pa
         assert _png_width(shot.read_bytes()) == inner
         # the whole width of the content (beyond the viewport): the window's, not wider
         size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        full = driver.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"],
-                     "height": min(size["height"], 2000), "scale": 1}})
+        full = driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {
+                    "x": 0,
+                    "y": 0,
+                    "width": size["width"],
+                    "height": min(size["height"], 2000),
+                    "scale": 1,
+                },
+            },
+        )
         assert _png_width(base64.b64decode(full["data"])) == inner

@@ -41,8 +41,7 @@ def rejects(df: pd.DataFrame, column: str, rows: list[int], *words: str, **kw: o
     e = info.value
     msg = str(e)
     assert (e.file, e.column, e.rows) == (SRC, column, rows)
-    prefix = f"{SRC}, column '{column}'" + (
-        f", rows {', '.join(map(str, rows))}" if rows else "")
+    prefix = f"{SRC}, column '{column}'" + (f", rows {', '.join(map(str, rows))}" if rows else "")
     assert msg.startswith(prefix + ": "), msg
     assert "\n" not in msg
     for w in words:
@@ -74,8 +73,13 @@ def test_amount_boolean() -> None:
 
 
 def test_timestamp_numeric_without_unit() -> None:
-    rejects(frame(timestamp=[1767261600, 1767265200, 1767268800]), "timestamp", [0, 1, 2],
-            "numeric timestamps", "timestamp_unit")
+    rejects(
+        frame(timestamp=[1767261600, 1767265200, 1767268800]),
+        "timestamp",
+        [0, 1, 2],
+        "numeric timestamps",
+        "timestamp_unit",
+    )
 
 
 @pytest.mark.parametrize("column", ["transaction_id", "customer_id", "merchant_id"])
@@ -88,20 +92,28 @@ def test_boolean_ids() -> None:
 
 
 def test_reported_by_user_not_boolean() -> None:
-    rejects(frame(reported_by_user=[True, "maybe", False]), "reported_by_user", [1],
-            "true/false")
+    rejects(frame(reported_by_user=[True, "maybe", False]), "reported_by_user", [1], "true/false")
 
 
 # --------------------------------------------------------------------- keys
 def test_duplicate_transaction_id() -> None:
-    rejects(frame(transaction_id=[7, 8, 7]), "transaction_id", [0, 2],
-            "duplicate transaction_id", "e.g. 7", "2 rows")
+    rejects(
+        frame(transaction_id=[7, 8, 7]),
+        "transaction_id",
+        [0, 2],
+        "duplicate transaction_id",
+        "e.g. 7",
+        "2 rows",
+    )
 
 
 @pytest.mark.parametrize("column", ["transaction_id", "customer_id", "merchant_id"])
 def test_empty_key(column: str) -> None:
-    values = {"transaction_id": ["a", None, "c"], "customer_id": ["c1", None, "c2"],
-              "merchant_id": ["m1", None, "m2"]}[column]
+    values = {
+        "transaction_id": ["a", None, "c"],
+        "customer_id": ["c1", None, "c2"],
+        "merchant_id": ["m1", None, "m2"],
+    }[column]
     rejects(frame(**{column: values}), column, [1], "empty values")
 
 
@@ -122,14 +134,26 @@ def test_amount_must_be_positive_and_finite(amounts: object, rows: list[int], wo
 
 # ----------------------------------------------------------------- timestamps
 def test_unparseable_timestamps() -> None:
-    rejects(frame(timestamp=["2026-01-01T10:00:00Z", "yesterday", "2026-13-45T00:00:00Z"]),
-            "timestamp", [1, 2], "unparseable", "'yesterday'", "ISO 8601")
+    rejects(
+        frame(timestamp=["2026-01-01T10:00:00Z", "yesterday", "2026-13-45T00:00:00Z"]),
+        "timestamp",
+        [1, 2],
+        "unparseable",
+        "'yesterday'",
+        "ISO 8601",
+    )
 
 
 def test_naive_timestamp_strings() -> None:
-    rejects(frame(timestamp=["2026-01-01T10:00:00Z", "2026-01-01 11:00", "2026-01-01T12:00Z"]),
-            "timestamp", [1], "timezone-naive", "'2026-01-01 11:00'", "offset",
-            "data.custom.timezone")
+    rejects(
+        frame(timestamp=["2026-01-01T10:00:00Z", "2026-01-01 11:00", "2026-01-01T12:00Z"]),
+        "timestamp",
+        [1],
+        "timezone-naive",
+        "'2026-01-01 11:00'",
+        "offset",
+        "data.custom.timezone",
+    )
 
 
 def test_naive_datetime64() -> None:
@@ -138,8 +162,12 @@ def test_naive_datetime64() -> None:
 
 
 def test_naive_optional_time_column() -> None:
-    rejects(frame(account_created_at=[None, "2025-05-01 00:00", None]), "account_created_at",
-            [1], "timezone-naive")
+    rejects(
+        frame(account_created_at=[None, "2025-05-01 00:00", None]),
+        "account_created_at",
+        [1],
+        "timezone-naive",
+    )
 
 
 def test_empty_timestamps() -> None:
@@ -147,22 +175,35 @@ def test_empty_timestamps() -> None:
 
 
 def test_timestamps_out_of_range() -> None:
-    rejects(frame(timestamp=["2026-01-01T10:00:00Z", "2500-01-01T00:00:00Z",
-                             "2026-01-01T12:00:00Z"]),
-            "timestamp", [1], "1678-2261")
+    rejects(
+        frame(timestamp=["2026-01-01T10:00:00Z", "2500-01-01T00:00:00Z", "2026-01-01T12:00:00Z"]),
+        "timestamp",
+        [1],
+        "1678-2261",
+    )
 
 
 def test_nonexistent_local_time_in_timezone() -> None:
     # 02:30 on 8 March 2026 does not exist in New York (clocks jump from 02:00 to 03:00)
-    rejects(frame(timestamp=["2026-03-08 01:30", "2026-03-08 02:30", "2026-03-08 03:30"]),
-            "timestamp", [1], "daylight-saving", "America/New_York",
-            timezone="America/New_York")
+    rejects(
+        frame(timestamp=["2026-03-08 01:30", "2026-03-08 02:30", "2026-03-08 03:30"]),
+        "timestamp",
+        [1],
+        "daylight-saving",
+        "America/New_York",
+        timezone="America/New_York",
+    )
 
 
 def test_ambiguous_local_time_in_timezone() -> None:
     # 01:30 on 1 November 2026 happens twice in New York
-    rejects(frame(timestamp=["2026-11-01 00:30", "2026-11-01 01:30", "2026-11-01 02:30"]),
-            "timestamp", [1], "ambiguous", timezone="America/New_York")
+    rejects(
+        frame(timestamp=["2026-11-01 00:30", "2026-11-01 01:30", "2026-11-01 02:30"]),
+        "timestamp",
+        [1],
+        "ambiguous",
+        timezone="America/New_York",
+    )
 
 
 def test_unknown_timezone_is_a_config_error() -> None:
@@ -173,35 +214,47 @@ def test_unknown_timezone_is_a_config_error() -> None:
 # --------------------------------------------------------------------- labels
 @pytest.mark.parametrize(
     ("labels", "rows", "word"),
-    [([0, 2, 1], [1], "'2'"), ([0, -1, 1], [1], "'-1'"), (["0", "1", "yes"], [2], "'yes'"),
-     ([0.0, 0.5, 1.0], [1], "'0.5'"), ([0, np.nan, 1], [1], "unlabelled")],
+    [
+        ([0, 2, 1], [1], "'2'"),
+        ([0, -1, 1], [1], "'-1'"),
+        (["0", "1", "yes"], [2], "'yes'"),
+        ([0.0, 0.5, 1.0], [1], "'0.5'"),
+        ([0, np.nan, 1], [1], "unlabelled"),
+    ],
 )
 def test_labels_outside_0_1(labels: list[object], rows: list[int], word: str) -> None:
     rejects(frame(is_fraud=labels), "is_fraud", rows, "0 or 1", word)
 
 
 def test_label_time_before_timestamp() -> None:
-    rejects(frame(label_time=[None, "2026-01-01T10:59:59Z", "2026-01-01T12:00:00Z"]),
-            "label_time", [1], "before timestamp")
+    rejects(
+        frame(label_time=[None, "2026-01-01T10:59:59Z", "2026-01-01T12:00:00Z"]),
+        "label_time",
+        [1],
+        "before timestamp",
+    )
 
 
 def test_report_time_before_timestamp() -> None:
-    rejects(frame(report_time=["2026-01-01T09:00:00Z", None, None]), "report_time", [0],
-            "before timestamp")
+    rejects(frame(report_time=["2026-01-01T09:00:00Z", None, None]), "report_time", [0], "before timestamp")
 
 
 def test_only_three_example_rows() -> None:
-    rejects(frame(amount=[-1.0, -2.0, -3.0], transaction_id=[1, 2, 3]).pipe(
-        lambda d: pd.concat([d, d.assign(transaction_id=[4, 5, 6])], ignore_index=True)),
-        "amount", [0, 1, 2], "> 0")
+    rejects(
+        frame(amount=[-1.0, -2.0, -3.0], transaction_id=[1, 2, 3]).pipe(
+            lambda d: pd.concat([d, d.assign(transaction_id=[4, 5, 6])], ignore_index=True)
+        ),
+        "amount",
+        [0, 1, 2],
+        "> 0",
+    )
 
 
 # ---------------------------------------------------------------- normalization
 def test_normalizes_dtypes_and_converts_offsets_to_utc() -> None:
     df = frame(
         transaction_id=["t1", "t2", "t3"],
-        timestamp=["2026-01-01T18:00:00+08:00", "2026-01-01T06:00:00-05:00",
-                   "2026-01-01T12:00:00Z"],
+        timestamp=["2026-01-01T18:00:00+08:00", "2026-01-01T06:00:00-05:00", "2026-01-01T12:00:00Z"],
         amount=[10, 20, 30],
         is_fraud=[False, True, False],
         fraud_type=[None, "account_takeover", None],
@@ -210,18 +263,20 @@ def test_normalizes_dtypes_and_converts_offsets_to_utc() -> None:
         channel=["app", "web", "pos"],
     )
     out = validate(df, source=SRC)
-    expected = pd.DataFrame({
-        "transaction_id": pd.array(["t1", "t2", "t3"], dtype="string"),
-        "timestamp": utc("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z"),
-        "customer_id": pd.array(["c1", "c2", "c1"], dtype="string"),
-        "merchant_id": pd.array(["m1", "m1", "m2"], dtype="string"),
-        "amount": [10.0, 20.0, 30.0],
-        "is_fraud": pd.array([0, 1, 0], dtype="int8"),
-        "fraud_type": pd.array([None, "account_takeover", None], dtype="string"),
-        "label_time": utc(None, "2026-01-02T23:00:00Z", None),
-        "reported_by_user": [False, True, False],
-        "channel": pd.array(["app", "web", "pos"], dtype="string"),
-    })
+    expected = pd.DataFrame(
+        {
+            "transaction_id": pd.array(["t1", "t2", "t3"], dtype="string"),
+            "timestamp": utc("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z", "2026-01-01T12:00:00Z"),
+            "customer_id": pd.array(["c1", "c2", "c1"], dtype="string"),
+            "merchant_id": pd.array(["m1", "m1", "m2"], dtype="string"),
+            "amount": [10.0, 20.0, 30.0],
+            "is_fraud": pd.array([0, 1, 0], dtype="int8"),
+            "fraud_type": pd.array([None, "account_takeover", None], dtype="string"),
+            "label_time": utc(None, "2026-01-02T23:00:00Z", None),
+            "reported_by_user": [False, True, False],
+            "channel": pd.array(["app", "web", "pos"], dtype="string"),
+        }
+    )
     pd.testing.assert_frame_equal(out, expected)
 
 
@@ -238,8 +293,11 @@ def test_keeps_row_order_index_and_extra_columns() -> None:
 
 
 def test_does_not_mutate_input() -> None:
-    df = frame(is_fraud=["0", "1", "0"], label_time=[None, "2026-01-02T00:00:00Z", None],
-               customer_id=pd.Series(["c1", "c2", "c1"], dtype=object))
+    df = frame(
+        is_fraud=["0", "1", "0"],
+        label_time=[None, "2026-01-02T00:00:00Z", None],
+        customer_id=pd.Series(["c1", "c2", "c1"], dtype=object),
+    )
     before = df.copy(deep=True)
     dtypes = df.dtypes.copy()
     out = validate(df, source=SRC)
@@ -256,20 +314,24 @@ def test_naive_timestamps_read_in_given_timezone() -> None:
         utc("2026-01-01T10:00:00Z", "2026-07-01T10:00:00Z", "2026-01-01T00:00:00Z"),
         check_names=False,
     )
-    naive = frame(timestamp=pd.to_datetime(["2026-01-01 01:00", "2026-07-01 01:00",
-                                            "2026-12-31 23:00"]))
+    naive = frame(timestamp=pd.to_datetime(["2026-01-01 01:00", "2026-07-01 01:00", "2026-12-31 23:00"]))
     out = validate(naive, source=SRC, timezone="Europe/Berlin")
-    assert list(out["timestamp"]) == list(utc("2026-01-01T00:00:00Z", "2026-06-30T23:00:00Z",
-                                              "2026-12-31T22:00:00Z"))
+    assert list(out["timestamp"]) == list(
+        utc("2026-01-01T00:00:00Z", "2026-06-30T23:00:00Z", "2026-12-31T22:00:00Z")
+    )
 
 
 def test_aware_datetimes_of_any_zone_and_unit_become_utc_ns() -> None:
-    ts = pd.Series(pd.to_datetime(["2026-01-01 08:00", "2026-01-01 09:00", "2026-01-01 10:00"])
-                   ).dt.tz_localize("Asia/Shanghai").dt.as_unit("s")
+    ts = (
+        pd.Series(pd.to_datetime(["2026-01-01 08:00", "2026-01-01 09:00", "2026-01-01 10:00"]))
+        .dt.tz_localize("Asia/Shanghai")
+        .dt.as_unit("s")
+    )
     out = validate(frame(timestamp=ts), source=SRC)
     assert out["timestamp"].dtype == UTC
-    assert list(out["timestamp"]) == list(utc("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z",
-                                              "2026-01-01T02:00:00Z"))
+    assert list(out["timestamp"]) == list(
+        utc("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z")
+    )
 
 
 def test_all_empty_optional_time_column_is_allowed() -> None:
@@ -280,10 +342,15 @@ def test_all_empty_optional_time_column_is_allowed() -> None:
 
 
 def test_ids_normalized() -> None:
-    out = validate(frame(transaction_id=[1.0, 2.0, 3.0],
-                         customer_id=pd.Series([1, "c2", 3], dtype=object),
-                         merchant_id=pd.Series(["m1", "m1", "m2"], dtype="str"),
-                         device_id=[5.0, np.nan, 6.0]), source=SRC)
+    out = validate(
+        frame(
+            transaction_id=[1.0, 2.0, 3.0],
+            customer_id=pd.Series([1, "c2", 3], dtype=object),
+            merchant_id=pd.Series(["m1", "m1", "m2"], dtype="str"),
+            device_id=[5.0, np.nan, 6.0],
+        ),
+        source=SRC,
+    )
     assert out["transaction_id"].dtype == "int64"
     assert list(out["customer_id"]) == ["1", "c2", "3"]
     assert out["customer_id"].dtype == "string"
@@ -314,17 +381,18 @@ def test_validate_is_idempotent_and_keeps_instants(rows: list[tuple[int, float, 
     base = pd.Timestamp("2020-01-01", tz="UTC")
     instants = [base + pd.Timedelta(seconds=s) for s, _, _ in rows]
     text = [
-        (t.tz_convert(pd.Timestamp(f"2020-01-01T00:00:00{z}").tz).strftime("%Y-%m-%dT%H:%M:%S")
-         + z)
+        (t.tz_convert(pd.Timestamp(f"2020-01-01T00:00:00{z}").tz).strftime("%Y-%m-%dT%H:%M:%S") + z)
         for t, (_, _, z) in zip(instants, rows, strict=True)
     ]
-    df = pd.DataFrame({
-        "transaction_id": range(len(rows)),
-        "timestamp": text,
-        "customer_id": "c",
-        "merchant_id": "m",
-        "amount": [a for _, a, _ in rows],
-    })
+    df = pd.DataFrame(
+        {
+            "transaction_id": range(len(rows)),
+            "timestamp": text,
+            "customer_id": "c",
+            "merchant_id": "m",
+            "amount": [a for _, a, _ in rows],
+        }
+    )
     once = validate(df, source=SRC)
     assert list(once["timestamp"]) == instants
     assert list(once["amount"]) == [a for _, a, _ in rows]
@@ -333,13 +401,16 @@ def test_validate_is_idempotent_and_keeps_instants(rows: list[tuple[int, float, 
 
 # ------------------------------------------------------------------- summarize
 def test_summarize_counts_by_hand() -> None:
-    df = validate(frame(
-        transaction_id=[1, 2, 3],
-        is_fraud=[0, 1, 1],
-        fraud_type=[None, "ato", None],
-        label_time=[None, "2026-01-03T11:00:00Z", None],
-        reported_by_user=[False, True, False],
-    ), source=SRC)
+    df = validate(
+        frame(
+            transaction_id=[1, 2, 3],
+            is_fraud=[0, 1, 1],
+            fraud_type=[None, "ato", None],
+            label_time=[None, "2026-01-03T11:00:00Z", None],
+            reported_by_user=[False, True, False],
+        ),
+        source=SRC,
+    )
     s = summarize(df)
     assert s["rows"] == 3
     assert s["start"] == pd.Timestamp("2026-01-01T10:00:00Z")
@@ -376,8 +447,11 @@ def test_amount_range_edges_are_valid_and_configurable() -> None:
 @pytest.mark.parametrize("column", ["transaction_id", "customer_id", "merchant_id"])
 @pytest.mark.parametrize("blank", ["", "   ", "\t"])
 def test_blank_ids_are_rejected_in_every_key_column(column: str, blank: str) -> None:
-    values = {"transaction_id": ["a", blank, "c"], "customer_id": ["c1", blank, "c2"],
-              "merchant_id": ["m1", blank, "m2"]}[column]
+    values = {
+        "transaction_id": ["a", blank, "c"],
+        "customer_id": ["c1", blank, "c2"],
+        "merchant_id": ["m1", blank, "m2"],
+    }[column]
     rejects(frame(**{column: values}), column, [1], "empty or blank ids")
     # a categorical column (what Parquet dictionaries can become) follows the same rule
     rejects(frame(**{column: pd.Categorical(values)}), column, [1], "empty or blank ids")
@@ -385,8 +459,9 @@ def test_blank_ids_are_rejected_in_every_key_column(column: str, blank: str) -> 
 
 @pytest.mark.parametrize("column", ["device_id", "region"])
 def test_blank_optional_ids_are_rejected_but_missing_ones_allowed(column: str) -> None:
-    rejects(frame(**{column: ["d1", " ", "d2"]}), column, [1], "empty or blank ids",
-            "leave the value missing")
+    rejects(
+        frame(**{column: ["d1", " ", "d2"]}), column, [1], "empty or blank ids", "leave the value missing"
+    )
     assert validate(frame(**{column: ["d1", None, "d2"]}), source=SRC)[column].isna().sum() == 1
 
 

@@ -14,13 +14,13 @@ import pytest
 from okml.config import FeatureParams, ModelParams, Params, SimulateParams
 from okml.errors import DataError, OkmlError
 from okml.features import build_features, registry
-from okml.pyfunc import score_frame
+from okml.jobs.score import score_cli
+from okml.models import score_frame
 from okml.score import (
     FEATURE_PREFIX,
     _rank_in_day,
     approximate_features,
     operating_point,
-    score_cli,
     score_transactions,
 )
 
@@ -45,16 +45,25 @@ def world() -> dict[str, Any]:
     in_day = ((tx["timestamp"] >= DAY) & (tx["timestamp"] < DAY + pd.Timedelta(days=1))).to_numpy()
     scores = score_frame(booster, feats[in_day], columns)
     before = tx["timestamp"] < DAY
-    return {"tx": tx, "feats": feats, "booster": booster, "columns": columns, "fp": fp,
-            "new": tx[in_day].drop(columns=LABELS), "labelled_new": tx[in_day],
-            "history": tx[before], "threshold": float(np.quantile(scores, 0.9)),
-            "day_features": feats[in_day]}
+    return {
+        "tx": tx,
+        "feats": feats,
+        "booster": booster,
+        "columns": columns,
+        "fp": fp,
+        "new": tx[in_day].drop(columns=LABELS),
+        "labelled_new": tx[in_day],
+        "history": tx[before],
+        "threshold": float(np.quantile(scores, 0.9)),
+        "day_features": feats[in_day],
+    }
 
 
 def _model(world: dict[str, Any], threshold: float | None = None) -> SimpleNamespace:
     meta = {"threshold": threshold} if threshold is not None else {}
-    return SimpleNamespace(booster=world["booster"], feature_params=world["fp"],
-                           columns=world["columns"], meta=meta)
+    return SimpleNamespace(
+        booster=world["booster"], feature_params=world["fp"], columns=world["columns"], meta=meta
+    )
 
 
 def test_scores_flags_and_reasons(world) -> None:
@@ -71,8 +80,7 @@ def test_scores_flags_and_reasons(world) -> None:
         assert col in out
     # 35 days of history, trimmed to the 33-day look-back: all-history features are approximate
     specs = registry(world["fp"])
-    assert out.attrs["approximate_features"] == [
-        c for c in world["columns"] if specs[c].all_history]
+    assert out.attrs["approximate_features"] == [c for c in world["columns"] if specs[c].all_history]
     assert (out["flag"] == (out["score"] >= world["threshold"])).all()
     assert "threshold" in out.attrs["operating_point"]
     flagged = out[out["flag"]]
@@ -90,8 +98,7 @@ def test_scores_flags_and_reasons(world) -> None:
 def test_look_back_features_equal_those_on_all_data(world) -> None:
     # time-correctness of the trimming: with the new rows' own labels (as in the data), every
     # feature that is not all-history equals the one computed on the whole simulated period
-    out = score_transactions(_model(world, 0.5), world["labelled_new"], world["history"],
-                             Params())
+    out = score_transactions(_model(world, 0.5), world["labelled_new"], world["history"], Params())
     specs = registry(world["fp"])
     exact = [c for c in world["columns"] if not specs[c].all_history]
     got = out[[FEATURE_PREFIX + c for c in exact]].set_axis(exact, axis=1)
@@ -99,8 +106,10 @@ def test_look_back_features_equal_those_on_all_data(world) -> None:
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     # history that starts within the look-back is not trimmed: nothing is reported
     recent = world["history"][world["history"]["timestamp"] >= DAY - pd.Timedelta(days=10)]
-    assert score_transactions(_model(world, 0.5), world["new"], recent, Params()
-                              ).attrs["approximate_features"] == []
+    assert (
+        score_transactions(_model(world, 0.5), world["new"], recent, Params()).attrs["approximate_features"]
+        == []
+    )
 
 
 def test_approximate_features_by_hand() -> None:
@@ -109,20 +118,21 @@ def test_approximate_features_by_hand() -> None:
     assert approximate_features(cols, fp, trimmed=False) == []
     assert approximate_features(cols, fp, trimmed=True) == ["cust_first_device"]
     assert approximate_features(cols, fp, trimmed=False, no_history=True) == [
-        "cust_count_1h", "cust_first_device", "merch_risk_1d"]
+        "cust_count_1h",
+        "cust_first_device",
+        "merch_risk_1d",
+    ]
 
 
 def test_top_k_without_threshold(world) -> None:
-    params = Params().model_copy(update={"evaluate": Params().evaluate.model_copy(
-        update={"k": 3})})
+    params = Params().model_copy(update={"evaluate": Params().evaluate.model_copy(update={"k": 3})})
     out = score_transactions(_model(world), world["new"], world["history"], params)
     assert out.attrs["operating_point"] == "top 3 customers per day"
     assert out.loc[out["flag"], "customer_id"].nunique() == 3
     top3 = out.groupby("customer_id")["score"].max().nlargest(3).index
     assert set(out.loc[out["flag"], "customer_id"]) == set(top3)
     # asked for top-k although the model has a threshold
-    forced = score_transactions(_model(world, 0.0), world["new"], world["history"], params,
-                                top_k=True)
+    forced = score_transactions(_model(world, 0.0), world["new"], world["history"], params, top_k=True)
     assert forced["flag"].tolist() == out["flag"].tolist()
 
 
@@ -136,8 +146,18 @@ def test_operating_point_ignores_a_missing_or_nan_threshold() -> None:
 
 
 def test_rank_in_day_by_hand() -> None:
-    ts = pd.Series(pd.to_datetime(["2026-01-01 09:00", "2026-01-01 10:00", "2026-01-01 23:59",
-                                   "2026-01-02 00:00", "2026-01-01 11:00"], utc=True))
+    ts = pd.Series(
+        pd.to_datetime(
+            [
+                "2026-01-01 09:00",
+                "2026-01-01 10:00",
+                "2026-01-01 23:59",
+                "2026-01-02 00:00",
+                "2026-01-01 11:00",
+            ],
+            utc=True,
+        )
+    )
     scores = np.array([0.2, 0.9, 0.5, 0.1, 0.5])
     # day 1: 0.9 -> 1, the two 0.5 -> 2 and 3 in row order, 0.2 -> 4; day 2 alone -> 1
     assert _rank_in_day(ts, scores).tolist() == [4, 1, 2, 1, 3]
@@ -161,8 +181,12 @@ def test_bad_new_transactions_are_rejected(world) -> None:
     with pytest.raises(DataError, match="no transactions"):
         score_transactions(_model(world, 0.5), world["new"].iloc[:0], None, Params())
     with pytest.raises(DataError, match="device_id"):  # the model needs device features
-        score_transactions(_model(world, 0.5), world["new"].drop(columns="device_id"),
-                           world["history"].drop(columns="device_id"), Params())
+        score_transactions(
+            _model(world, 0.5),
+            world["new"].drop(columns="device_id"),
+            world["history"].drop(columns="device_id"),
+            Params(),
+        )
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -171,10 +195,16 @@ def _save_model(world: dict[str, Any], folder: Path, threshold: float) -> Path:
 
     from okml.pyfunc import FraudModel, write_model_files
 
-    arts = write_model_files(world["booster"], world["fp"], world["columns"], folder / "files",
-                             extra={"threshold": threshold, "k": 100})
-    mlflow.pyfunc.save_model(str(folder / "model"), python_model=FraudModel(), artifacts=arts,
-                             pip_requirements=["xgboost"])
+    arts = write_model_files(
+        world["booster"],
+        world["fp"],
+        world["columns"],
+        folder / "files",
+        extra={"threshold": threshold, "k": 100},
+    )
+    mlflow.pyfunc.save_model(
+        str(folder / "model"), python_model=FraudModel(), artifacts=arts, pip_requirements=["xgboost"]
+    )
     return folder / "model"
 
 
@@ -183,8 +213,13 @@ def test_score_cli_writes_parquet(world, tmp_path: Path, capsys) -> None:
     new_file, hist_file = tmp_path / "new.parquet", tmp_path / "hist.parquet"
     world["new"].to_parquet(new_file)
     world["history"].to_parquet(hist_file)
-    params = Params().model_copy(update={"explain": Params().explain.model_copy(
-        update={"scored_dir": str(tmp_path / "scored"), "language": "zh"})})
+    params = Params().model_copy(
+        update={
+            "explain": Params().explain.model_copy(
+                update={"scored_dir": str(tmp_path / "scored"), "language": "zh"}
+            )
+        }
+    )
     assert score_cli(params, str(new_file), str(hist_file), str(model), None, False) == 0
     out_file = tmp_path / "scored" / "new-2026-02-05.parquet"
     scored = pd.read_parquet(out_file)
@@ -192,8 +227,7 @@ def test_score_cli_writes_parquet(world, tmp_path: Path, capsys) -> None:
     printed = capsys.readouterr().out
     assert f"flagged {int(scored['flag'].sum())}" in printed and str(out_file) in printed
     assert scored["reason_1"].dropna().str.contains(r"[\u4e00-\u9fff]").all()
-    direct = score_transactions(_model(world, world["threshold"]), world["new"],
-                                world["history"], Params())
+    direct = score_transactions(_model(world, world["threshold"]), world["new"], world["history"], Params())
     np.testing.assert_allclose(scored["score"], direct["score"])
     assert scored["flag"].tolist() == direct["flag"].tolist()
 
@@ -234,15 +268,17 @@ def test_a_day_with_no_flag_is_warned_about(world, tmp_path: Path, capsys) -> No
     assert score_cli(Params(), str(new_file), None, str(model), str(out), False) == 0
     printed = capsys.readouterr().out
     assert "flagged 0 payments (0 customers)" in printed
-    assert ("warning: 1 day(s) had no flagged payment (2026-02-05); the threshold may be too strict "
-            "for this data: `--top-k` flags the top 10 customers of each day") in printed
+    assert (
+        "warning: 1 day(s) had no flagged payment (2026-02-05); the threshold may be too strict "
+        "for this data: `--top-k` flags the top 10 customers of each day"
+    ) in printed
     assert pd.read_parquet(out).attrs["flags"]["customers_per_day"] == {"2026-02-05": 0}
 
 
 def test_registry_version_resolves_aliases(tmp_path: Path, world) -> None:
     import mlflow
 
-    from okml.score import registry_version
+    from okml.tracking import registry_version
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/m.db")
     try:

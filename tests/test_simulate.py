@@ -121,8 +121,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path) -> N
     p = SimulateParams(n_customers=120, n_merchants=40, n_days=20, seed=3)
     a, _ = sim.simulate_to_file(p, str(tmp_path / "a.parquet"), progress=False)
     b, _ = sim.simulate_to_file(p, str(tmp_path / "b.parquet"), progress=False)
-    c, _ = sim.simulate_to_file(p.model_copy(update={"seed": 4}), str(tmp_path / "c.parquet"),
-                                progress=False)
+    c, _ = sim.simulate_to_file(p.model_copy(update={"seed": 4}), str(tmp_path / "c.parquet"), progress=False)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
 
@@ -131,14 +130,22 @@ def test_fraud_knobs_leave_the_legitimate_background_alone(small: pd.DataFrame) 
     # each stage has its own random stream: removing the rings removes only their rows
     p = SMALL.model_copy(update={"fake_orders": SMALL.fake_orders.model_copy(update={"rings": 0})})
     other = sim.simulate(p)
-    cols = ["timestamp", "customer_id", "merchant_id", "amount", "channel", "device_id",
-            "region", "is_fraud", "fraud_type"]
+    cols = [
+        "timestamp",
+        "customer_id",
+        "merchant_id",
+        "amount",
+        "channel",
+        "device_id",
+        "region",
+        "is_fraud",
+        "fraud_type",
+    ]
     assert not other["fraud_type"].eq("fake_orders").any()
     for kind in (None, "compromised_merchant", "account_takeover"):
         a = small[small["fraud_type"].isna()] if kind is None else _kind(small, kind)
         b = other[other["fraud_type"].isna()] if kind is None else _kind(other, kind)
-        pd.testing.assert_frame_equal(a[cols].reset_index(drop=True),
-                                      b[cols].reset_index(drop=True))
+        pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
 
 
 # ----------------------------------------------------------------------------- legit behaviour
@@ -181,14 +188,16 @@ def test_every_fraud_type_is_present_at_its_configured_size(fraud: pd.DataFrame)
     assert counts["fake_orders"] == q.fake_orders.rings * q.fake_orders.orders_per_ring
     ato = _kind(fraud, "account_takeover")
     assert ato["customer_id"].nunique() == sim._how_many(
-        q.account_takeover.victims_per_1000_customers, q.n_customers)
+        q.account_takeover.victims_per_1000_customers, q.n_customers
+    )
     assert 0.3 < len(ato) / ato["customer_id"].nunique() / q.account_takeover.burst_size_mean < 2
     forged = _kind(fraud, "forged_identity")
     assert forged["customer_id"].nunique() == q.forged_identity.accounts
     assert 0.7 < len(forged) / q.forged_identity.accounts / q.forged_identity.payments_mean < 1.3
     new = _kind(fraud, "new_pattern")
     assert new["customer_id"].nunique() == sim._how_many(
-        q.new_pattern.victims_per_1000_customers, q.n_customers)
+        q.new_pattern.victims_per_1000_customers, q.n_customers
+    )
 
 
 def test_compromised_merchants_turn_about_their_share_of_payments(small: pd.DataFrame) -> None:
@@ -196,9 +205,10 @@ def test_compromised_merchants_turn_about_their_share_of_payments(small: pd.Data
     assert bad["merchant_id"].nunique() <= SMALL.compromised_merchant.merchants
     hit, total = 0, 0
     for m, rows in bad.groupby("merchant_id"):
-        during = small[(small["merchant_id"] == m)
-                       & small["timestamp"].between(rows["timestamp"].min(),
-                                                    rows["timestamp"].max())]
+        during = small[
+            (small["merchant_id"] == m)
+            & small["timestamp"].between(rows["timestamp"].min(), rows["timestamp"].max())
+        ]
         hit, total = hit + len(rows), total + len(during)
         # its ordinary customers: they also paid there honestly
         honest = small[(small["merchant_id"] == m) & (small["is_fraud"] == 0)]
@@ -209,8 +219,7 @@ def test_compromised_merchants_turn_about_their_share_of_payments(small: pd.Data
 def test_account_takeover_uses_a_new_device_region_and_merchants(small: pd.DataFrame) -> None:
     ato = _kind(small, "account_takeover")
     for victim, rows in ato.groupby("customer_id"):
-        before = small[(small["customer_id"] == victim)
-                       & (small["timestamp"] < rows["timestamp"].min())]
+        before = small[(small["customer_id"] == victim) & (small["timestamp"] < rows["timestamp"].min())]
         assert len(before) > 0
         assert not rows["device_id"].isin(before["device_id"]).any()
         assert not rows["region"].isin(before["region"]).any()
@@ -252,8 +261,10 @@ def test_new_pattern_starts_late_from_the_victims_own_device(small: pd.DataFrame
     assert set(new["merchant_category"]) <= {"digital", "games"}
     assert new["amount"].median() < 2 * SMALL.new_pattern.amount_mean
     legit = small[small["is_fraud"] == 0]
-    own = [row.device_id in set(legit.loc[legit["customer_id"] == row.customer_id, "device_id"])
-           for row in new.itertuples()]
+    own = [
+        row.device_id in set(legit.loc[legit["customer_id"] == row.customer_id, "device_id"])
+        for row in new.itertuples()
+    ]
     assert np.mean(own) > 0.9
 
 
@@ -280,8 +291,9 @@ def test_labels_come_late_and_reports_precede_them(fraud: pd.DataFrame) -> None:
     assert (reported["label_time"] - reported["report_time"]).max() < pd.Timedelta(days=2)
     assert fraud.loc[~fraud["reported_by_user"], "report_time"].isna().all()
     # nobody reports for fake-order rings or forged identities
-    assert not fraud.loc[fraud["fraud_type"].isin(["fake_orders", "forged_identity"]),
-                         "reported_by_user"].any()
+    assert not fraud.loc[
+        fraud["fraud_type"].isin(["fake_orders", "forged_identity"]), "reported_by_user"
+    ].any()
     chargeback = labelled[~labelled["reported_by_user"]]
     delay = (chargeback["label_time"] - chargeback["timestamp"]).dt.total_seconds() / 86400
     q = SMALL.labels
@@ -310,12 +322,20 @@ def test_never_labelled_share_is_about_as_configured(fraud: pd.DataFrame) -> Non
     report_share=st.floats(0, 1),
 )
 def test_any_small_world_is_canonical_and_time_consistent(
-    seed: int, n_customers: int, n_merchants: int, n_days: int, rings: int,
-    start_fraction: float, report_share: float,
+    seed: int,
+    n_customers: int,
+    n_merchants: int,
+    n_days: int,
+    rings: int,
+    start_fraction: float,
+    report_share: float,
 ) -> None:
     base = SimulateParams()
     p = SimulateParams(
-        seed=seed, n_customers=n_customers, n_merchants=n_merchants, n_days=n_days,
+        seed=seed,
+        n_customers=n_customers,
+        n_merchants=n_merchants,
+        n_days=n_days,
         fake_orders=base.fake_orders.model_copy(update={"rings": rings, "orders_per_ring": 20}),
         new_pattern=base.new_pattern.model_copy(update={"start_fraction": start_fraction}),
         labels=base.labels.model_copy(update={"report_share": report_share}),
@@ -345,16 +365,18 @@ def test_simulate_to_file_writes_atomically(tmp_path) -> None:
 
 def test_print_summary_shows_counts_by_fraud_type(capsys) -> None:
     t = pd.Timestamp("2026-01-01 10:00", tz="UTC")
-    df = pd.DataFrame({
-        "timestamp": [t, t + pd.Timedelta("1h"), t + pd.Timedelta("1D"), t + pd.Timedelta("25h")],
-        "customer_id": ["C1", "C1", "C2", "C3"],
-        "merchant_id": ["M1", "M2", "M1", "M1"],
-        "amount": [10.0, 250.0, 30.0, 40.0],
-        "is_fraud": [0, 1, 0, 1],
-        "fraud_type": [None, "account_takeover", None, "fake_orders"],
-        "label_time": [pd.NaT, t + pd.Timedelta("2D"), pd.NaT, pd.NaT],
-        "reported_by_user": [False, True, False, False],
-    })
+    df = pd.DataFrame(
+        {
+            "timestamp": [t, t + pd.Timedelta("1h"), t + pd.Timedelta("1D"), t + pd.Timedelta("25h")],
+            "customer_id": ["C1", "C1", "C2", "C3"],
+            "merchant_id": ["M1", "M2", "M1", "M1"],
+            "amount": [10.0, 250.0, 30.0, 40.0],
+            "is_fraud": [0, 1, 0, 1],
+            "fraud_type": [None, "account_takeover", None, "fake_orders"],
+            "label_time": [pd.NaT, t + pd.Timedelta("2D"), pd.NaT, pd.NaT],
+            "reported_by_user": [False, True, False, False],
+        }
+    )
     sim.print_summary(df)
     out = capsys.readouterr().out
     assert "rows        4" in out
@@ -369,8 +391,20 @@ def test_print_summary_shows_counts_by_fraud_type(capsys) -> None:
 
 def test_cli_simulate_writes_the_file_and_a_summary(tmp_path, capsys) -> None:
     out = tmp_path / "tx.parquet"
-    rc = main(["simulate", "-q", "--output", str(out), "--set", "simulate.n_customers=200",
-               "--set", "simulate.n_merchants=50", "--set", "simulate.n_days=14"])
+    rc = main(
+        [
+            "simulate",
+            "-q",
+            "--output",
+            str(out),
+            "--set",
+            "simulate.n_customers=200",
+            "--set",
+            "simulate.n_merchants=50",
+            "--set",
+            "simulate.n_days=14",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert f"to {out}" in text and "fake_orders" in text

@@ -20,16 +20,22 @@ from okml import tracking
 from okml.cli import main
 from okml.config import Params, dump_params, load_params
 from okml.errors import LockedError
+from okml.jobs.train import decide, retrain, train_model
 from okml.paths import PROJECT_ROOT
 from okml.simulate import simulate
-from okml.train import decide, retrain, train_model
 
 pytestmark = pytest.mark.slow
 
 # small world where the late pattern matters: fewer fixed-size rings and forged accounts
-SIM = {"n_customers": 600, "n_merchants": 150, "n_days": 60, "seed": 7,
-       "fake_orders": {"rings": 2}, "forged_identity": {"accounts": 20},
-       "new_pattern": {"start_fraction": 0.4, "victims_per_1000_customers": 80.0}}
+SIM = {
+    "n_customers": 600,
+    "n_merchants": 150,
+    "n_days": 60,
+    "seed": 7,
+    "fake_orders": {"rings": 2},
+    "forged_identity": {"accounts": 20},
+    "new_pattern": {"start_fraction": 0.4, "victims_per_1000_customers": 80.0},
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +49,10 @@ def project(tmp_path_factory):
         "model": {"n_estimators": 40, "max_depth": 4},
         "evaluate": {"k": 10},
         "explain": {"n_cases": 3, "report_dir": str(root / "reports"), "scored_dir": str(root / "scored")},
-        "mlflow": {"tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
-                   "artifact_root": str(root / "mlruns" / "artifacts")},
+        "mlflow": {
+            "tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
+            "artifact_root": str(root / "mlruns" / "artifacts"),
+        },
     }
     path = root / "params.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -93,7 +101,8 @@ def test_train_run_logs_everything(trained):
     assert len(reports) == 1
     assert f"models:/{params.mlflow.model_name}/1" in reports[0].read_text(encoding="utf-8")
     assert {a.path for a in client.list_artifacts(run.info.run_id, "reports")} == {
-        f"reports/{reports[0].name}"}
+        f"reports/{reports[0].name}"
+    }
 
 
 def test_pyfunc_equals_direct_prediction(trained):
@@ -137,9 +146,8 @@ def test_failing_notebook_marks_run_failed_and_keeps_notebook(project, capsys):
     assert tracking.alias_version(params.mlflow, "champion") == "1"
 
 
-def test_failing_notebook_kept_locally_when_the_store_refuses_it(project, tmp_path, monkeypatch,
-                                                                  capsys):
-    from okml import train as train_module
+def test_failing_notebook_kept_locally_when_the_store_refuses_it(project, tmp_path, monkeypatch, capsys):
+    from okml.jobs import train as train_module
 
     monkeypatch.setattr(train_module, "RUNS_DIR", tmp_path / "runs")
     log_artifact = tracking.log_artifact
@@ -152,26 +160,31 @@ def test_failing_notebook_kept_locally_when_the_store_refuses_it(project, tmp_pa
     monkeypatch.setattr(tracking, "log_artifact", refuse_notebooks)
     rc = main(["train", "--params", str(project), "-q", "--set", "split.train_days=400"])
     err = capsys.readouterr().err
-    assert rc == 2 and [line for line in err.splitlines() if line.startswith("okml")] == \
-        [err.strip().splitlines()[-1]]
+    assert rc == 2 and [line for line in err.splitlines() if line.startswith("okml")] == [
+        err.strip().splitlines()[-1]
+    ]
     named = _executed_named_in(err)
     assert named.is_file() and named.parent.parent == tmp_path / "runs"
     assert tracking.run_tag(named.parent.name, "okml.job") == "train"
 
 
 def test_tracking_uri_is_recorded_as_given_without_credentials(monkeypatch):
-    from okml.train import _notebook_params, kernel_tracking, recorded_params
+    from okml.jobs.train import _notebook_params, kernel_tracking, recorded_params
 
-    assert tracking.redact_uri("http://user:s3cret@mlflow.internal:5000/x?y=1") == \
-        "http://mlflow.internal:5000/x?y=1"
+    assert (
+        tracking.redact_uri("http://user:s3cret@mlflow.internal:5000/x?y=1")
+        == "http://mlflow.internal:5000/x?y=1"
+    )
     assert tracking.redact_uri("https://token@host") == "https://host"
     assert tracking.redact_uri("sqlite:///mlruns/mlflow.db") == "sqlite:///mlruns/mlflow.db"
     # a server with credentials in MLFLOW_TRACKING_URI: the kernel gets them in its environment,
     # the notebook parameters and every record get the URI without them
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:s%40cret@127.0.0.1:5999")
     params = Params()
-    assert kernel_tracking(params) == ("http://127.0.0.1:5999", {
-        "MLFLOW_TRACKING_USERNAME": "user", "MLFLOW_TRACKING_PASSWORD": "s@cret"})
+    assert kernel_tracking(params) == (
+        "http://127.0.0.1:5999",
+        {"MLFLOW_TRACKING_USERNAME": "user", "MLFLOW_TRACKING_PASSWORD": "s@cret"},
+    )
     record = dump_params(recorded_params(params))
     assert "cret" not in record and "tracking_uri: http://127.0.0.1:5999" in record
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "someone")  # set by the user: kept
@@ -190,7 +203,9 @@ def test_tracking_uri_is_recorded_as_given_without_credentials(monkeypatch):
     # relative to it
     assert kernel_tracking(load_params(overrides=["mlflow.tracking_uri=null"]))[0] is None
     assert _notebook_params(str(PROJECT_ROOT / "params" / "x.yaml"), ["a=1"]) == {
-        "params_file": "params/x.yaml", "overrides": ["a=1"]}
+        "params_file": "params/x.yaml",
+        "overrides": ["a=1"],
+    }
     assert _notebook_params("/elsewhere/p.yaml", None)["params_file"] == "/elsewhere/p.yaml"
 
 
@@ -232,14 +247,29 @@ def test_retrain_adapts_to_new_pattern(tmp_path, project):
     m = run.data.metrics
     assert m["recall.new_pattern"] > m["champion.recall.new_pattern"]
     assert run.data.tags["promotion.promoted"] == "True"
-    assert str(client.get_model_version_by_alias(params.mlflow.model_name, "champion").version) == \
-        str(second.version)
+    assert str(client.get_model_version_by_alias(params.mlflow.model_name, "champion").version) == str(
+        second.version
+    )
     # the same retrain again, demanding an impossible margin: not promoted, exit code 0,
     # the challenger alias moves, the champion stays
-    assert main(["retrain", "--params", str(fresh), "--as-of", "2026-03-01", "-q",
-                 "--set", "mlflow.promote_margin=1.0"]) == 0
+    assert (
+        main(
+            [
+                "retrain",
+                "--params",
+                str(fresh),
+                "--as-of",
+                "2026-03-01",
+                "-q",
+                "--set",
+                "mlflow.promote_margin=1.0",
+            ]
+        )
+        == 0
+    )
     third = client.get_model_version_by_alias(params.mlflow.model_name, "challenger")
     assert str(third.version) == "3" and third.tags["promotion.promoted"] == "False"
     assert "not promoted" in third.tags["promotion.reason"]
-    assert str(client.get_model_version_by_alias(params.mlflow.model_name, "champion").version) == \
-        str(second.version)
+    assert str(client.get_model_version_by_alias(params.mlflow.model_name, "champion").version) == str(
+        second.version
+    )

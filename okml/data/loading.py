@@ -47,8 +47,7 @@ def _allowed(preset: Preset) -> tuple[str, ...]:
 def _list_files(path: Path, preset: Preset) -> list[Path]:
     if not path.exists():
         raise DataError(
-            f"no such file or folder (relative paths are taken from the project root "
-            f"{PROJECT_ROOT})",
+            f"no such file or folder (relative paths are taken from the project root {PROJECT_ROOT})",
             file=path,
         )
     allowed = _allowed(preset)
@@ -80,8 +79,12 @@ def _check_csv_header(file: Path) -> None:
     for i, name in enumerate(names):
         if name in seen:
             first = names.index(name)
-            raise DataError(f"the header names column '{name}' twice (columns {first + 1} and "
-                            f"{i + 1}); rename or remove one", file=file, column=name)
+            raise DataError(
+                f"the header names column '{name}' twice (columns {first + 1} and "
+                f"{i + 1}); rename or remove one",
+                file=file,
+                column=name,
+            )
         seen.add(name)
 
 
@@ -120,8 +123,7 @@ def _read_file(file: Path, preset: Preset) -> pd.DataFrame:
     except Exception as e:
         raise DataError(f"cannot read this file ({one_line(e)})", file=file) from e
     if not isinstance(df, pd.DataFrame):
-        raise DataError(f"expected a pickled pandas DataFrame, found {type(df).__name__}",
-                        file=file)
+        raise DataError(f"expected a pickled pandas DataFrame, found {type(df).__name__}", file=file)
     return df
 
 
@@ -150,8 +152,7 @@ def _read_all(path: Path, preset: Preset, params: DataParams) -> tuple[pd.DataFr
                 hint = f"; map it with --set data.custom.columns.{need[src]}=YOUR_COLUMN"
             found = ", ".join(map(str, df.columns[:12]))
             raise DataError(
-                f"missing column '{src}' that the {preset.name} preset needs{via}{hint}; "
-                f"found {found}",
+                f"missing column '{src}' that the {preset.name} preset needs{via}{hint}; found {found}",
                 file=file,
                 column=src,
             )
@@ -160,10 +161,12 @@ def _read_all(path: Path, preset: Preset, params: DataParams) -> tuple[pd.DataFr
             lacks = sorted(map(str, first - set(df.columns)))
             extra = sorted(map(str, set(df.columns) - first))
             col = (lacks or extra)[0]
-            what = (f"lacks column(s) {', '.join(lacks)} that {files[0].name} has" if lacks
-                    else f"has column(s) {', '.join(extra)} that {files[0].name} lacks")
-            raise DataError(f"{what}; files in a folder must share their columns",
-                            file=file, column=col)
+            what = (
+                f"lacks column(s) {', '.join(lacks)} that {files[0].name} has"
+                if lacks
+                else f"has column(s) {', '.join(extra)} that {files[0].name} lacks"
+            )
+            raise DataError(f"{what}; files in a folder must share their columns", file=file, column=col)
         frames.append(df if not frames else df[list(frames[0].columns)])
     lengths = np.array([len(f) for f in frames])
     origin = Origin(
@@ -187,9 +190,10 @@ def _drop_nonpositive(frame: pd.DataFrame, origin: Origin) -> tuple[pd.DataFrame
         return frame, origin
     file, rows = origin.locate(np.flatnonzero(drop))
     log.warning(
-        "dropped %d rows with amount <= 0 from %s (e.g. rows %s) because "
-        "data.nonpositive_amounts=drop",
-        int(drop.sum()), file, ", ".join(map(str, rows)),
+        "dropped %d rows with amount <= 0 from %s (e.g. rows %s) because data.nonpositive_amounts=drop",
+        int(drop.sum()),
+        file,
+        ", ".join(map(str, rows)),
     )
     return frame.loc[~drop].reset_index(drop=True), origin.take(~drop)
 
@@ -246,12 +250,16 @@ def load(
     if params.nonpositive_amounts == "drop":
         frame, origin = _drop_nonpositive(frame, origin)
     try:
-        out = validate(frame, source=file, timezone=spec.timezone(params),
-                       amount_min=params.amount_min, amount_max=params.amount_max)
+        out = validate(
+            frame,
+            source=file,
+            timezone=spec.timezone(params),
+            amount_min=params.amount_min,
+            amount_max=params.amount_max,
+        )
     except DataError as e:
         raise origin.translate(e, spec.name, spec.source_names(params)) from e
     if spec.label_time is not None:
         out = spec.label_time(out, params)
     order = [c for c in CANONICAL if c in out] + [c for c in out if c not in CANONICAL]
-    return out[order].sort_values(["timestamp", "transaction_id"], kind="stable",
-                                  ignore_index=True)
+    return out[order].sort_values(["timestamp", "transaction_id"], kind="stable", ignore_index=True)

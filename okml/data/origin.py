@@ -38,11 +38,13 @@ class Origin:
             return file, [int(self.file_row[r]) for r in rows]
         if not rows:
             return self.path, []
-        return self.path, [f"{self.files[int(self.file_index[r])].name}:{int(self.file_row[r])}"
-                           for r in rows]
+        return self.path, [
+            f"{self.files[int(self.file_index[r])].name}:{int(self.file_row[r])}" for r in rows
+        ]
 
-    def error(self, reason: str, column: str | None = None,
-              rows: Sequence[int] | np.ndarray = ()) -> DataError:
+    def error(
+        self, reason: str, column: str | None = None, rows: Sequence[int] | np.ndarray = ()
+    ) -> DataError:
         """A DataError whose file and rows point into the user's file, not our frame."""
         file, where = self.locate(rows)
         return DataError(reason, file=file, column=column, rows=where)
@@ -85,9 +87,7 @@ def utc_setting(text: str, key: str) -> pd.Timestamp:
     try:
         t = pd.Timestamp(text)
     except (ValueError, TypeError):
-        raise ConfigError(
-            f"{key}: cannot parse {text!r}; use e.g. '2026-01-01T00:00:00Z'"
-        ) from None
+        raise ConfigError(f"{key}: cannot parse {text!r}; use e.g. '2026-01-01T00:00:00Z'") from None
     if t.tzinfo is None:
         raise ConfigError(f"{key}: {text!r} has no offset; write e.g. '2026-01-01T00:00:00Z'")
     return t.tz_convert("UTC")

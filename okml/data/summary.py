@@ -20,8 +20,7 @@ def format_validation_summary(df: pd.DataFrame, source: Any) -> str:
     if s["rows"]:
         days = (s["end"] - s["start"]).total_seconds() / 86400
         fmt = "%Y-%m-%d %H:%M"
-        lines.append(f"  time range (UTC)   {s['start']:{fmt}} to {s['end']:{fmt}} "
-                     f"({days:.1f} days)")
+        lines.append(f"  time range (UTC)   {s['start']:{fmt}} to {s['end']:{fmt}} ({days:.1f} days)")
     lines.append(f"  customers          {s['customers']:,}")
     lines.append(f"  merchants          {s['merchants']:,}")
     if "fraud_rate" not in s:
@@ -35,8 +34,7 @@ def format_validation_summary(df: pd.DataFrame, source: Any) -> str:
         if all(pd.isna(v) for v in q.values()):
             lines.append("  label delay        no fraud has a label_time")
         else:
-            lines.append(f"  label delay (days) p10 {q[0.1]:g}, median {q[0.5]:g}, p90 {q[0.9]:g}"
-                         " (frauds)")
+            lines.append(f"  label delay (days) p10 {q[0.1]:g}, median {q[0.5]:g}, p90 {q[0.9]:g} (frauds)")
         lines.append(f"  never labelled     {s['never_labelled']:,} of {s['frauds']:,} frauds")
     if "reported_share" in s and s["frauds"]:
         lines.append(f"  reported by users  {_pct(s['reported_share'])} of frauds")

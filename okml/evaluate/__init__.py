@@ -1,25 +1,28 @@
-"""Time-aware evaluation: prequential folds, fraud metrics, money, plots, model comparison.
+"""Time-aware evaluation: prequential folds, fraud metrics, money, plots, tables.
 
-- :mod:`okml.evaluate.splits`: train / delay / test folds and the labels known at go-live.
+- :mod:`okml.evaluate.splits`: train / delay / test folds, the fold of a training run and the
+  labels known at go-live.
 - :mod:`okml.evaluate.metrics`: AUC, AP, Card Precision@k, recall@FPR, money, cost threshold.
 - :mod:`okml.evaluate.scoring`: :func:`evaluate_scores`, every metric for one set of scores.
 - :mod:`okml.evaluate.plots`: ROC, precision-recall, score distribution, CP@k by day, cost,
   calibration.
-- :mod:`okml.evaluate.compare`: :func:`run_evaluation`, behind ``okml evaluate``.
+- :mod:`okml.evaluate.tables`: metrics as tables people read.
+
+``okml evaluate`` (the comparison of candidates on folds) is a job: :mod:`okml.jobs.evaluate`.
+Nothing here fits a model or imports xgboost.
 """
 
-from okml.evaluate.compare import EvaluationResult, run_evaluation
-from okml.evaluate.scoring import evaluate_scores, operating_flags, scored_frame
-from okml.evaluate.splits import Fold, FoldData, make_folds, split_fold
+from okml.evaluate.scoring import evaluate_scores, operating_flags, operating_threshold, scored_frame
+from okml.evaluate.splits import Fold, FoldData, make_folds, split_fold, training_fold
 
 __all__ = [
-    "EvaluationResult",
     "Fold",
     "FoldData",
     "evaluate_scores",
     "make_folds",
     "operating_flags",
-    "run_evaluation",
+    "operating_threshold",
     "scored_frame",
     "split_fold",
+    "training_fold",
 ]

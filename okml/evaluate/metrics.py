@@ -182,9 +182,7 @@ class _Book:
         self.n_customers = len(customers)
         self.key = self.day * max(self.n_customers, 1) + self.customer
         self.fraud = df["is_fraud"].to_numpy() == 1
-        self.amount = (
-            df["amount"].to_numpy(dtype=float) if "amount" in df else np.zeros(self.n, dtype=float)
-        )
+        self.amount = df["amount"].to_numpy(dtype=float) if "amount" in df else np.zeros(self.n, dtype=float)
         # did this row's customer have a fraud that day
         fraud_keys = np.unique(self.key[self.fraud])
         self.customer_day_fraud = np.isin(self.key, fraud_keys)
@@ -227,9 +225,7 @@ class _Book:
             "caught_amount": caught_amount,
             "missed_amount": missed,
             "compensation": compensation,
-            "expected_cost": cost.review_cost * alerts
-            + cost.false_alert_cost * false_alerts
-            + compensation,
+            "expected_cost": cost.review_cost * alerts + cost.false_alert_cost * false_alerts + compensation,
         }
 
 

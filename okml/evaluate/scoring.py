@@ -43,8 +43,7 @@ def scored_frame(test_frame: pd.DataFrame, scores: Any) -> pd.DataFrame:
     values = np.asarray(scores, dtype=float)
     if values.ndim != 1 or len(values) != len(test_frame):
         raise ValueError(f"{len(values)} scores for {len(test_frame)} transactions")
-    cols = [c for c in ("timestamp", "customer_id", "is_fraud", "amount", "fraud_type")
-            if c in test_frame]
+    cols = [c for c in ("timestamp", "customer_id", "is_fraud", "amount", "fraud_type") if c in test_frame]
     return test_frame[cols].assign(score=values)
 
 
@@ -112,8 +111,18 @@ def evaluate_scores(
     flags = operating_flags(scored, ev, threshold)
     out.update(m.money(scored, flags, ev.cost))
     out.update({f"recall.{t}": v for t, v in m.recall_by_type(scored, flags).items()})
-    out["threshold"] = (float(threshold) if ev.operating_point == "cost" and threshold is not None
-                        else math.nan)
+    out["threshold"] = (
+        float(threshold) if ev.operating_point == "cost" and threshold is not None else math.nan
+    )
     out["n_transactions"] = float(len(scored))
     out["n_frauds"] = float((y == 1).sum())
     return out
+
+
+def operating_threshold(scored: pd.DataFrame, k: int) -> float:
+    """A score threshold equivalent to top-k customers per day: the median over test days of
+    the k-th highest customer score of the day (used when scoring new data)."""
+    day = scored["timestamp"].dt.floor("D")
+    per_customer = scored.assign(day=day).groupby(["day", "customer_id"])["score"].max()
+    kth = per_customer.groupby(level="day").apply(lambda s: np.sort(s.to_numpy())[::-1][min(k, len(s)) - 1])
+    return float(np.median(kth.to_numpy()))

@@ -23,6 +23,14 @@ Handbook preset (``label_time = timestamp + 7 days``) and ``delay_days = 7`` thi
 exactly the Handbook's customers: frauds from the training window and from delay days up to
 the day before ``test day - delay``. Customers a model *detects* on earlier test days are
 removed later by the metric (:func:`okml.evaluate.metrics.card_precision_at_k`).
+
+Training runs (:func:`training_fold`)
+-------------------------------------
+``okml train`` uses the latest fold (ending at the end of the data, or ``split.test_end``).
+``okml retrain --as-of D`` uses only what was known at ``D``: the test window is the latest
+whose labels had ``split.delay_days`` to arrive, ending at ``D - delay_days``; training is the
+``train_days`` before it, less another ``delay_days`` gap; labels are those with
+``label_time < D`` (:func:`training_labels` with ``known_at = as_of_day(D)``).
 """
 
 from __future__ import annotations
@@ -103,18 +111,16 @@ def make_folds(timestamps: pd.Series, params: SplitParams) -> list[Fold]:
         A fold needs days outside the data, naming the fold's dates and the data range.
     """
     first, end = data_days(timestamps)
-    train, delay, test = (pd.Timedelta(days=d) for d in (params.train_days, params.delay_days,
-                                                         params.test_days))
+    train, delay, test = (
+        pd.Timedelta(days=d) for d in (params.train_days, params.delay_days, params.test_days)
+    )
     if params.train_starts:
         starts = sorted(_utc_day(s) for s in params.train_starts)
     else:
         last_end = _utc_day(params.test_end) if params.test_end else end
         step = pd.Timedelta(days=params.step_days or params.test_days)
         starts = [last_end - i * step - test - delay - train for i in range(params.n_folds)][::-1]
-    folds = [
-        Fold(i, s, s + train, s + train + delay, s + train + delay + test)
-        for i, s in enumerate(starts)
-    ]
+    folds = [Fold(i, s, s + train, s + train + delay, s + train + delay + test) for i, s in enumerate(starts)]
     outside = [f for f in folds if f.train_start < first or f.test_end > end]
     if outside:
         f = outside[0]
@@ -145,11 +151,7 @@ def known_compromised(tx: pd.DataFrame, fold: Fold) -> np.ndarray:
     label_time = tx["label_time"] if "label_time" in tx else ts
     fraud = (tx["is_fraud"] == 1) & (ts >= fold.train_start) & label_time.notna()
     # known at day D iff label_time < D, i.e. from floor(label_time) + 1 day on
-    known_from = (
-        (label_time[fraud].dt.floor("D") + DAY)
-        .groupby(tx.loc[fraud, "customer_id"])
-        .min()
-    )
+    known_from = (label_time[fraud].dt.floor("D") + DAY).groupby(tx.loc[fraud, "customer_id"]).min()
     in_test = ((ts >= fold.test_start) & (ts < fold.test_end)).to_numpy()
     if known_from.empty:
         return np.zeros(len(tx), dtype=bool)
@@ -187,3 +189,19 @@ def split_fold(tx: pd.DataFrame, fold: Fold, remove_known_compromised: bool = Tr
             "use longer split.test_days or other dates"
         )
     return FoldData(fold, train, test, y_train)
+
+
+def as_of_day(text: str | pd.Timestamp) -> pd.Timestamp:
+    """The UTC day (midnight) of ``text``: what a retrain ``--as-of`` stands for."""
+    ts = pd.Timestamp(text)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.floor("D").as_unit("ns")
+
+
+def training_fold(timestamps: pd.Series, params: SplitParams, as_of: str | None = None) -> Fold:
+    """The fold a training run uses: the latest one, or the one known at ``as_of``."""
+    split = params.model_copy(update={"n_folds": 1, "train_starts": None, "step_days": None})
+    if as_of is not None:
+        end = as_of_day(as_of) - pd.Timedelta(days=params.delay_days)
+        split = split.model_copy(update={"test_end": end.strftime("%Y-%m-%d")})
+    return make_folds(timestamps, split)[0]

@@ -27,6 +27,17 @@ from okml.explain.contributions import (
 from okml.explain.phrases import LANGUAGES, check_language, group_title
 from okml.explain.reasons import feature_spec, reason_text
 
-__all__ = ["LANGUAGES", "ExplainedCases", "ExplanationError", "Reason", "check_language",
-           "explain", "feature_groups", "feature_spec", "group_contributions", "group_title",
-           "reason_text", "shap_values"]
+__all__ = [
+    "LANGUAGES",
+    "ExplainedCases",
+    "ExplanationError",
+    "Reason",
+    "check_language",
+    "explain",
+    "feature_groups",
+    "feature_spec",
+    "group_contributions",
+    "group_title",
+    "reason_text",
+    "shap_values",
+]

@@ -67,8 +67,13 @@ class Reason:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: numbers rounded to 6 decimals, a missing value as ``None``."""
         value = None if math.isnan(self.value) else round(self.value, 6)
-        return {"group": self.group, "feature": self.feature, "value": value,
-                "contribution": round(self.contribution, 6), "text": self.text}
+        return {
+            "group": self.group,
+            "feature": self.feature,
+            "value": value,
+            "contribution": round(self.contribution, 6),
+            "text": self.text,
+        }
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,11 @@ class ExplainedCases:
         data: dict[str, Any] = {}
         for i in range(top):
             data[f"reason_{i + 1}"] = pd.array(
-                [r[i].text if len(r) > i else None for r in self.reasons], dtype="str")
+                [r[i].text if len(r) > i else None for r in self.reasons], dtype="str"
+            )
         data["reasons"] = pd.array(
-            [json.dumps([x.as_dict() for x in r], ensure_ascii=False) for r in self.reasons],
-            dtype="str")
+            [json.dumps([x.as_dict() for x in r], ensure_ascii=False) for r in self.reasons], dtype="str"
+        )
         return pd.DataFrame(data, index=self.margin.index)
 
 
@@ -132,8 +138,9 @@ def _matrix(features: pd.DataFrame, columns: Sequence[str]) -> Any:
     if missing:
         raise KeyError(f"features lack the model's columns {', '.join(missing[:5])}")
     # the same float32 matrix okml.pyfunc.score_frame scores, so margins match the scores
-    return xgb.DMatrix(features[list(columns)].to_numpy(dtype=np.float32),
-                       feature_names=list(columns), missing=np.nan)
+    return xgb.DMatrix(
+        features[list(columns)].to_numpy(dtype=np.float32), feature_names=list(columns), missing=np.nan
+    )
 
 
 def shap_values(
@@ -166,28 +173,33 @@ def shap_values(
     """
     dm = _matrix(features, columns)
     if len(features) == 0:  # xgboost returns a 1-d array for an empty matrix
-        return (pd.DataFrame(np.zeros((0, len(columns))), index=features.index,
-                             columns=list(columns)), math.nan,
-                pd.Series(np.zeros(0), index=features.index, name="margin"))
+        return (
+            pd.DataFrame(np.zeros((0, len(columns))), index=features.index, columns=list(columns)),
+            math.nan,
+            pd.Series(np.zeros(0), index=features.index, name="margin"),
+        )
     raw = booster.predict(dm, pred_contribs=True)  # last column: the bias (expected margin)
     margin = booster.predict(dm, output_margin=True).astype(np.float64)
     contrib = raw[:, :-1].astype(np.float64)
     bias = raw[:, -1].astype(np.float64)
     base = float(bias[0])
     gap = np.abs(bias + contrib.sum(axis=1) - margin)
-    if (not np.all(np.isfinite(gap)) or gap.max() > tolerance):
+    if not np.all(np.isfinite(gap)) or gap.max() > tolerance:
         worst = int(np.nanargmax(np.where(np.isfinite(gap), gap, np.inf)))
         raise ExplanationError(
             f"SHAP contributions do not add up to the margin for row {features.index[worst]!r}: "
-            f"off by {gap[worst]:.2e} (tolerance {tolerance:.0e})")
+            f"off by {gap[worst]:.2e} (tolerance {tolerance:.0e})"
+        )
     if np.ptp(bias) > tolerance:
         raise ExplanationError("the SHAP base value differs between rows")
-    return (pd.DataFrame(contrib, index=features.index, columns=list(columns)), base,
-            pd.Series(margin, index=features.index, name="margin"))
+    return (
+        pd.DataFrame(contrib, index=features.index, columns=list(columns)),
+        base,
+        pd.Series(margin, index=features.index, name="margin"),
+    )
 
 
-def feature_groups(columns: Sequence[str], params: FeatureParams | None = None
-                   ) -> dict[str, list[str]]:
+def feature_groups(columns: Sequence[str], params: FeatureParams | None = None) -> dict[str, list[str]]:
     """Group -> columns, in first-appearance order (unknown columns are their own group)."""
     groups: dict[str, list[str]] = {}
     for c in columns:
@@ -195,8 +207,7 @@ def feature_groups(columns: Sequence[str], params: FeatureParams | None = None
     return groups
 
 
-def group_contributions(contributions: pd.DataFrame, groups: dict[str, list[str]]
-                        ) -> pd.DataFrame:
+def group_contributions(contributions: pd.DataFrame, groups: dict[str, list[str]]) -> pd.DataFrame:
     """Contributions summed per group (same index; columns in ``groups`` order)."""
     cols = list(contributions.columns)
     indicator = np.zeros((len(cols), len(groups)))
@@ -275,18 +286,38 @@ def explain(
     if len(gap) and gap.max() > TOLERANCE:
         raise ExplanationError(f"group contributions miss the margin by {gap.max():.2e}")
     values = features_frame[list(columns)].copy()
-    reasons = _reasons(contributions, by_group, values, groups, params, language, top,
-                       _amounts(transactions, features_frame.index))
+    reasons = _reasons(
+        contributions,
+        by_group,
+        values,
+        groups,
+        params,
+        language,
+        top,
+        _amounts(transactions, features_frame.index),
+    )
     return ExplainedCases(
         base_value=pd.Series(base, index=features_frame.index, name="base_value"),
-        margin=margin, contributions=contributions, by_group=by_group, values=values,
+        margin=margin,
+        contributions=contributions,
+        by_group=by_group,
+        values=values,
         reasons=pd.Series(reasons, index=features_frame.index, name="reasons", dtype=object),
-        groups=groups, language=language)
+        groups=groups,
+        language=language,
+    )
 
 
-def _reasons(contributions: pd.DataFrame, by_group: pd.DataFrame, values: pd.DataFrame,
-             groups: dict[str, list[str]], params: FeatureParams, language: str, top: int,
-             amounts: np.ndarray) -> list[list[Reason]]:
+def _reasons(
+    contributions: pd.DataFrame,
+    by_group: pd.DataFrame,
+    values: pd.DataFrame,
+    groups: dict[str, list[str]],
+    params: FeatureParams,
+    language: str,
+    top: int,
+    amounts: np.ndarray,
+) -> list[list[Reason]]:
     if top == 0 or len(by_group) == 0:
         return [[] for _ in range(len(by_group))]
     specs = registry(params)
@@ -312,7 +343,14 @@ def _reasons(contributions: pd.DataFrame, by_group: pd.DataFrame, values: pd.Dat
                 row = dict(zip(values.columns, v[i].tolist(), strict=True))
             amount = None if math.isnan(amounts[i]) else float(amounts[i])
             text = reason_text(feature, row, params, language, amount, specs)
-            row_reasons.append(Reason(group=names[j], feature=feature, value=float(v[i, best]),
-                                      contribution=float(g[i, j]), text=text))
+            row_reasons.append(
+                Reason(
+                    group=names[j],
+                    feature=feature,
+                    value=float(v[i, best]),
+                    contribution=float(g[i, j]),
+                    text=text,
+                )
+            )
         out.append(row_reasons)
     return out

@@ -305,8 +305,10 @@ def _merchant_fraud_streak(member: FeatureSpec, ctx: _Ctx) -> Case:
     start = ctx.get("merch_fraud_streak_days")
     clean = ctx.get("merch_days_since_clean_payment")
     if streak and start is not None:
-        return "streak", {"count": fmt_count(streak, "payment", ctx.language),
-                          "days": fmt_duration(start * 86400, ctx.language)}
+        return "streak", {
+            "count": fmt_count(streak, "payment", ctx.language),
+            "days": fmt_duration(start * 86400, ctx.language),
+        }
     if clean is not None:
         return "clean", {"days": fmt_duration(clean * 86400, ctx.language)}
     if streak is None and member.name != "merch_days_since_clean_payment":

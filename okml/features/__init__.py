@@ -1,7 +1,8 @@
 """Point-in-time features: what was known about a payment's customer, merchant and device
 at the moment it happened, and nothing later.
 
-* :func:`build_features` turns canonical transactions into the feature table.
+* :func:`build_features` turns canonical transactions into the feature table;
+  :func:`feature_matrix` is the same as the float matrix models are fitted on.
 * :func:`feature_names`, :func:`lookback`, :data:`REGISTRY`, :func:`registry`,
   :func:`describe`, :func:`registry_frame`: what the features are and what they need.
 
@@ -9,7 +10,7 @@ Definitions (order, trailing windows, known labels) are in :mod:`okml.features.e
 the vectorized window arithmetic in :mod:`okml.features._timeline`.
 """
 
-from okml.features.engine import build_features
+from okml.features.engine import build_features, feature_matrix
 from okml.features.registry import (
     FAMILIES,
     REGISTRY,
@@ -27,6 +28,7 @@ __all__ = [
     "REGISTRY",
     "FeatureSpec",
     "build_features",
+    "feature_matrix",
     "describe",
     "feature_names",
     "lookback",

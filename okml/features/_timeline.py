@@ -33,8 +33,9 @@ _STEPS, _LONG_SHARE, _SAMPLE_EVERY = 8, 0.05, 64
 _SEARCH_BLOCK = 1 << 13
 
 
-def search_sorted(arr: np.ndarray, needles: np.ndarray, side: Literal["left", "right"] = "left"
-                  ) -> np.ndarray:
+def search_sorted(
+    arr: np.ndarray, needles: np.ndarray, side: Literal["left", "right"] = "left"
+) -> np.ndarray:
     """``np.searchsorted(arr, needles, side)``, block by block when ``needles`` are sorted.
 
     A block's answers lie between those of its first and last needle, so each block

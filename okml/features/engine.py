@@ -275,8 +275,7 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
     ((bw, bsuffix),) = _windows(p.burst_window)
     if f"cust_amount_median_ratio_{suffix}" in want or f"cust_max_median_ratio_{bsuffix}" in want:
         out[f"cust_amount_median_ratio_{suffix}"] = ctx.median_ratio
-        out[f"cust_max_median_ratio_{bsuffix}"] = (
-            cust.window_max(ctx.amount, bw) / ctx.customer_median)
+        out[f"cust_max_median_ratio_{bsuffix}"] = cust.window_max(ctx.amount, bw) / ctx.customer_median
 
     for name, column in (
         ("cust_first_merchant", "merchant_id"),
@@ -349,8 +348,10 @@ def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
         for w, suffix in _windows(p.merchant_fraud_windows)
     }
     pos, known_from = ctx.frauds
-    for name, first in (("merch_days_since_known_fraud", False),
-                        ("merch_days_since_first_known_fraud", True)):
+    for name, first in (
+        ("merch_days_since_known_fraud", False),
+        ("merch_days_since_first_known_fraud", True),
+    ):
         # the earliest is the largest of M - 1 - pos: last_started keeps the largest value
         value = tl.M - 1 - pos if first else pos
         best = merch.to_pos(last_started(merch.codes[pos], known_from, value, merch.K, tl.M))
@@ -432,12 +433,8 @@ def _fraud_streak(ctx: _Context, delay: int) -> Columns:
     clean = t_s[np.maximum(b, 0)]
     return {
         "merch_fraud_streak": merch.to_pos(streak.astype(np.float64)),
-        "merch_fraud_streak_days": merch.to_pos(
-            np.where(streak > 0, (t_s - run_start) / _DAY, np.nan)
-        ),
-        "merch_days_since_clean_payment": merch.to_pos(
-            np.where(b >= first, (t_s - clean) / _DAY, np.nan)
-        ),
+        "merch_fraud_streak_days": merch.to_pos(np.where(streak > 0, (t_s - run_start) / _DAY, np.nan)),
+        "merch_days_since_clean_payment": merch.to_pos(np.where(b >= first, (t_s - clean) / _DAY, np.nan)),
     }
 
 
@@ -547,9 +544,11 @@ def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = Fal
         ctx.forget_windows()
     unwritten = [n for n in names if n not in written]
     if unwritten:
-        raise FeatureError(f"registered feature(s) {', '.join(unwritten[:5])} were computed by no "
-                           f"family (family {specs[unwritten[0]].family!r} should emit them); "
-                           "this is a bug in okml")
+        raise FeatureError(
+            f"registered feature(s) {', '.join(unwritten[:5])} were computed by no "
+            f"family (family {specs[unwritten[0]].family!r} should emit them); "
+            "this is a bug in okml"
+        )
     _check_finite(block, names, index)
     return pd.DataFrame(block.T, index=index, columns=names, copy=False)
 
@@ -560,11 +559,14 @@ def _check_emitted(name: str, family: str, specs: dict, written: dict[str, str])
     spec = specs.get(name)
     if spec is None or spec.family != family:
         owner = f"registered to family {spec.family!r}" if spec is not None else "not registered"
-        raise FeatureError(f"family {family!r} computed feature {name!r}, which is {owner}; "
-                           "this is a bug in okml")
+        raise FeatureError(
+            f"family {family!r} computed feature {name!r}, which is {owner}; this is a bug in okml"
+        )
     if name in written:
-        raise FeatureError(f"feature {name!r} was computed twice (families {written[name]!r} and "
-                           f"{family!r}); this is a bug in okml")
+        raise FeatureError(
+            f"feature {name!r} was computed twice (families {written[name]!r} and "
+            f"{family!r}); this is a bug in okml"
+        )
 
 
 def _check_finite(block: np.ndarray, names: list[str], index: pd.Index) -> None:
@@ -575,4 +577,35 @@ def _check_finite(block: np.ndarray, names: list[str], index: pd.Index) -> None:
         col, row = (int(i[0]) for i in np.nonzero(inf))
         raise FeatureError(
             f"feature {names[col]} is infinite for {int(inf[col].sum())} transaction(s) "
-            f"(e.g. {index[row]!r}); this is a bug in okml: please report it with those rows")
+            f"(e.g. {index[row]!r}); this is a bug in okml: please report it with those rows"
+        )
+
+
+def feature_matrix(tx: pd.DataFrame, params: FeatureParams, progress: bool = False) -> pd.DataFrame:
+    """Point-in-time features of ``tx`` as float64 columns, one row per transaction in ``tx``'s
+    order (a RangeIndex): what models are fitted on and score."""
+    return check_feature_matrix(build_features(tx, params, progress=progress), tx)
+
+
+def check_feature_matrix(feats: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
+    """A feature table given for ``tx`` (built here or elsewhere) as the float64 matrix.
+
+    Raises
+    ------
+    DataError
+        Rows that are not one per transaction in order, or a non-numeric feature.
+    """
+    if len(feats) != len(tx):
+        raise DataError(f"feature table has {len(feats):,} rows for {len(tx):,} transactions")
+    if feats.index.name == "transaction_id" and not np.array_equal(
+        feats.index.to_numpy(), tx["transaction_id"].to_numpy()
+    ):
+        raise DataError("feature rows are not in transaction order")
+    bad = [
+        c
+        for c in feats.columns
+        if not (pd.api.types.is_numeric_dtype(feats[c]) or pd.api.types.is_bool_dtype(feats[c]))
+    ]
+    if bad:
+        raise DataError(f"features must be numeric; not: {', '.join(map(str, bad[:5]))}")
+    return feats.reset_index(drop=True).astype("float64")

@@ -120,12 +120,13 @@ class _Template:
             unit=self.unit,
             group=self.group,
             description_en=self.en.format(
-                window=window_en(seconds), delay=window_en(delay, plural_one=True),
-                history=window_en(history), **fields
+                window=window_en(seconds),
+                delay=window_en(delay, plural_one=True),
+                history=window_en(history),
+                **fields,
             ),
             description_zh=self.zh.format(
-                window=window_zh(seconds), delay=window_zh(delay), history=window_zh(history),
-                **fields
+                window=window_zh(seconds), delay=window_zh(delay), history=window_zh(history), **fields
             ),
             window_seconds=seconds,
             needs=self.needs,

@@ -25,12 +25,15 @@ from okml.data.presets.base import Preset, rename
 from okml.errors import ConfigError
 
 #: Every preset by name, in the order ``--help`` lists them. Add a new one here.
-PRESETS: dict[str, Preset] = {p.name: p for p in [
-    canonical.PRESET,
-    handbook.PRESET,
-    paysim.PRESET,
-    custom.PRESET,
-]}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        canonical.PRESET,
+        handbook.PRESET,
+        paysim.PRESET,
+        custom.PRESET,
+    ]
+}
 
 
 def get(name: str) -> Preset:
@@ -38,8 +41,7 @@ def get(name: str) -> Preset:
     if name not in PRESETS:
         close = difflib.get_close_matches(name, list(PRESETS), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        raise ConfigError(f"data.preset: unknown preset {name!r}; {hint}choose one of "
-                          f"{', '.join(PRESETS)}")
+        raise ConfigError(f"data.preset: unknown preset {name!r}; {hint}choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
 
 

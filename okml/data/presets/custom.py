@@ -31,8 +31,7 @@ def _map(raw: pd.DataFrame, params: DataParams, origin: Origin) -> pd.DataFrame:
             cols[canon] = raw[canon]
     if cfg.label_delay_days is not None and "label_time" in cols:
         raise ConfigError(
-            "data.custom.label_delay_days is set but the file has a label_time column; "
-            "use one or the other"
+            "data.custom.label_delay_days is set but the file has a label_time column; use one or the other"
         )
     for canon in TIME_COLUMNS:
         s = cols.get(canon)

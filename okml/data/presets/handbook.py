@@ -49,8 +49,9 @@ def _map(raw: pd.DataFrame, params: DataParams, origin: Origin) -> pd.DataFrame:
         bad = (~scenario.isin([0, *FRAUD_TYPES])).to_numpy(dtype=bool)
         if bad.any():
             found = raw[SCENARIO][bad].iloc[0]
-            raise origin.error(f"fraud scenario must be 0, 1, 2 or 3 (found {found})", SCENARIO,
-                               np.flatnonzero(bad))
+            raise origin.error(
+                f"fraud scenario must be 0, 1, 2 or 3 (found {found})", SCENARIO, np.flatnonzero(bad)
+            )
         # scenario 0 means legitimate: no fraud type (missing), as in the canonical schema
         cols["fraud_type"] = scenario.map(FRAUD_TYPES).astype("string")
     kept = extras(raw, set(COLUMNS.values()) | {SCENARIO})
@@ -61,8 +62,7 @@ def _map(raw: pd.DataFrame, params: DataParams, origin: Origin) -> pd.DataFrame:
 
 
 def _label_time(out: pd.DataFrame, params: DataParams) -> pd.DataFrame:
-    return out.assign(label_time=out["timestamp"]
-                      + pd.Timedelta(days=params.handbook.label_delay_days))
+    return out.assign(label_time=out["timestamp"] + pd.Timedelta(days=params.handbook.label_delay_days))
 
 
 PRESET = Preset(

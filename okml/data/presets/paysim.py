@@ -36,8 +36,9 @@ def _map(raw: pd.DataFrame, params: DataParams, origin: Origin) -> pd.DataFrame:
     hours = pd.to_numeric(step, errors="coerce")
     bad = hours.isna().to_numpy(dtype=bool) | pd.api.types.is_bool_dtype(step.dtype)
     if bad.any():
-        raise origin.error(f"step must be a number of hours (found {str(step[bad].iloc[0])!r})",
-                           STEP, np.flatnonzero(bad))
+        raise origin.error(
+            f"step must be a number of hours (found {str(step[bad].iloc[0])!r})", STEP, np.flatnonzero(bad)
+        )
     cols: dict[str, Any] = {
         # PaySim has no transaction id: the row number (0-based, in file order) is stable
         "transaction_id": np.arange(len(raw), dtype="int64"),

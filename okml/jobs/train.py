@@ -36,7 +36,8 @@ import pandas as pd
 
 from okml.config import Params, dump_params
 from okml.errors import ConfigError, LockedError, NotebookError, OkmlError
-from okml.evaluate.splits import Fold, make_folds, split_fold, training_labels
+from okml.evaluate.splits import Fold, as_of_day, split_fold, training_fold, training_labels
+from okml.jobs.data import ensure_data
 from okml.paths import DATA_DIR, NOTEBOOKS_DIR, PROJECT_ROOT, resolve
 
 log = logging.getLogger(__name__)
@@ -61,35 +62,14 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-# ------------------------------------------------------------------------- windows
-def _day(text: str | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(text)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.floor("D").as_unit("ns")
-
-
-def training_fold(timestamps: pd.Series, params: Params, as_of: str | None = None) -> Fold:
-    """The fold a training run uses: the latest one, or the one known at ``as_of``."""
-    split = params.split.model_copy(update={"n_folds": 1, "train_starts": None, "step_days": None})
-    if as_of is not None:
-        end = _day(as_of) - pd.Timedelta(days=params.split.delay_days)
-        split = split.model_copy(update={"test_end": end.strftime("%Y-%m-%d")})
-    return make_folds(timestamps, split)[0]
-
-
-def operating_threshold(scored: pd.DataFrame, k: int) -> float:
-    """A score threshold equivalent to top-k customers per day: the median over test days of
-    the k-th highest customer score of the day (used when scoring new data)."""
-    day = scored["timestamp"].dt.floor("D")
-    per_customer = scored.assign(day=day).groupby(["day", "customer_id"])["score"].max()
-    kth = per_customer.groupby(level="day").apply(
-        lambda s: np.sort(s.to_numpy())[::-1][min(k, len(s)) - 1])
-    return float(np.median(kth.to_numpy()))
-
-
 # ----------------------------------------------------------------------------- core
-def train_model(tx: pd.DataFrame, params: Params, as_of: str | None = None,
-                features: pd.DataFrame | None = None, progress: bool = False) -> TrainResult:
+def train_model(
+    tx: pd.DataFrame,
+    params: Params,
+    as_of: str | None = None,
+    features: pd.DataFrame | None = None,
+    progress: bool = False,
+) -> TrainResult:
     """Fit ``params.model`` on the training window and evaluate it on the test window.
 
     Parameters
@@ -103,26 +83,28 @@ def train_model(tx: pd.DataFrame, params: Params, as_of: str | None = None,
     features:
         The feature table of ``tx`` if already built (one row per transaction, same order).
     """
-    from okml.evaluate import evaluate_scores, operating_flags, scored_frame
-    from okml.evaluate.compare import feature_matrix
+    from okml.evaluate import evaluate_scores, operating_flags, operating_threshold, scored_frame
+    from okml.features import feature_matrix
     from okml.models import build_estimator
 
     timings: dict[str, float] = {}
-    fold = training_fold(tx["timestamp"], params, as_of)
+    fold = training_fold(tx["timestamp"], params.split, as_of)
     t0 = time.perf_counter()
-    X = feature_matrix(tx, params, progress) if features is None else features
+    X = feature_matrix(tx, params.features, progress) if features is None else features
     X = X.reset_index(drop=True).astype("float64")
     timings["features_s"] = time.perf_counter() - t0
 
     data = split_fold(tx, fold, params.split.remove_known_compromised)
     test_tx = tx.iloc[data.test]
     if as_of is not None:
-        known_at = _day(as_of)
+        known_at = as_of_day(as_of)
         y_train = training_labels(tx.iloc[data.train], known_at)
         test_tx = test_tx.assign(is_fraud=training_labels(test_tx, known_at))
         if y_train.sum() == 0 or test_tx["is_fraud"].sum() == 0:
-            raise OkmlError(f"{fold.name}: no fraud label known by {known_at:%Y-%m-%d} in the "
-                            "training or evaluation window; retrain later or widen split windows")
+            raise OkmlError(
+                f"{fold.name}: no fraud label known by {known_at:%Y-%m-%d} in the "
+                "training or evaluation window; retrain later or widen split windows"
+            )
     else:
         y_train = data.y_train
     t0 = time.perf_counter()
@@ -137,15 +119,16 @@ def train_model(tx: pd.DataFrame, params: Params, as_of: str | None = None,
     scored["flag"] = operating_flags(scored, params)
     threshold = operating_threshold(scored, params.evaluate.k)
     timings["evaluate_s"] = time.perf_counter() - t0
-    return TrainResult(fold, est, list(X.columns), metrics, scored.reset_index(drop=True),
-                       threshold, _day(as_of) if as_of else None, timings)
-
-
-def score_with(model: Any, features: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """Scores of a logged okml model (``FraudModel``) on rows of a feature table."""
-    from okml.pyfunc import score_frame
-
-    return score_frame(model.booster, model.prepare(features.iloc[rows]), model.columns)
+    return TrainResult(
+        fold,
+        est,
+        list(X.columns),
+        metrics,
+        scored.reset_index(drop=True),
+        threshold,
+        as_of_day(as_of) if as_of else None,
+        timings,
+    )
 
 
 # -------------------------------------------------------------------------- logging
@@ -178,128 +161,97 @@ def recorded_params(params: Params) -> Params:
 
 def describe_data(tx: pd.DataFrame) -> str:
     """One line: how many transactions over which days."""
-    return (f"{len(tx):,} transactions from {tx['timestamp'].min():%Y-%m-%d} "
-            f"to {tx['timestamp'].max():%Y-%m-%d}")
+    return (
+        f"{len(tx):,} transactions from {tx['timestamp'].min():%Y-%m-%d} to {tx['timestamp'].max():%Y-%m-%d}"
+    )
 
 
-def challenger_vs_champion(challenger: dict[str, float], champion: dict[str, float]) -> pd.DataFrame:
-    """Headline metrics of both models on the same window, side by side."""
-    names = ["auc", "ap", "cp_at_k", "recall_at_fpr", "caught_amount", "missed_amount"]
-    names += sorted(k for k in challenger if k.startswith("recall."))
-    return pd.DataFrame({"challenger": [challenger.get(k, math.nan) for k in names],
-                         "champion": [champion.get(f"champion.{k}", math.nan) for k in names]},
-                        index=names)
-
-
-def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
-    """Headline metrics as a one-column table for the notebook."""
-    names = {"auc": "ROC AUC", "ap": "average precision", "cp_at_k": "Card Precision@k",
-             "recall_at_fpr": "recall at FPR", "recall": "recall at operating point",
-             "alerts_per_day": "alerts per day", "alert_precision": "alert precision",
-             "fraud_amount": "fraud amount", "caught_amount": "fraud amount caught",
-             "missed_amount": "fraud amount missed", "compensation": "compensation exposure",
-             "expected_cost": "expected cost"}
-    return pd.DataFrame({"value": [metrics.get(k, math.nan) for k in names]},
-                        index=list(names.values()))
-
-
-def recall_by_type_table(metrics: dict[str, float]) -> pd.DataFrame:
-    """Recall at the operating point by fraud type: which kinds of fraud slip through."""
-    rows = {k.removeprefix("recall."): v for k, v in metrics.items() if k.startswith("recall.")}
-    return pd.DataFrame({"recall": rows}).rename_axis("fraud_type")
-
-
-def cp_at_k_by_day_figure(result: TrainResult, params: Params) -> Any:
-    """Card Precision@k per test day."""
-    from okml.evaluate import metrics as m
-    from okml.evaluate import plots
-
-    per_day, _ = m.daily_top_k(result.scored, params.evaluate.k)
-    return plots.cp_at_k_figure(per_day, params.evaluate.k)
-
-
-def log_result(result: TrainResult, params: Params, tx: pd.DataFrame, run_id: str,
-               extra_metrics: dict[str, float] | None = None) -> str:
+def log_result(
+    result: TrainResult,
+    params: Params,
+    tx: pd.DataFrame,
+    run_id: str,
+    extra_metrics: dict[str, float] | None = None,
+) -> str:
     """Log metrics, plots, provenance and the pyfunc model of ``result`` to ``run_id``.
 
     Returns the logged model's URI (also stored as the run tag ``okml.model_uri``).
     """
-    import mlflow
-
-    from okml import tracking
-    from okml.evaluate.compare import write_plots
+    from okml import pyfunc, tracking
+    from okml.evaluate.plots import write_plots
     from okml.io import temp_prefix
     from okml.models import final_booster, final_estimator
-    from okml.pyfunc import FraudModel, write_model_files
+    from okml.pyfunc import write_model_files
 
     started = time.perf_counter()
     booster = final_booster(result.estimator)
     if booster is None:
-        raise ConfigError(f"model.kind={params.model.kind}: okml train registers XGBoost models "
-                          "only; compare other kinds with `okml evaluate`")
+        raise ConfigError(
+            f"model.kind={params.model.kind}: okml train registers XGBoost models "
+            "only; compare other kinds with `okml evaluate`"
+        )
     tracking.configure(params.mlflow)
-    client = mlflow.MlflowClient()
     tracking.log_metrics({**result.metrics, **(extra_metrics or {})}, run_id)
     tracking.log_metrics({f"time.{k}": v for k, v in result.timings.items()}, run_id)
-    tracking.set_tags({**tracking.data_fingerprint(tx), **tracking.code_version(),
-                       "fold": result.fold.name,
-                       "as_of": result.as_of.strftime("%Y-%m-%d") if result.as_of else "",
-                       "operating_threshold": result.threshold}, run_id)
+    tracking.set_tags(
+        {
+            **tracking.data_fingerprint(tx),
+            **tracking.code_version(),
+            "fold": result.fold.name,
+            "as_of": result.as_of.strftime("%Y-%m-%d") if result.as_of else "",
+            "operating_threshold": result.threshold,
+        },
+        run_id,
+    )
     with tempfile.TemporaryDirectory(prefix=temp_prefix("log")) as tmp:
         out = Path(tmp)
-        for path in write_plots(result.scored.assign(fold=0), params, out / "plots"):
-            client.log_artifact(run_id, str(path), "plots")
+        for path in write_plots(
+            result.scored.assign(fold=0), params, out / "plots", threshold=result.threshold
+        ):
+            tracking.log_artifact(path, "plots", run_id)
         (out / "params.yaml").write_text(dump_params(recorded_params(params)))
-        client.log_artifact(run_id, str(out / "params.yaml"))
+        tracking.log_artifact(out / "params.yaml", None, run_id)
         result.scored.to_parquet(out / "test_scores.parquet", index=False)
-        client.log_artifact(run_id, str(out / "test_scores.parquet"))
+        tracking.log_artifact(out / "test_scores.parquet", None, run_id)
         impute = {}
         steps = getattr(result.estimator, "steps", [])
         for name, step in steps[:-1]:
             if name == "impute":
-                impute = dict(zip(result.feature_columns, map(float, step.statistics_),
-                                  strict=True))
+                impute = dict(zip(result.feature_columns, map(float, step.statistics_), strict=True))
         artifacts = write_model_files(
-            booster, params.features, result.feature_columns, out / "model",
-            extra={"threshold": result.threshold, "k": params.evaluate.k, "impute": impute,
-                   "fold": result.fold.name, "model": type(final_estimator(result.estimator)).__name__,
-                   "metrics": {k: v for k, v in result.metrics.items()
-                               if isinstance(v, float) and math.isfinite(v)}})
-        with mlflow.start_run(run_id=run_id):
-            info = mlflow.pyfunc.log_model(
-                name="model", python_model=FraudModel(), artifacts=artifacts,
-                code_paths=[str(resolve("okml"))], pip_requirements=tracking.pip_requirements(),
-            )
-    client.set_tag(run_id, "okml.model_uri", info.model_uri)
+            booster,
+            params.features,
+            result.feature_columns,
+            out / "model",
+            extra={
+                "threshold": result.threshold,
+                "k": params.evaluate.k,
+                "impute": impute,
+                "fold": result.fold.name,
+                "model": type(final_estimator(result.estimator)).__name__,
+                "metrics": {
+                    k: v for k, v in result.metrics.items() if isinstance(v, float) and math.isfinite(v)
+                },
+            },
+        )
+        model_uri = pyfunc.log_model(
+            run_id, artifacts, code_paths=[str(resolve("okml"))], pip_requirements=tracking.pip_requirements()
+        )
+    tracking.set_tags({"okml.model_uri": model_uri}, run_id)
     tracking.log_metrics({"time.logging_s": time.perf_counter() - started}, run_id)
-    return info.model_uri
+    return model_uri
 
 
 # ---------------------------------------------------------------------- orchestration
-def _ensure_data(params: Params) -> None:
-    """Simulate the default data when it is missing (the first `make train`)."""
-    path = resolve(params.data.path)
-    if path.exists():
-        return
-    if params.data.preset == "canonical" and path == resolve(params.simulate.output):
-        from okml.simulate import simulate_to_file
-
-        print(f"no data at {path}: simulating it first (okml simulate)")
-        simulate_to_file(params.simulate, output=str(path), progress=True)
-    else:
-        raise ConfigError(f"data.path: {path} does not exist")
-
-
-def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[str, Any],
-                           tags: dict[str, str]) -> tuple[str, dict[str, Any]]:
+def _run_training_notebook(
+    params: Params, run_name: str, notebook_params: dict[str, Any], tags: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
     """Open an MLflow run, execute the training notebook inside it, log the executed copy and
     its HTML (also on failure or when stopped). Returns the run id and the run's data (metrics,
     tags). A failed notebook's error names where its executed copy can be opened."""
-    import mlflow
-
     from okml import tracking
     from okml.io import remove_stale_temp, temp_prefix
-    from okml.runner import notebook_duration, run_notebook
+    from okml.jobs.notebooks import notebook_duration, run_notebook
 
     tracking.configure(params.mlflow)
     remove_stale_temp()  # scratch folders and kernel files of okml jobs that were killed
@@ -309,17 +261,22 @@ def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[
         with tracking.run(params.mlflow, run_name, tags=tags) as active:
             run_id = active.info.run_id
             tracking.log_params(recorded_params(params).flat())
-            print(f"MLflow run {run_id} ({run_name}); executing {TRAIN_NOTEBOOK.name} on kernel "
-                  f"'{params.mlflow.kernel}'")
+            print(
+                f"MLflow run {run_id} ({run_name}); executing {TRAIN_NOTEBOOK.name} on kernel "
+                f"'{params.mlflow.kernel}'"
+            )
             started = time.perf_counter()
             failure: NotebookError | None = None
             try:
-                run_notebook(TRAIN_NOTEBOOK, executed,
-                             {**notebook_params, "run_id": run_id, "tracking_uri": kernel_uri},
-                             kernel=params.mlflow.kernel,
-                             start_timeout=params.mlflow.start_timeout,
-                             execution_timeout=params.mlflow.execution_timeout,
-                             env=kernel_env)
+                run_notebook(
+                    TRAIN_NOTEBOOK,
+                    executed,
+                    {**notebook_params, "run_id": run_id, "tracking_uri": kernel_uri},
+                    kernel=params.mlflow.kernel,
+                    start_timeout=params.mlflow.start_timeout,
+                    execution_timeout=params.mlflow.execution_timeout,
+                    env=kernel_env,
+                )
             except NotebookError as e:
                 failure = e
             finally:
@@ -336,8 +293,7 @@ def _run_training_notebook(params: Params, run_name: str, notebook_params: dict[
                 if kept:
                     message = message.replace(f"executed copy: {executed}", f"executed notebook: {kept}")
                 raise NotebookError(message) from None
-        run = mlflow.MlflowClient().get_run(run_id)
-    return run_id, {"metrics": run.data.metrics, "tags": run.data.tags}
+    return run_id, tracking.run_data(run_id)
 
 
 def _keep_executed(executed: Path, run_id: str) -> str:
@@ -345,7 +301,7 @@ def _keep_executed(executed: Path, run_id: str) -> str:
     opened: the file in a local artifact store, the artifact's URI on a server, or, when it
     could not be logged, a copy under :data:`RUNS_DIR`."""
     from okml import tracking
-    from okml.runner import export_html
+    from okml.jobs.notebooks import export_html
 
     try:
         tracking.log_artifact(executed, "notebook", run_id)
@@ -354,8 +310,12 @@ def _keep_executed(executed: Path, run_id: str) -> str:
         kept = RUNS_DIR / run_id / executed.name
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(executed, kept)
-        log.warning("could not log the executed notebook to run %s (%s); kept it at %s",
-                    run_id, str(e).splitlines()[0] if str(e) else type(e).__name__, kept)
+        log.warning(
+            "could not log the executed notebook to run %s (%s); kept it at %s",
+            run_id,
+            str(e).splitlines()[0] if str(e) else type(e).__name__,
+            kept,
+        )
         return str(kept)
     try:
         html = export_html(executed, executed.with_suffix(".html"))
@@ -370,16 +330,23 @@ def _headline(metrics: dict[str, float], k: int) -> str:
         v = metrics.get(name)
         return fmt.format(v) if v is not None else "n/a"
 
-    return (f"AUC {f('auc')}  AP {f('ap')}  CP@{k} {f('cp_at_k')}  recall@FPR {f('recall_at_fpr')}  "
-            f"caught {f('caught_amount', '{:,.0f}')}  missed {f('missed_amount', '{:,.0f}')}  "
-            f"alerts/day {f('alerts_per_day', '{:.1f}')}")
+    return (
+        f"AUC {f('auc')}  AP {f('ap')}  CP@{k} {f('cp_at_k')}  recall@FPR {f('recall_at_fpr')}  "
+        f"caught {f('caught_amount', '{:,.0f}')}  missed {f('missed_amount', '{:,.0f}')}  "
+        f"alerts/day {f('alerts_per_day', '{:.1f}')}"
+    )
 
 
 def _timing_line(metrics: dict[str, float]) -> str:
-    parts = [("kernel start", "time.kernel_start_s"), ("data", "time.load_s"),
-             ("features", "time.features_s"), ("fit", "time.fit_s"),
-             ("evaluation", "time.evaluate_s"), ("logging", "time.logging_s"),
-             ("report", "time.report_s")]
+    parts = [
+        ("kernel start", "time.kernel_start_s"),
+        ("data", "time.load_s"),
+        ("features", "time.features_s"),
+        ("fit", "time.fit_s"),
+        ("evaluation", "time.evaluate_s"),
+        ("logging", "time.logging_s"),
+        ("report", "time.report_s"),
+    ]
     shown = [f"{name} {metrics[key]:.1f}s" for name, key in parts if key in metrics]
     return "time: " + ", ".join(shown)
 
@@ -394,15 +361,17 @@ def _notebook_params(params_path: str | None, overrides: list[str] | None) -> di
     return {"params_file": file, "overrides": list(overrides or [])}
 
 
-def train(params: Params, params_path: str | None = None, overrides: list[str] | None = None,
-          report: bool = True) -> int:
+def train(
+    params: Params, params_path: str | None = None, overrides: list[str] | None = None, report: bool = True
+) -> int:
     """``okml train``: run the training notebook under MLflow, register, promote the first
     model, write the reviewers' report for the last test day. Returns the exit code."""
     from okml import tracking
 
-    _ensure_data(params)
+    ensure_data(params)
     run_id, run = _run_training_notebook(
-        params, "train", _notebook_params(params_path, overrides), {"okml.job": "train"})
+        params, "train", _notebook_params(params_path, overrides), {"okml.job": "train"}
+    )
     uri = run["tags"].get("okml.model_uri")
     if not uri:
         raise NotebookError(f"run {run_id}: the notebook logged no model (tag okml.model_uri)")
@@ -426,17 +395,19 @@ def train(params: Params, params_path: str | None = None, overrides: list[str] |
 
 
 def _write_report(params: Params, run_id: str, version: str | None = None) -> None:
-    """The reviewers' report for the last test day of the run (issue: explanations)."""
-    try:
-        from okml.report import report_for_run
-    except ImportError:  # pragma: no cover - before the report module exists
-        return
+    """The reviewers' report for the last test day of the run."""
+    from okml.jobs.report import report_for_run
+
     path = report_for_run(params, run_id, version)
     print(f"reviewers' report: {path}")
 
 
-def retrain(params: Params, as_of: str | None = None, params_path: str | None = None,
-            overrides: list[str] | None = None) -> int:
+def retrain(
+    params: Params,
+    as_of: str | None = None,
+    params_path: str | None = None,
+    overrides: list[str] | None = None,
+) -> int:
     """``okml retrain --as-of D``: train a challenger with what was known at D, compare with
     the champion on the same window, promote only if better. A lock keeps it single."""
     from filelock import FileLock, Timeout
@@ -450,29 +421,35 @@ def retrain(params: Params, as_of: str | None = None, params_path: str | None = 
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise LockedError(f"another retrain is running (lock {lock_path}); not starting a "
-                          "second one") from None
+        raise LockedError(
+            f"another retrain is running (lock {lock_path}); not starting a second one"
+        ) from None
     try:
-        _ensure_data(params)
+        ensure_data(params)
         tracking.configure(params.mlflow)
         champion = tracking.alias_version(params.mlflow, tracking.CHAMPION)
         compare = tracking.model_uri(params.mlflow, tracking.CHAMPION) if champion else None
         run_id, run = _run_training_notebook(
-            params, f"retrain {as_of}",
+            params,
+            f"retrain {as_of}",
             {**_notebook_params(params_path, overrides), "as_of": as_of, "compare_with": compare},
-            {"okml.job": "retrain", "as_of": as_of})
+            {"okml.job": "retrain", "as_of": as_of},
+        )
         uri = run["tags"].get("okml.model_uri")
         if not uri:
             raise NotebookError(f"run {run_id}: the notebook logged no model")
-        version = tracking.register(uri, params.mlflow,
-                                    tags={"run_id": run_id, "as_of": as_of, **NOT_EVALUATED})
+        version = tracking.register(
+            uri, params.mlflow, tags={"run_id": run_id, "as_of": as_of, **NOT_EVALUATED}
+        )
         tracking.set_alias(params.mlflow, tracking.CHALLENGER, version)
         decision = decide(run["metrics"], champion, params)
         if decision["promoted"]:
             # the alias moves before any tag says so: a kill in between leaves "not evaluated"
             tracking.set_alias(params.mlflow, tracking.CHAMPION, version)
-        tags = {**{f"promotion.{k}": v for k, v in decision.items()},
-                **_decision_tags(decision["promoted"], decision["reason"])}
+        tags = {
+            **{f"promotion.{k}": v for k, v in decision.items()},
+            **_decision_tags(decision["promoted"], decision["reason"]),
+        }
         tracking.tag_version(params.mlflow, version, tags)
         tracking.set_tags(tags, run_id)
         print(f"\nrun {run_id}: {_headline(run['metrics'], params.evaluate.k)}")
@@ -485,8 +462,11 @@ def retrain(params: Params, as_of: str | None = None, params_path: str | None = 
 def _decision_tags(promoted: bool, reason: str) -> dict[str, Any]:
     """The promotion tags of a version once the decision is applied (status last: a kill while
     tagging leaves it at "registered, not evaluated")."""
-    return {"promotion.promoted": promoted, "promotion.reason": reason,
-            "promotion.status": "promoted" if promoted else "not promoted"}
+    return {
+        "promotion.promoted": promoted,
+        "promotion.reason": reason,
+        "promotion.status": "promoted" if promoted else "not promoted",
+    }
 
 
 def decide(metrics: dict[str, float], champion: str | None, params: Params) -> dict[str, Any]:
@@ -496,8 +476,14 @@ def decide(metrics: dict[str, float], champion: str | None, params: Params) -> d
     margin = params.mlflow.promote_margin
     new = metrics.get(name, math.nan)
     if champion is None:
-        return {"promoted": True, "metric": name, "challenger": new, "champion": None,
-                "margin": margin, "reason": "promoted: no champion yet"}
+        return {
+            "promoted": True,
+            "metric": name,
+            "challenger": new,
+            "champion": None,
+            "margin": margin,
+            "reason": "promoted: no champion yet",
+        }
     old = metrics.get(f"champion.{name}", math.nan)
     if math.isnan(new):
         promoted, why = False, f"not promoted: challenger {name} is undefined"
@@ -505,32 +491,39 @@ def decide(metrics: dict[str, float], champion: str | None, params: Params) -> d
         promoted, why = True, f"promoted: champion {name} is undefined on this window"
     else:
         promoted = new > old + margin
-        why = (f"{'promoted' if promoted else 'not promoted'}: challenger {name} {new:.4f} vs "
-               f"champion (v{champion}) {old:.4f}, margin {margin:g}")
-    return {"promoted": promoted, "metric": name, "challenger": new, "champion": old,
-            "champion_version": champion, "margin": margin, "reason": why}
+        why = (
+            f"{'promoted' if promoted else 'not promoted'}: challenger {name} {new:.4f} vs "
+            f"champion (v{champion}) {old:.4f}, margin {margin:g}"
+        )
+    return {
+        "promoted": promoted,
+        "metric": name,
+        "challenger": new,
+        "champion": old,
+        "champion_version": champion,
+        "margin": margin,
+        "reason": why,
+    }
 
 
-def compare_champion(result: TrainResult, tx: pd.DataFrame, features: pd.DataFrame,
-                     champion_uri: str, params: Params) -> dict[str, float]:
+def compare_champion(
+    result: TrainResult, tx: pd.DataFrame, features: pd.DataFrame, champion_uri: str, params: Params
+) -> dict[str, float]:
     """Score the champion on the challenger's evaluation window (same rows, same labels)."""
-    import mlflow
-
+    from okml import tracking
     from okml.evaluate import evaluate_scores
-    from okml.evaluate.compare import feature_matrix
+    from okml.features import feature_matrix
+    from okml.models import score_frame
 
-    champion = mlflow.pyfunc.load_model(champion_uri).unwrap_python_model()
+    champion = tracking.load_model(champion_uri, params.mlflow)
     rows = np.flatnonzero(tx["transaction_id"].isin(result.scored["transaction_id"]).to_numpy())
     feats = features
     if champion.feature_params != params.features:
-        feats = feature_matrix(tx, params.model_copy(update={"features": champion.feature_params}),
-                               progress=False)
-    scores = score_with(champion, feats, rows)
+        feats = feature_matrix(tx, champion.feature_params, progress=False)
+    scores = score_frame(champion.booster, champion.prepare(feats.iloc[rows]), champion.columns)
     test = tx.iloc[rows].set_index("transaction_id").loc[result.scored["transaction_id"]]
     test = test.reset_index().assign(is_fraud=result.scored["is_fraud"].to_numpy())
     order = pd.Series(np.arange(len(rows)), index=tx["transaction_id"].iloc[rows].to_numpy())
     scores = scores[order.loc[result.scored["transaction_id"]].to_numpy()]
     m = evaluate_scores(test, scores, params)
     return {f"champion.{k}": v for k, v in m.items()}
-
-

@@ -105,7 +105,7 @@ def _ipc_kernel_manager(handle: KernelHandle | None = None) -> type:
                         raise _CellsStopped("the job is stopping")
                     return execute(*args, **kw)
 
-                kc.execute = guarded
+                kc.execute = guarded  # type: ignore[method-assign]
             return kc
 
     return IpcKernelManager
@@ -205,8 +205,10 @@ def run_notebook(
                 # a timed-out cell is interrupted (its finally blocks run, the kernel is idle
                 # when it is shut down) and fails the run with this error
                 interrupt_on_timeout=True,
-                error_on_timeout={"ename": "TimeoutError",
-                                  "evalue": f"cell execution timed out after {execution_timeout} s"},
+                error_on_timeout={
+                    "ename": "TimeoutError",
+                    "evalue": f"cell execution timed out after {execution_timeout} s",
+                },
             )
         except BaseException as e:  # handed to the main thread
             outcome["error"] = e
@@ -259,16 +261,21 @@ def notebook_duration(path: str | Path) -> float | None:
     return nb.metadata.get("papermill", {}).get("duration")
 
 
-def export_html(notebook: str | Path, output: str | Path, *, hide_code: bool = False,
-                title: str | None = None) -> Path:
+def export_html(
+    notebook: str | Path, output: str | Path, *, hide_code: bool = False, title: str | None = None
+) -> Path:
     """Export an executed notebook to self-contained HTML (images embedded, no CDN scripts)."""
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(template_name="lab", exclude_input=hide_code,
-                            exclude_input_prompt=hide_code, exclude_output_prompt=hide_code,
-                            embed_images=True)
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=hide_code,
+        exclude_input_prompt=hide_code,
+        exclude_output_prompt=hide_code,
+        embed_images=True,
+    )
     if title:
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -34,7 +33,9 @@ from okml.evaluate.scoring import (
     scored_frame,
 )
 from okml.evaluate.splits import Fold, FoldData, data_days, make_folds, split_fold
+from okml.features.engine import check_feature_matrix, feature_matrix
 from okml.io import write_parquet, write_text
+from okml.jobs.data import load_transactions
 from okml.models import build_estimator, candidate_params
 from okml.paths import resolve
 
@@ -75,46 +76,6 @@ class EvaluationResult:
     files: list[Path] = field(default_factory=list)
 
 
-# ------------------------------------------------------------------------------- inputs
-def load_transactions(params: Params, progress: bool = True) -> pd.DataFrame:
-    """``params.data.path`` through :func:`okml.data.load`; simulates it first when the
-    default simulated data are missing."""
-    from okml.data import load
-
-    path = resolve(params.data.path)
-    if (
-        not path.exists()
-        and params.data.preset == "canonical"
-        and path == resolve(params.simulate.output)
-    ):
-        from okml.simulate import simulate_to_file
-
-        log.info("no data at %s: simulating it first (okml simulate)", path)
-        simulate_to_file(params.simulate, output=str(path), progress=progress)
-    return load(path, preset=params.data.preset, params=params.data)
-
-
-def feature_matrix(tx: pd.DataFrame, params: Params, progress: bool = True) -> pd.DataFrame:
-    """Point-in-time features of ``tx`` as float columns, one row per transaction (RangeIndex)."""
-    from okml.features import build_features
-
-    return _check_features(build_features(tx, params.features, progress=progress), tx)
-
-
-def _check_features(feats: pd.DataFrame, tx: pd.DataFrame) -> pd.DataFrame:
-    if len(feats) != len(tx):
-        raise DataError(f"feature table has {len(feats):,} rows for {len(tx):,} transactions")
-    if feats.index.name == "transaction_id" and not np.array_equal(
-        feats.index.to_numpy(), tx["transaction_id"].to_numpy()
-    ):
-        raise DataError("feature rows are not in transaction order")
-    bad = [c for c in feats.columns if not (pd.api.types.is_numeric_dtype(feats[c])
-                                           or pd.api.types.is_bool_dtype(feats[c]))]
-    if bad:
-        raise DataError(f"features must be numeric; not: {', '.join(map(str, bad[:5]))}")
-    return feats.reset_index(drop=True).astype("float64")
-
-
 def _check_select_metric(name: str) -> None:
     if name not in _KNOWN_METRICS and not name.startswith("recall."):
         raise ConfigError(
@@ -134,7 +95,9 @@ def _warn_short_history(tx: pd.DataFrame, folds: list[Fold], params: Params) -> 
         log.warning(
             "%s starts %s days after the first data but features look back %s days: its "
             "earliest training rows see a shorter past than production would",
-            folds[0].name, (folds[0].train_start - first).days, needed / pd.Timedelta(days=1),
+            folds[0].name,
+            (folds[0].train_start - first).days,
+            needed / pd.Timedelta(days=1),
         )
 
 
@@ -258,8 +221,7 @@ def comparison_table(summary: pd.DataFrame, params: Params) -> str:
     present = [c for c in MAIN_METRICS if f"{c}_mean" in summary]
     ranking = [c for c in present if c in RANKING_METRICS]
     operating = [c for c in present if c not in RANKING_METRICS]
-    by_type = sorted(c[: -len("_mean")] for c in summary
-                     if c.startswith("recall.") and c.endswith("_mean"))
+    by_type = sorted(c[: -len("_mean")] for c in summary if c.startswith("recall.") and c.endswith("_mean"))
     parts = [_metric_table(summary, ranking, params), _metric_table(summary, operating, params)]
     if by_type:
         parts.append(_metric_table(summary, by_type, params))
@@ -270,71 +232,40 @@ def _fold_lines(folds: list[Fold], sizes: dict[int, tuple[int, int, int]]) -> li
     lines = []
     for f in folds:
         n_train, n_test, n_fraud = sizes.get(f.index, (0, 0, 0))
-        lines.append(f"- {f.name}: {n_train:,} training rows, {n_test:,} test rows, "
-                     f"{n_fraud:,} test frauds")
+        lines.append(f"- {f.name}: {n_train:,} training rows, {n_test:,} test rows, {n_fraud:,} test frauds")
     return lines
 
 
-def _report(result_table: str, folds: list[Fold], sizes: dict[int, tuple[int, int, int]],
-            params: Params, best: str) -> str:
+def _report(
+    result_table: str, folds: list[Fold], sizes: dict[int, tuple[int, int, int]], params: Params, best: str
+) -> str:
     ev = params.evaluate
-    op = (f"top {ev.k} customers a day" if ev.operating_point == "top_k"
-          else "cost-optimal threshold (chosen on the last "
-          f"{ev.cost_validation_days} training days)")
-    return "\n".join([
-        "# Model comparison",
-        "",
-        f"Data: `{params.data.path}` (preset {params.data.preset}). "
-        f"Folds: {params.split.train_days} training days, {params.split.delay_days} delay days, "
-        f"{params.split.test_days} test days; known-compromised customers "
-        f"{'removed' if params.split.remove_known_compromised else 'kept'}.",
-        "",
-        *_fold_lines(folds, sizes),
-        "",
-        f"Mean ± standard deviation over folds. Operating point: {op}. Money in the data's "
-        f"currency, totals per test window; cost = {ev.cost.review_cost:g} per alert + "
-        f"{ev.cost.false_alert_cost:g} per false alert + {ev.cost.reimbursed_share:g} x missed.",
-        "",
-        result_table,
-        "",
-        f"Best by {ev.select_metric}: **{best}** (plots are for this model).",
-        "",
-    ])
-
-
-# ------------------------------------------------------------------------------ plots
-PLOT_FILES = ("roc.png", "precision_recall.png", "score_distribution.png", "cp_at_k_by_day.png",
-              "cost_threshold.png", "calibration.png")
-
-
-def write_plots(scored: pd.DataFrame, params: Params, out: Path) -> list[Path]:
-    """Write the evaluation plots of one model's test scores to ``out`` (see ``PLOT_FILES``).
-
-    ``scored`` is a scored frame (:func:`~okml.evaluate.scoring.scored_frame`); with a
-    ``fold`` column, CP@k per day is computed within each fold (caught customers are
-    forgotten between folds) and drawn as one line per fold.
-    """
-    y = scored["is_fraud"].to_numpy()
-    s = scored["score"].to_numpy()
-    folds = scored["fold"] if "fold" in scored else pd.Series(0, index=scored.index)
-    per_day = pd.concat(
-        [m.daily_top_k(g, params.evaluate.k)[0].assign(fold=f)
-         for f, g in scored.groupby(folds, sort=True)],
-        ignore_index=True,
+    op = (
+        f"top {ev.k} customers a day"
+        if ev.operating_point == "top_k"
+        else f"cost-optimal threshold (chosen on the last {ev.cost_validation_days} training days)"
     )
-    figures = [
-        plots.roc_figure(y, s),
-        plots.precision_recall_figure(y, s),
-        plots.score_distribution_figure(y, s),
-        plots.cp_at_k_figure(per_day, params.evaluate.k),
-        plots.cost_figure(m.cost_curve(scored, params.evaluate.cost)),
-        plots.calibration_figure(y, s),
-    ]
-    return [plots.save_figure(fig, Path(out) / name)
-            for name, fig in zip(PLOT_FILES, figures, strict=True)]
-
-
-_plots = write_plots  # older name, kept for callers
+    return "\n".join(
+        [
+            "# Model comparison",
+            "",
+            f"Data: `{params.data.path}` (preset {params.data.preset}). "
+            f"Folds: {params.split.train_days} training days, {params.split.delay_days} delay days, "
+            f"{params.split.test_days} test days; known-compromised customers "
+            f"{'removed' if params.split.remove_known_compromised else 'kept'}.",
+            "",
+            *_fold_lines(folds, sizes),
+            "",
+            f"Mean ± standard deviation over folds. Operating point: {op}. Money in the data's "
+            f"currency, totals per test window; cost = {ev.cost.review_cost:g} per alert + "
+            f"{ev.cost.false_alert_cost:g} per false alert + {ev.cost.reimbursed_share:g} x missed.",
+            "",
+            result_table,
+            "",
+            f"Best by {ev.select_metric}: **{best}** (plots are for this model).",
+            "",
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------- main
@@ -379,11 +310,13 @@ def run_evaluation(
     _check_select_metric(ev.select_metric)
     tx = transactions if transactions is not None else load_transactions(params, progress)
     if "is_fraud" not in tx:
-        raise DataError("evaluation needs labelled transactions", file=params.data.path,
-                        column="is_fraud")
+        raise DataError("evaluation needs labelled transactions", file=params.data.path, column="is_fraud")
     folds = make_folds(tx["timestamp"], params.split)
-    X = (_check_features(features, tx) if features is not None
-         else feature_matrix(tx, params, progress))
+    X = (
+        check_feature_matrix(features, tx)
+        if features is not None
+        else feature_matrix(tx, params.features, progress)
+    )
     _warn_short_history(tx, folds, params)
     out = resolve(output_dir or ev.output)
 
@@ -391,8 +324,7 @@ def run_evaluation(
     score_parts: list[pd.DataFrame] = []
     scored_by_model: dict[str, list[pd.DataFrame]] = {c.label: [] for c in ev.candidates}
     sizes: dict[int, tuple[int, int, int]] = {}
-    bar = tqdm(total=len(folds) * len(ev.candidates), disable=not progress, desc="evaluate",
-               unit="fit")
+    bar = tqdm(total=len(folds) * len(ev.candidates), disable=not progress, desc="evaluate", unit="fit")
     try:
         for fold in folds:
             data = split_fold(tx, fold, params.split.remove_known_compromised)
@@ -406,20 +338,24 @@ def run_evaluation(
                 est = build_estimator(model_params).fit(X_train, data.y_train)
                 fit_seconds = time.perf_counter() - started
                 scores = est.predict_proba(X_test)[:, 1]
-                threshold = (_cost_threshold(tx, X, data, model_params, params)
-                             if ev.operating_point == "cost" else None)
-                result = evaluate_scores(test_tx, scores, params, threshold=threshold)
-                rows.append({**_fold_ids(cand.label, fold), **result,
-                             "fit_seconds": fit_seconds})
-                score_parts.append(pd.DataFrame({
-                    "transaction_id": test_tx["transaction_id"].to_numpy(),
-                    "fold": fold.index,
-                    "model": cand.label,
-                    "score": scores,
-                }))
-                scored_by_model[cand.label].append(
-                    scored_frame(test_tx, scores).assign(fold=fold.index)
+                threshold = (
+                    _cost_threshold(tx, X, data, model_params, params)
+                    if ev.operating_point == "cost"
+                    else None
                 )
+                result = evaluate_scores(test_tx, scores, params, threshold=threshold)
+                rows.append({**_fold_ids(cand.label, fold), **result, "fit_seconds": fit_seconds})
+                score_parts.append(
+                    pd.DataFrame(
+                        {
+                            "transaction_id": test_tx["transaction_id"].to_numpy(),
+                            "fold": fold.index,
+                            "model": cand.label,
+                            "score": scores,
+                        }
+                    )
+                )
+                scored_by_model[cand.label].append(scored_frame(test_tx, scores).assign(fold=fold.index))
                 bar.update(1)
     finally:
         bar.close()
@@ -438,7 +374,7 @@ def run_evaluation(
         write_text(_report(table, folds, sizes, params, best), out / "comparison.md"),
         write_parquet(all_scores, out / "scores.parquet"),
     ]
-    files += write_plots(pd.concat(scored_by_model[best], ignore_index=True), params, out)
+    files += plots.write_plots(pd.concat(scored_by_model[best], ignore_index=True), params, out)
     print(f"wrote {', '.join(p.name for p in files)} to {out}")
     return EvaluationResult(folds, fold_metrics, summary, all_scores, best, out, files)
 

@@ -1,0 +1,71 @@
+"""``okml score``: score a file of new payments with their history and write the scored file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from okml.config import Params
+from okml.features import lookback
+from okml.score import describe_flags, flag_summary, score_transactions
+
+
+def default_output(params: Params, input_path: str | Path, scored: pd.DataFrame) -> Path:
+    """``<explain.scored_dir>/<input name>-<first day>[_<last day>].parquet``."""
+    from okml.paths import resolve
+
+    days = scored["timestamp"].dt.strftime("%Y-%m-%d")
+    first, last = days.min(), days.max()
+    span = first if first == last else f"{first}_{last}"
+    return resolve(params.explain.scored_dir) / f"{Path(input_path).stem}-{span}.parquet"
+
+
+def score_cli(
+    params: Params,
+    input: str,
+    history: str | None = None,
+    model: str | None = None,
+    output: str | None = None,
+    progress: bool = True,
+    top_k: bool = False,
+) -> int:
+    """``okml score``: score ``input`` (with ``history``) and write the scored Parquet file.
+
+    Prints where the file went and how many payments (and customers) were flagged.
+    """
+    from okml import tracking
+    from okml.data import load
+    from okml.io import write_parquet
+    from okml.paths import resolve
+
+    new = load(input, params=params.data)
+    hist = load(history, params=params.data) if history else None
+    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
+    fm = tracking.load_model(uri, params.mlflow)
+    version = tracking.registry_version(uri)
+    scored = score_transactions(fm, new, hist, params, progress=progress, top_k=top_k)
+    summary = flag_summary(scored, params.evaluate.k)
+    # in the file's metadata (pandas attrs in Parquet): which model scored it and how it flagged
+    scored.attrs |= {"model_uri": uri, "model_version": version, "flags": summary}
+    path = resolve(output) if output else default_output(params, input, scored)
+    write_parquet(scored, path)
+    print(
+        f"scored {len(scored):,} transactions with {uri}"
+        + (f" (version {version})" if version and not uri.endswith(version) else "")
+    )
+    for line in describe_flags(summary, scored.attrs["operating_point"]):
+        print(line)
+    approx = scored.attrs["approximate_features"]
+    if approx:
+        hint = (
+            f"pass --history covering {lookback(fm.feature_params)} before the new payments"
+            if not history
+            else "they see only the look-back of the history"
+        )
+        print(
+            f"note: {len(approx)} feature(s) are approximate ({', '.join(approx[:4])}"
+            f"{', ...' if len(approx) > 4 else ''}): {hint}"
+        )
+    print(f"wrote {path}")
+    return 0
