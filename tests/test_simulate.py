@@ -1,6 +1,12 @@
-"""The OKPay simulator: canonical, deterministic, realistic fraud and late labels."""
+"""The OKPay simulator: canonical, deterministic, realistic fraud and late labels; fraud
+scenarios as one module each in one registry."""
 
 from __future__ import annotations
+
+import sys
+import types
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +19,12 @@ from okml.cli import main
 from okml.config import Labels, SimulateParams, load_params
 from okml.errors import ConfigError
 from okml.schema import CANONICAL, validate
+from okml.simulate import pipeline, scenarios
+from okml.simulate.clock import burst_offsets, local_to_utc
+from okml.simulate.rows import Rows, make_rows
+from okml.simulate.scenario import Context, Registry, Scenario, how_many
+from okml.simulate.tables import APP, CAT, HOUR, REGION_P, REGIONS
+from okml.simulate.world import Pool, category_pool
 
 SMALL = SimulateParams(n_customers=300, n_merchants=100, n_days=60, seed=7)
 
@@ -33,23 +45,23 @@ def _kind(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- helpers
 def test_how_many_rounds_and_keeps_one_victim_when_the_rate_is_not_zero() -> None:
-    assert sim._how_many(12.0, 5000) == 60
-    assert sim._how_many(4.0, 300) == 1  # 1.2 rounds to 1
-    assert sim._how_many(0.5, 300) == 1  # 0.15 would round to none
-    assert sim._how_many(0.0, 300) == 0
+    assert how_many(12.0, 5000) == 60
+    assert how_many(4.0, 300) == 1  # 1.2 rounds to 1
+    assert how_many(0.5, 300) == 1  # 0.15 would round to none
+    assert how_many(0.0, 300) == 0
 
 
 def test_local_hours_become_utc_inside_the_same_day() -> None:
     start = 1_767_225_600  # 2026-01-01T00:00Z
     day = np.array([0, 0, 1, 2])
     local = np.array([8.0, 20.5, 7.5, 24.0])  # 08:00 CST is midnight UTC
-    got = sim._local_to_utc(day, local, start) - start
+    got = local_to_utc(day, local, start) - start
     assert got.tolist() == [0, 45_000, 86_400 + 84_600, 2 * 86_400 + 57_600]
 
 
 def test_burst_offsets_restart_at_zero_for_each_group() -> None:
     rng = np.random.default_rng(0)
-    off = sim._burst_offsets(np.array([2, 0, 3]), 60.0, rng)
+    off = burst_offsets(np.array([2, 0, 3]), 60.0, rng)
     assert len(off) == 5
     assert off[0] == 0.0 and off[2] == 0.0
     assert off[1] > 0 and off[3] > 0 and off[4] > off[3]
@@ -57,7 +69,7 @@ def test_burst_offsets_restart_at_zero_for_each_group() -> None:
 
 def test_pool_draws_by_weight_within_a_region() -> None:
     # merchants 0..3 in regions 0, 0, 1, 1; merchant 0 and 2 carry no weight
-    pool = sim._Pool(np.array([0, 0, 1, 1], dtype=np.int16), np.array([0.0, 1.0, 0.0, 3.0]))
+    pool = Pool(np.array([0, 0, 1, 1], dtype=np.int16), np.array([0.0, 1.0, 0.0, 3.0]))
     u = np.array([0.0, 0.5, 0.99])
     assert pool.draw(u, np.array([0, 0, 0], dtype=np.int16)).tolist() == [1, 1, 1]
     assert pool.draw(u, np.array([1, 1, 1], dtype=np.int16)).tolist() == [3, 3, 3]
@@ -187,7 +199,7 @@ def test_every_fraud_type_is_present_at_its_configured_size(fraud: pd.DataFrame)
     q = SMALL
     assert counts["fake_orders"] == q.fake_orders.rings * q.fake_orders.orders_per_ring
     ato = _kind(fraud, "account_takeover")
-    assert ato["customer_id"].nunique() == sim._how_many(
+    assert ato["customer_id"].nunique() == how_many(
         q.account_takeover.victims_per_1000_customers, q.n_customers
     )
     assert 0.3 < len(ato) / ato["customer_id"].nunique() / q.account_takeover.burst_size_mean < 2
@@ -195,9 +207,7 @@ def test_every_fraud_type_is_present_at_its_configured_size(fraud: pd.DataFrame)
     assert forged["customer_id"].nunique() == q.forged_identity.accounts
     assert 0.7 < len(forged) / q.forged_identity.accounts / q.forged_identity.payments_mean < 1.3
     new = _kind(fraud, "new_pattern")
-    assert new["customer_id"].nunique() == sim._how_many(
-        q.new_pattern.victims_per_1000_customers, q.n_customers
-    )
+    assert new["customer_id"].nunique() == how_many(q.new_pattern.victims_per_1000_customers, q.n_customers)
 
 
 def test_compromised_merchants_turn_about_their_share_of_payments(small: pd.DataFrame) -> None:
@@ -351,6 +361,107 @@ def test_any_small_world_is_canonical_and_time_consistent(
     both = df["report_time"].notna() & df["label_time"].notna()
     assert (df.loc[both, "report_time"] <= df.loc[both, "label_time"]).all()
     assert df["is_fraud"].eq(df["fraud_type"].notna()).all()
+
+
+# ----------------------------------------------------------------------------- scenario registry
+def _promo_abuse(ctx: Context) -> Rows:
+    """``promo_abuse``, the README's example: 40 new accounts on 4 phones claim a sign-up
+    bonus, one small payment at a digital-goods merchant within an hour of opening each."""
+    w, rng, n = ctx.world, ctx.rng, 40
+    opened = rng.uniform(w.start, w.end - HOUR, n).astype(np.int64)
+    accounts = ctx.ids.accounts(opened)
+    devices = ctx.ids.devices(4)
+    return make_rows(
+        n,
+        ts=opened + rng.integers(60, HOUR, n),
+        cust=accounts,
+        merch=category_pool(w, [CAT["digital"]]).draw(rng.random(n)),
+        amount=np.round(rng.uniform(5.0, 20.0, n), 2),
+        channel=APP,
+        device=devices[rng.integers(0, 4, n)],
+        region=rng.choice(len(REGIONS), n, p=REGION_P),
+        incident=accounts,
+    )
+
+
+PROMO = Scenario(name="promo_abuse", code=6, reportable=False, stage="promo abuse", generate=_promo_abuse)
+
+
+def test_the_registry_lists_every_scenario_module_once_with_consistent_tables() -> None:
+    names = [s.name for s in scenarios.SCENARIOS]
+    codes = [s.code for s in scenarios.SCENARIOS]
+    assert len(set(names)) == len(names) and len(set(codes)) == len(codes)
+    assert all(1 <= c <= 127 for c in codes)
+    assert sim.FRAUD_TYPES == scenarios.FRAUD_TYPES == tuple(names)
+    assert scenarios.CODES == dict(zip(names, codes, strict=True))
+    assert scenarios.REPORTABLE == {"account_takeover", "compromised_merchant", "new_pattern"}
+    assert sim.STAGES == (
+        "merchants and customers",
+        "legitimate payments",
+        *(s.stage for s in scenarios.SCENARIOS),
+        "labels",
+        "assemble",
+    )
+    # one module per scenario, named after it, and no module left out of the list
+    folder = Path(scenarios.__file__).parent
+    assert {f.stem for f in folder.glob("*.py")} - {"__init__"} == set(names)
+    for s in scenarios.SCENARIOS:
+        module = sys.modules[f"okml.simulate.scenarios.{s.name}"]
+        assert module.SCENARIO is s
+        assert (module.__doc__ or "").startswith(f"``{s.name}``: ")  # says what it simulates
+    reg = scenarios.registry()
+    assert reg.names_by_code[0] == "" and not reg.reportable_by_code[0]
+    assert [reg.names_by_code[c] for c in codes] == names
+
+
+def test_the_registry_rejects_clashing_names_codes_and_misnamed_modules(monkeypatch) -> None:
+    ato = scenarios.SCENARIOS[0]
+    with pytest.raises(ValueError, match="share a name: account_takeover"):
+        Registry.of([ato, replace(ato, code=99)])
+    with pytest.raises(ValueError, match="share a code: 1"):
+        Registry.of([ato, replace(ato, name="other")])
+    with pytest.raises(ValueError, match="code 0 is not within"):
+        Registry.of([replace(ato, code=0)])
+    module = types.ModuleType("okml.simulate.scenarios.promo_abuse")
+    module.SCENARIO = replace(PROMO, name="promo")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    with pytest.raises(ValueError, match="SCENARIO.name is 'promo'"):
+        scenarios._load("promo_abuse")
+    module.SCENARIO = PROMO  # type: ignore[attr-defined]
+    assert scenarios._load("promo_abuse") is PROMO  # the one line that registers a module
+
+
+def test_a_new_scenario_is_one_registered_record(monkeypatch) -> None:
+    p = SimulateParams(n_customers=300, n_merchants=80, n_days=40, seed=2, labels=Labels(report_share=1.0))
+    before = sim.simulate(p)
+    reported = replace(PROMO, name="promo_reported", code=7, reportable=True, stage="promo reported")
+    monkeypatch.setattr(scenarios, "SCENARIOS", [*scenarios.SCENARIOS, PROMO, reported])
+    assert pipeline.stages(scenarios.registry())[-4:] == (
+        "promo abuse",
+        "promo reported",
+        "labels",
+        "assemble",
+    )
+    df = sim.simulate(p)
+    pd.testing.assert_frame_equal(validate(df), df)
+    counts = df["fraud_type"].value_counts()
+    assert counts["promo_abuse"] == counts["promo_reported"] == 40
+    assert set(counts.index) == {*sim.FRAUD_TYPES, "promo_abuse", "promo_reported"}
+    # reported as declared: every reportable incident is reported at report_share 1
+    assert not _kind(df, "promo_abuse")["reported_by_user"].any()
+    assert _kind(df, "promo_reported")["reported_by_user"].all()
+    assert _kind(df, "account_takeover")["reported_by_user"].all()
+    assert not _kind(df, "fake_orders")["reported_by_user"].any()
+    # its own stream and new ids after the others: the rest of the data is as it was
+    cols = ["timestamp", "customer_id", "merchant_id", "amount", "channel", "device_id", "region"]
+    old = df[~df["fraud_type"].isin(["promo_abuse", "promo_reported"])]
+    pd.testing.assert_frame_equal(
+        old[cols + ["fraud_type"]].reset_index(drop=True), before[cols + ["fraud_type"]]
+    )
+    promo = _kind(df, "promo_abuse")
+    assert not promo["customer_id"].isin(before["customer_id"]).any()
+    assert promo["device_id"].nunique() <= 4
+    assert (promo["timestamp"] - promo["account_created_at"]).max() < pd.Timedelta(hours=1)
 
 
 # ----------------------------------------------------------------------------- files and CLI

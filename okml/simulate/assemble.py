@@ -1,0 +1,85 @@
+"""The canonical frame: rows in time order, ids and names as Arrow strings, labels joined."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from okml.schema import CANONICAL
+from okml.simulate.labels import NAT, LabelArrays
+from okml.simulate.rows import Ids, Rows
+from okml.simulate.tables import CATEGORIES, CHANNELS, CURRENCY, REGIONS
+from okml.simulate.world import World
+
+
+def _strings(values: Sequence[str], codes: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
+    """A pandas ``string`` column from codes into ``values``, built in Arrow without Python
+    objects per row."""
+    idx = pa.array(codes.astype(np.int32), mask=missing)
+    arr = pa.array(list(values), type=pa.string()).take(idx)
+    return pd.Series(pd.arrays.ArrowStringArray(arr), copy=False)
+
+
+def _times(seconds: np.ndarray) -> pd.Series:
+    ns = np.where(seconds == NAT, NAT, seconds * 1_000_000_000)
+    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+
+
+def _ids(prefix: str, n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` distinct random ids such as ``C048213``.
+
+    Random numbers so that an id does not tell when (or why) an account or device was made;
+    a prefix of one permutation, so that the first ids stay the same when fraud scenarios
+    add accounts or devices after them.
+    """
+    width = max(6, len(str(4 * n)))
+    numbers = rng.permutation(10**width - 1)[:n] + 1
+    return [f"{prefix}{k:0{width}d}" for k in numbers.tolist()]
+
+
+def _merchant_ids(n: int) -> list[str]:
+    width = max(5, len(str(n)))
+    return [f"M{k:0{width}d}" for k in range(1, n + 1)]
+
+
+def assemble(
+    w: World,
+    rows: Rows,
+    labels: LabelArrays,
+    ids: Ids,
+    created: np.ndarray,
+    fraud_types: Sequence[str],
+    customer_rng: np.random.Generator,
+    device_rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The canonical frame of ``rows`` in time order; ``fraud_types[code]`` names the fraud with
+    that code (entry 0, legitimate, is never used)."""
+    order = np.argsort(rows.ts, kind="stable")
+    rows = rows.take(order)
+    labels = LabelArrays(*(a[order] for a in (labels.label_time, labels.reported, labels.report_time)))
+    n = len(rows)
+    df = pd.DataFrame(
+        {
+            "transaction_id": np.arange(1, n + 1, dtype=np.int64),
+            "timestamp": _times(rows.ts),
+            "customer_id": _strings(_ids("C", ids.n_customers, customer_rng), rows.cust),
+            "merchant_id": _strings(_merchant_ids(len(w.m_cat)), rows.merch),
+            "amount": rows.amount,
+            "merchant_name": _strings(w.m_names, rows.merch),
+            "merchant_category": _strings(CATEGORIES, w.m_cat[rows.merch]),
+            "currency": _strings([CURRENCY], np.zeros(n, dtype=np.int32)),
+            "channel": _strings(CHANNELS, rows.channel),
+            "device_id": _strings(_ids("D", ids.n_devices, device_rng), rows.device),
+            "region": _strings(REGIONS, rows.region),
+            "account_created_at": _times(created[rows.cust]),
+            "is_fraud": (rows.ftype > 0).astype(np.int8),
+            "fraud_type": _strings(fraud_types, rows.ftype, rows.ftype == 0),
+            "label_time": _times(labels.label_time),
+            "reported_by_user": labels.reported,
+            "report_time": _times(labels.report_time),
+        }
+    )
+    return df[CANONICAL]

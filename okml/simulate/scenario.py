@@ -1,0 +1,140 @@
+"""What a fraud scenario is: its record (:class:`Scenario`), what its generator gets
+(:class:`Context`) and the tables derived from a list of them (:class:`Registry`).
+
+The list itself, in generation order, is :data:`okml.simulate.scenarios.SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from okml.config import SimulateParams
+from okml.simulate.rows import Ids, Rows
+from okml.simulate.world import World
+
+MAX_CODE = 127  # codes are stored as int8
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of fraud.
+
+    Attributes
+    ----------
+    name:
+        The ``fraud_type`` of its rows, and the name of its module in ``okml/simulate/scenarios/``.
+    code:
+        Its integer code in the generator's arrays: unique, 1 to 127 (0 is legitimate). Labels
+        are drawn incident by incident in code order, so changing a code changes the data.
+    reportable:
+        Whether its victims report it: real people do (account takeover); fake-order rings and
+        forged identities have no victim who would.
+    stage:
+        Its step in the progress bar, such as ``"account takeover"``.
+    generate:
+        Draws its payments from a :class:`Context` and returns them as new rows (their ``ftype``
+        is set to ``code`` afterwards); it may also turn legitimate payments into fraud with
+        :meth:`Context.turn_into_fraud`. Rows of one incident (one victim, ring member or
+        account) share ``incident``: victims report an incident as a whole.
+    """
+
+    name: str
+    code: int
+    reportable: bool
+    stage: str
+    generate: Callable[[Context], Rows]
+
+
+@dataclass
+class Context:
+    """What a scenario's generator draws in: the parameters, the world, the legitimate payments
+    so far, the ids of new accounts and devices, and its own random stream."""
+
+    params: SimulateParams
+    world: World
+    legit: Rows  # after the scenarios before this one turned some into fraud
+    ids: Ids  # hands out new accounts and devices, after those made so far
+    rng: np.random.Generator  # this scenario's own stream: its draws move no one else's
+    code: int
+
+    def turn_into_fraud(self, pos: np.ndarray, amount: np.ndarray, incident: np.ndarray) -> None:
+        """Make the legitimate payments at positions ``pos`` of :attr:`legit` fraud of this
+        scenario, with new amounts and incidents."""
+        ftype, amounts, incidents = (
+            self.legit.ftype.copy(),
+            self.legit.amount.copy(),
+            self.legit.incident.copy(),
+        )
+        ftype[pos], amounts[pos], incidents[pos] = self.code, amount, incident
+        self.legit = replace(self.legit, ftype=ftype, amount=amounts, incident=incidents)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Tables derived from scenarios in generation order; :meth:`of` checks them."""
+
+    scenarios: tuple[Scenario, ...]
+
+    @classmethod
+    def of(cls, scenarios: Iterable[Scenario]) -> Registry:
+        """The registry of ``scenarios``; ``ValueError`` when names or codes clash."""
+        reg = cls(tuple(scenarios))
+        for s in reg.scenarios:
+            if not isinstance(s, Scenario):
+                raise ValueError(f"not a Scenario: {s!r}")
+            if not 1 <= s.code <= MAX_CODE:
+                raise ValueError(f"scenario {s.name!r}: code {s.code} is not within 1..{MAX_CODE}")
+        for what, values in (
+            ("name", [s.name for s in reg.scenarios]),
+            ("code", [str(s.code) for s in reg.scenarios]),
+        ):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"scenarios share a {what}: {', '.join(twice)}")
+        return reg
+
+    @property
+    def fraud_types(self) -> tuple[str, ...]:
+        """Scenario names in generation order."""
+        return tuple(s.name for s in self.scenarios)
+
+    @property
+    def codes(self) -> dict[str, int]:
+        """Code of each scenario name."""
+        return {s.name: s.code for s in self.scenarios}
+
+    @property
+    def reportable(self) -> frozenset[str]:
+        """Names of the scenarios whose victims report them."""
+        return frozenset(s.name for s in self.scenarios if s.reportable)
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """Progress-bar steps of the scenarios in generation order."""
+        return tuple(s.stage for s in self.scenarios)
+
+    @property
+    def names_by_code(self) -> list[str]:
+        """``fraud_type`` of each code ("" for 0, legitimate, and for unused codes)."""
+        names = [""] * (max(self.codes.values(), default=0) + 1)
+        for s in self.scenarios:
+            names[s.code] = s.name
+        return names
+
+    @property
+    def reportable_by_code(self) -> np.ndarray:
+        """``reportable`` of each code, False for 0 (legitimate) and unused codes."""
+        flags = np.zeros(max(self.codes.values(), default=0) + 1, dtype=bool)
+        for s in self.scenarios:
+            flags[s.code] = s.reportable
+        return flags
+
+
+def how_many(rate_per_1000: float, n_customers: int) -> int:
+    """Victims for a rate per 1000 customers; at least one when the rate is not zero, so that
+    small simulations still show every kind of fraud."""
+    x = rate_per_1000 * n_customers / 1000.0
+    return max(1, int(round(x))) if x > 0 else 0
