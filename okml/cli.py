@@ -5,7 +5,8 @@ known errors into one-line messages with exit code 2 (3 when a retrain is alread
 SIGTERM (what cron and systemd timeouts send) and SIGINT stop a command the same way: every
 ``finally`` runs (the MLflow run is marked KILLED, the kernel stopped, temporary files
 removed), one line says so and the exit code is 128 + the signal (143, 130).
-Run ``okml COMMAND --help`` for each command's options.
+Run ``okml COMMAND --help`` for each command's options; every help ends with the exit codes
+(:func:`exit_codes`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from okml.config import Params, load_params
 from okml.errors import OkmlError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("okml")
 # seconds a stopped command gets to clean up before another signal interrupts that too
@@ -80,6 +85,33 @@ typical day:
 
 every command takes --params FILE (default: params.yaml) and --set section.key=value
 """
+
+
+def exit_codes(retrain: bool = True) -> str:
+    """The exit codes :func:`main` returns, for the end of a command's help (``retrain``:
+    with the one only ``okml retrain`` has)."""
+    lines = [
+        "exit codes:",
+        "  0    success" + (" (retrain: also when the challenger is not promoted)" if retrain else ""),
+        "  2    bad input, params or environment: one line on stderr saying what (--debug shows",
+        "       the traceback); a wrong option prints the usage, then that line",
+    ]
+    if retrain:
+        lines.append("  3    okml retrain: another retrain holds the lock; nothing was started")
+    lines += [
+        "  130  interrupted (Ctrl-C, SIGINT)",
+        "  143  stopped by SIGTERM (cron, systemd timeouts); after either, temporary files are",
+        "       removed and the MLflow run of a train or retrain is marked KILLED",
+        "an unexpected error (an okml bug) exits with 1 and a traceback",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _days(td: pd.Timedelta) -> str:
+    """``Timedelta('60 days')`` -> ``60 days`` (whole days), else the Timedelta's text."""
+    import pandas as pd
+
+    return f"{td.days} days" if td == pd.Timedelta(days=td.days) else str(td)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -173,14 +205,18 @@ def cmd_report(args: argparse.Namespace, params: Params) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from okml.config import Params
+    from okml.data.presets import PRESETS
+    from okml.features import lookback
+
     parser = argparse.ArgumentParser(
         prog="okml",
         description="OKPay fraud-detection workbench: simulate, featurize, train, evaluate, explain.",
-        epilog=EPILOG,
+        epilog=EPILOG + "\n" + exit_codes(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from okml.data.presets import PRESETS
+    defaults = Params()  # what params.yaml ships (tests/test_config.py checks they are equal)
 
     preset_help = "input format (default: data.preset): " + "; ".join(
         f"{p.name}: {p.description}" for p in PRESETS.values()
@@ -188,7 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, fn: Callable[..., int], help: str, description: str) -> argparse.ArgumentParser:
         p = sub.add_parser(
-            name, help=help, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+            name,
+            help=help,
+            description=description,
+            epilog=exit_codes(retrain=name == "retrain"),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(p)
         p.set_defaults(func=fn)
@@ -259,33 +299,77 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--as-of", required=False, metavar="DATE", help="training cutoff (default: today, UTC)")
 
+    ml = defaults.mlflow
+    look_back = _days(lookback(defaults.features))
     p = add(
         "score",
         cmd_score,
         "score new transactions and give reason codes",
-        "Score new transactions with features built from their history; flag them at the\n"
-        "model's operating point and write score, flag, rank and reasons.",
+        "Score new transactions (--input) with features built from their history (--history:\n"
+        "the earlier payments, read like --input through data.preset). The history must cover\n"
+        f"the model's look-back before the first new payment: {look_back} with the default\n"
+        "features (the longest feature window, or a delayed risk window plus label_delay:\n"
+        "okml.features.lookback of the model's feature params). Older history is dropped, so\n"
+        "the all-history features (first device, known frauds, ...) see the look-back only;\n"
+        "shorter history is taken as all there is; without --history the window features are\n"
+        "approximate too. okml names the approximate features. Each payment gets a score, a\n"
+        "flag at the model's operating point (the threshold chosen in training, or --top-k),\n"
+        "a rank and reason codes, written to Parquet.\n"
+        f"The model is models:/NAME@champion, NAME being mlflow.model_name ({ml.model_name}),\n"
+        "looked up in the configured tracking store; --model takes any other.",
     )
     p.add_argument("--input", required=True, metavar="PATH", help="transactions to score")
-    p.add_argument("--history", metavar="PATH", help="earlier transactions for look-back features")
-    p.add_argument("--model", metavar="URI", help="MLflow model URI (default: models:/NAME@champion)")
-    p.add_argument("--output", metavar="PATH", help="Parquet file (default: data/scored/...)")
+    p.add_argument(
+        "--history",
+        metavar="PATH",
+        help=f"earlier transactions, covering the model's look-back ({look_back} by default)",
+    )
+    p.add_argument(
+        "--model",
+        metavar="URI",
+        help=f"MLflow model URI or model folder (default: models:/{ml.model_name}@champion)",
+    )
+    p.add_argument(
+        "--output",
+        metavar="PATH",
+        help=f"Parquet file (default: explain.scored_dir, {defaults.explain.scored_dir}/INPUT-DAYS.parquet)",
+    )
     p.add_argument(
         "--top-k",
         action="store_true",
         help="flag the top evaluate.k customers per day instead of the model's threshold",
     )
 
+    ex = defaults.explain
     p = add(
         "report",
         cmd_report,
         "reviewers' HTML report of a day's flagged cases",
-        "Execute notebooks/03_explain_flagged.ipynb and export self-contained HTML without code.",
+        "Write the reviewers' report of one day (UTC) of a file scored by `okml score`: an HTML\n"
+        f"page with the day's explain.n_cases (default {ex.n_cases}) riskiest flagged payments,\n"
+        "each with the reasons it was flagged and a chart of what pushed its score, after an\n"
+        "overview of the day's alerts and of what drives the model. It is written in\n"
+        f"explain.language (en or zh; default {ex.language}), e.g. --set explain.language=zh,\n"
+        "and is one self-contained file: no code, no script, readable offline. It goes to\n"
+        f"explain.report_dir/report-DATE.html ({ex.report_dir}/ by default) unless --output,\n"
+        "and is also logged to the MLflow run of the model when that is a registry model.",
     )
     p.add_argument("--date", metavar="DATE", help="day to report (default: last day of the scored file)")
-    p.add_argument("--scored", metavar="FILE", help="scored Parquet (default: newest in data/scored)")
-    p.add_argument("--model", metavar="URI", help="MLflow model URI (default: champion)")
-    p.add_argument("--output", metavar="PATH", help="HTML file (default: data/reports/report-DATE.html)")
+    p.add_argument(
+        "--scored",
+        metavar="FILE",
+        help=f"scored Parquet (default: the newest in explain.scored_dir, {ex.scored_dir})",
+    )
+    p.add_argument(
+        "--model",
+        metavar="URI",
+        help=f"model that explains the scores (default: models:/{ml.model_name}@champion)",
+    )
+    p.add_argument(
+        "--output",
+        metavar="PATH",
+        help=f"HTML file (default: {ex.report_dir}/report-DATE.html)",
+    )
     return parser
 
 

@@ -26,12 +26,14 @@ from urllib.request import url2pathname
 import pandas as pd
 
 from okml.config import MlflowParams
-from okml.errors import OkmlError
+from okml.errors import LockedError, OkmlError
 from okml.paths import PROJECT_ROOT, resolve
 
 log = logging.getLogger(__name__)
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+# the MLflow UI opens an experiment of this kind on its runs (untagged: on GenAI traces)
+EXPERIMENT_KIND, CUSTOM_MODEL = "mlflow.experimentKind", "custom_model_development"
 # the process that owns a run, so a later run can close it when that process died (kill -9)
 OWNER_PID, OWNER_HOST, OWNER_START = "okml.pid", "okml.host", "okml.pid_start"
 PACKAGES = [
@@ -116,7 +118,12 @@ def configure(params: MlflowParams) -> str:
             root = resolve(params.artifact_root)
             root.mkdir(parents=True, exist_ok=True)
             artifacts = root.as_uri()
-        return client.create_experiment(params.experiment, artifact_location=artifacts)
+        return client.create_experiment(
+            params.experiment, artifact_location=artifacts, tags={EXPERIMENT_KIND: CUSTOM_MODEL}
+        )
+    if EXPERIMENT_KIND not in exp.tags:
+        # an experiment created by an older okml (or by hand): the UI would open on GenAI traces
+        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, CUSTOM_MODEL)
     return exp.experiment_id
 
 
@@ -293,18 +300,23 @@ def log_params(flat: Mapping[str, Any]) -> None:
 
 
 def log_metrics(metrics: Mapping[str, float], run_id: str | None = None) -> None:
-    """Log numeric metrics (non-finite and non-numeric values are skipped as tags)."""
+    """Log the finite numeric metrics; NaN, infinite and non-numeric values are not logged
+    at all (an undefined metric, such as ``threshold`` at the top-k operating point, is absent
+    from the run rather than a ``metric.NAME = nan`` tag)."""
     import math
 
     import mlflow
 
     client = mlflow.MlflowClient()
     rid = run_id or _active_run_id()
+    skipped = []
     for k, v in metrics.items():
         if isinstance(v, int | float) and math.isfinite(float(v)):
             client.log_metric(rid, k.replace("@", "_at_"), float(v))
         else:
-            client.set_tag(rid, f"metric.{k}", str(v))
+            skipped.append(k)
+    if skipped:
+        log.debug("run %s: not logged (undefined): %s", rid, ", ".join(skipped))
 
 
 def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
@@ -339,15 +351,48 @@ def artifact_location(run_id: str, path: str) -> str:
 
 
 # -------------------------------------------------------------------------- registry
-def register(model_uri: str, params: MlflowParams, tags: Mapping[str, Any] | None = None) -> str:
+def register(
+    model_uri: str,
+    params: MlflowParams,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+) -> str:
     """Register a logged model under ``params.model_name``; return the new version. The tags
-    are created with the version (a kill cannot leave it untagged)."""
+    are created with the version (a kill cannot leave it untagged); the description (what the
+    registry's version page shows) is set right after."""
     import mlflow
 
     mv = mlflow.register_model(
         model_uri, params.model_name, tags={k: str(v) for k, v in (tags or {}).items()}
     )
+    if description:
+        mlflow.MlflowClient().update_model_version(params.model_name, mv.version, description=description)
     return str(mv.version)
+
+
+def version_description(what: str, run_id: str, run_tags: Mapping[str, str], headline: str) -> str:
+    """A registered version's description: what made it, from which run, on which data and
+    windows (the run's tags ``fold``, ``data.*``), and its metrics ``headline``."""
+    lines = [f"{what}; MLflow run {run_id}."]
+    if run_tags.get("fold"):
+        lines.append(f"Windows: {run_tags['fold']}.")
+    if run_tags.get("data.rows"):
+        span = ""
+        if run_tags.get("data.start") and run_tags.get("data.end"):
+            span = f" from {run_tags['data.start'][:10]} to {run_tags['data.end'][:10]}"
+        sha = run_tags.get("data.sha256", "")[:12]
+        lines.append(
+            f"Data: {int(run_tags['data.rows']):,} transactions{span}" + (f", sha256 {sha}." if sha else ".")
+        )
+    lines.append(f"Test window: {headline}.")
+    return "\n".join(lines)
+
+
+def rename_run(run_id: str, name: str) -> None:
+    """Give a run the name the MLflow UI lists it by."""
+    import mlflow
+
+    mlflow.MlflowClient().update_run(run_id, name=name)
 
 
 def alias_version(params: MlflowParams, alias: str) -> str | None:
@@ -412,6 +457,205 @@ def run_metrics(run_id: str) -> dict[str, float]:
     import mlflow
 
     return dict(mlflow.MlflowClient().get_run(run_id).data.metrics)
+
+
+# ------------------------------------------------------------------------ retrain lock
+#: the registered model's tag that holds the lock of a tracking server
+LOCK_TAG = "okml.retrain_lock"
+#: how long past ``start_timeout + execution_timeout`` a lock whose holder stopped renewing it
+#: (killed, machine down, network gone) keeps other retrains out
+LOCK_MARGIN_S = 600.0
+
+
+def retrain_lock_path(params: MlflowParams) -> Path | None:
+    """The lock file of a local store (beside the SQLite database: ``mlflow.db.retrain.lock``;
+    in the folder of a file store), or None for a tracking server (the lock is then a tag)."""
+    uri = tracking_uri(params)
+    if uri.startswith("sqlite:///"):
+        db = uri[len("sqlite:///") :].split("?", 1)[0]
+        return Path(db + ".retrain.lock") if db and db != ":memory:" else None
+    parts = urlsplit(uri)
+    # a plain path is a file store, except the names MLflow gives Databricks ("databricks")
+    if parts.scheme == "file" or (not parts.scheme and not uri.startswith(("databricks", "uc"))):
+        return Path(url2pathname(parts.path)) / ".retrain.lock"
+    return None
+
+
+@contextmanager
+def retrain_lock(params: MlflowParams) -> Iterator[str]:
+    """Hold the retrain lock of the configured store while the body runs; yield where it is.
+
+    A local store (SQLite, file) is locked by a file beside it: the operating system releases
+    it when the process ends, however it ends. A tracking server (``http(s)://``,
+    ``databricks``, a database URI) is shared by machines that share no file, so the lock is
+    the registered model's tag :data:`LOCK_TAG` (see :func:`registry_lock`).
+
+    Raises
+    ------
+    LockedError
+        Another retrain holds the lock (exit code 3; one line naming the lock).
+    """
+    path = retrain_lock_path(params)
+    if path is not None:
+        with file_lock(path):
+            yield str(path)
+    else:
+        with registry_lock(params) as where:
+            yield where
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created with its folder), or :class:`LockedError`."""
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise LockedError(f"another retrain is running (lock {path}); not starting a second one") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _utc_now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _lock_holder(text: str | None) -> dict[str, Any] | None:
+    """The lock tag's value (None when absent or unreadable: such a tag is taken over)."""
+    try:
+        held = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return held if isinstance(held, dict) else None
+
+
+def _lock_expired(held: Mapping[str, Any]) -> bool:
+    """Past its expiry, or held by a process of this host that has ended (killed)."""
+    from datetime import datetime
+
+    try:
+        expires = datetime.fromisoformat(str(held["expires"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return True
+    if expires.tzinfo is None or expires <= _utc_now():
+        return True
+    host, _, pid = str(held.get("owner", "")).rpartition(":")
+    tags = {OWNER_HOST: host, OWNER_PID: pid, OWNER_START: str(held.get("start") or "")}
+    return _owner_gone(tags)
+
+
+def _locked(name: str, held: Mapping[str, Any] | None) -> LockedError:
+    who = f", held by {held.get('owner')} until {held.get('expires')}" if held else ""
+    return LockedError(
+        f"another retrain is running (lock: tag {LOCK_TAG} of registered model {name}{who}); "
+        "not starting a second one"
+    )
+
+
+@contextmanager
+def registry_lock(
+    params: MlflowParams,
+    ttl_s: float | None = None,
+    settle_s: float = 1.0,
+    renew_s: float | None = None,
+) -> Iterator[str]:
+    """The retrain lock of a tracking server: the tag :data:`LOCK_TAG` of the registered model
+    ``params.model_name`` (created empty if need be), whose value is JSON ``{"owner":
+    "HOST:PID", "start", "token", "expires"}`` (ISO UTC time). Yields where the lock is.
+
+    Taken when the tag is absent, expired, or held by a process of this host that has ended:
+    read, set, wait ``settle_s`` for a concurrent writer's tag to land, read again; only the
+    one whose token is still there holds it (the registry offers no compare-and-set; two
+    retrains starting within the same second could still both see their own tag, if the
+    second one's read and write were more than ``settle_s`` apart). A thread renews the expiry
+    every ``renew_s`` (default a third of the time to live) while the body runs, so only a
+    holder that stopped renewing (killed, disconnected) keeps others out, for at most
+    ``ttl_s`` (default ``start_timeout + execution_timeout +`` :data:`LOCK_MARGIN_S`). The tag
+    is removed on the way out, if it is still this holder's.
+    """
+    import threading
+    import time
+    import uuid
+    from datetime import timedelta
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    uri = tracking_uri(params)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    name = params.model_name
+    ttl = ttl_s if ttl_s is not None else params.start_timeout + params.execution_timeout + LOCK_MARGIN_S
+    where = f"tag {LOCK_TAG} of registered model {name}"
+
+    def holder() -> dict[str, Any] | None:
+        return _lock_holder(client.get_registered_model(name).tags.get(LOCK_TAG))
+
+    try:
+        held = holder()
+    except MlflowException as e:
+        if e.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        try:
+            client.create_registered_model(
+                name, description="fraud models registered by `okml train` and `okml retrain`"
+            )
+        except MlflowException as e2:
+            if e2.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        held = holder()
+    if held is not None and not _lock_expired(held):
+        raise _locked(name, held)
+    mine: dict[str, Any] = {
+        "owner": f"{socket.gethostname()}:{os.getpid()}",
+        "start": _start_ticks(os.getpid()),
+        "token": uuid.uuid4().hex,
+    }
+
+    def write() -> None:
+        expires = _utc_now() + timedelta(seconds=ttl)
+        mine["expires"] = expires.isoformat(timespec="seconds").replace("+00:00", "Z")
+        client.set_registered_model_tag(name, LOCK_TAG, json.dumps(mine))
+
+    def ours(value: Mapping[str, Any] | None) -> bool:
+        return value is not None and value.get("token") == mine["token"]
+
+    write()
+    time.sleep(settle_s)
+    now_held = holder()
+    if not ours(now_held):
+        raise _locked(name, now_held)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(renew_s if renew_s is not None else ttl / 3):
+            try:
+                if not ours(holder()):
+                    log.warning("the retrain lock (%s) was taken over by another retrain", where)
+                    return
+                if not stop.is_set():  # never write it back once the body is done
+                    write()
+            except Exception as e:  # a network blip: the next renewal may succeed
+                log.warning("could not renew the retrain lock (%s): %s", where, e)
+
+    renewer = threading.Thread(target=renew, name="okml-retrain-lock", daemon=True)
+    renewer.start()
+    try:
+        yield where
+    finally:
+        stop.set()
+        renewer.join(timeout=10)
+        try:
+            if ours(holder()):
+                client.delete_registered_model_tag(name, LOCK_TAG)
+        except Exception as e:  # never hide the body's error; the lock expires by itself
+            log.warning("could not release the retrain lock (%s; expires %s): %s", where, mine["expires"], e)
 
 
 # ------------------------------------------------------------------------ models

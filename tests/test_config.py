@@ -141,6 +141,59 @@ def test_cli_help_teaches(capsys) -> None:
     assert "--set" in out
 
 
+def _help(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--help"])
+    assert e.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps lines at the terminal width
+
+
+COMMANDS = ("simulate", "validate", "features", "evaluate", "train", "retrain", "score", "report")
+
+
+def test_every_help_lists_the_exit_codes_main_returns(capsys) -> None:
+    # what okml.cli.main returns: 0, OkmlError.exit_code 2, LockedError 3, 128 + SIGINT/SIGTERM
+    from okml.errors import LockedError, OkmlError
+
+    assert (OkmlError.exit_code, LockedError.exit_code) == (2, 3)
+    codes = ["0 success", "2 bad input, params or environment: one line on stderr"]
+    codes += ["130 interrupted (Ctrl-C, SIGINT)", "143 stopped by SIGTERM"]
+    for args in [(), *((c,) for c in COMMANDS)]:
+        out = _help(capsys, *args)
+        assert "exit codes:" in out, args
+        for code in codes:
+            assert code in out, (args, code)
+        # 3 only where it can happen: okml retrain (and the overview)
+        assert ("3 okml retrain: another retrain holds the lock" in out) == (args in [(), ("retrain",)])
+
+
+def test_report_help_describes_the_report(capsys) -> None:
+    out = _help(capsys, "report")
+    assert "notebooks/03" not in out.split("options:")[0]  # the task, not the code behind it
+    assert "reviewers' report of one day" in out
+    assert "explain.n_cases (default 50)" in out
+    assert "explain.language (en or zh; default en)" in out
+    assert "explain.report_dir/report-DATE.html (data/reports/ by default)" in out
+    assert "self-contained" in out
+
+
+def test_score_help_says_how_much_history_and_which_model(capsys) -> None:
+    from okml.features import lookback
+
+    days = lookback(Params().features).days
+    out = _help(capsys, "score")
+    assert days == 60 and "the model's look-back before the first new payment: 60 days" in out
+    assert "covering the model's look-back (60 days by default)" in out
+    assert "models:/NAME@champion, NAME being mlflow.model_name (okpay-fraud)" in out
+    assert "okml.features.lookback of the model's feature params" in out
+
+
+def test_features_help_explains_preset(capsys) -> None:
+    out = _help(capsys, "features")
+    assert "--preset {canonical,handbook,paysim,custom} input format (default: data.preset)" in out
+    assert "handbook: the Fraud Detection Handbook" in out
+
+
 # ------------------------------------------------------- hardening (issue 10, item 6)
 def test_params_file_that_is_not_utf8_is_one_line(tmp_path, capsys) -> None:
     bad = tmp_path / "p.yaml"

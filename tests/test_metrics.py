@@ -148,6 +148,32 @@ def test_money_scales_compensation(scored) -> None:
     assert res["expected_cost"] == 75
 
 
+def test_money_is_rounded_to_cents() -> None:
+    # float sums carry noise: 0.1 + 0.2 is 0.30000000000000004, and a run's missed_amount
+    # read 31315.780000000003; amounts are money, so every amount is rounded to cents
+    frame = pd.DataFrame(
+        {
+            "timestamp": [_ts(1, h) for h in (9, 10, 11, 12)],
+            "customer_id": ["a", "b", "c", "d"],
+            "score": [0.9, 0.8, 0.7, 0.1],
+            "is_fraud": [1, 1, 1, 0],
+            "amount": [0.1, 0.2, 31315.58, 7.0],
+        }
+    )
+    assert 0.1 + 0.2 != 0.3 and 31315.58 + 0.2 != 31315.78
+    nothing = m.money(frame, np.zeros(4, bool), CostParams(review_cost=1, reimbursed_share=1 / 3))
+    assert nothing["fraud_amount"] == 31315.88 and nothing["caught_amount"] == 0
+    assert nothing["missed_amount"] == 31315.88
+    assert nothing["compensation"] == 10438.63  # a third of it, to the cent
+    assert nothing["expected_cost"] == 10438.63
+    first = m.money(frame, np.array([True, False, False, False]), COST)
+    assert first["caught_amount"] == 0.1 and first["missed_amount"] == 31315.78
+    both = m.money(frame, np.array([True, True, False, False]), COST)
+    assert both["caught_amount"] == 0.3 and both["missed_amount"] == 31315.58
+    for v in m.cost_curve(frame, COST)[["missed_amount", "expected_cost"]].to_numpy().ravel():
+        assert v == round(v, 2)
+
+
 def test_recall_by_type(scored) -> None:
     res = m.recall_by_type(scored, m.flags_top_k(scored, k=2))
     # ato: c1 d1 flagged, c1 d2 blocked, c6 flagged; card: c3 d1 missed, c3 d2 caught, c5 missed

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from filelock import FileLock
 
 from okml import tracking
 from okml.cli import main
@@ -96,6 +95,19 @@ def test_train_run_logs_everything(trained):
     plots = {a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"roc.png", "precision_recall.png", "cp_at_k_by_day.png"} <= plots
     assert str(mv.version) == "1"
+    # named by the last day of its test window (the data's last day), not just "train"
+    last_day = pd.read_parquet(params.data.path, columns=["timestamp"])["timestamp"].max()
+    assert run.info.run_name == f"train {last_day:%Y-%m-%d}"
+    assert tags["fold"].endswith(f"..{last_day:%Y-%m-%d})")
+    # the version says what made it, on which data, and how it scored
+    assert mv.description.startswith(
+        f"okml train, test window to {last_day:%Y-%m-%d}; MLflow run {mv.run_id}."
+    )
+    assert f"Windows: {tags['fold']}." in mv.description and "Test window: AUC 0." in mv.description
+    assert f"Data: {int(tags['data.rows']):,} transactions from" in mv.description
+    # metrics undefined at the top-k operating point are not logged at all (were NaN tags)
+    assert "threshold" not in m and not [k for k in tags if k.startswith("metric.")]
+    assert m["missed_amount"] == round(m["missed_amount"], 2)
     # the reviewers' report of the run names the model as the registry knows it
     reports = list(Path(params.explain.report_dir).glob("report-*.html"))
     assert len(reports) == 1
@@ -140,6 +152,8 @@ def test_failing_notebook_marks_run_failed_and_keeps_notebook(project, capsys):
     exp = client.get_experiment_by_name(params.mlflow.experiment)
     run = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])[0]
     assert run.info.status == "FAILED"
+    # it never knew its test window: named by what it did and when it started
+    assert re.fullmatch(r"train, started \d{4}-\d\d-\d\d \d\d:\d\d UTC", run.info.run_name)
     nb = {a.path for a in client.list_artifacts(run.info.run_id, "notebook")}
     assert "notebook/02_train.ipynb" in nb and "notebook/02_train.html" in nb
     # the champion is untouched by a failed run
@@ -218,13 +232,17 @@ def test_decide_rules():
     assert not decide({"cp_at_k": 0.2, "champion.cp_at_k": 0.30}, "3", params)["promoted"]
 
 
-def test_retrain_lock(project):
+def test_retrain_lock(project, capsys):
+    # the lock of the project's store, beside its database in the tmp folder (it was a fixed
+    # mlruns/.retrain.lock of the repository, whatever store was configured)
     params = load_params(project)
-    lock = FileLock(str(tracking.resolve("mlruns") / ".retrain.lock"))
-    with lock.acquire(timeout=0):
-        with pytest.raises(LockedError, match="another retrain is running"):
+    lock = project.parent / "mlruns" / "mlflow.db.retrain.lock"
+    with tracking.retrain_lock(params.mlflow) as where:
+        assert where == str(lock)
+        with pytest.raises(LockedError, match=re.escape(f"another retrain is running (lock {lock})")):
             retrain(params, as_of="2026-02-01", params_path=str(project))
         assert main(["retrain", "--params", str(project), "--as-of", "2026-02-01"]) == 3
+    assert str(lock) in capsys.readouterr().err
 
 
 def test_retrain_adapts_to_new_pattern(tmp_path, project):
@@ -241,6 +259,8 @@ def test_retrain_adapts_to_new_pattern(tmp_path, project):
     client = _client(params)
     first = client.get_model_version_by_alias(params.mlflow.model_name, "champion")
     assert first.tags["promotion.reason"] == "promoted: no champion yet"
+    assert client.get_run(first.run_id).info.run_name == "retrain as of 2026-02-01"
+    assert first.description.startswith("okml retrain --as-of 2026-02-01 (labels known by then);")
     assert main(["retrain", "--params", str(fresh), "--as-of", "2026-03-01", "-q"]) == 0
     second = client.get_model_version_by_alias(params.mlflow.model_name, "challenger")
     run = client.get_run(second.run_id)

@@ -168,6 +168,11 @@ def flags_threshold(scored: pd.DataFrame, threshold: float) -> np.ndarray:
     return scored["score"].to_numpy(dtype=float) >= threshold
 
 
+def _cents(amount: Any) -> float:
+    """A money amount rounded to cents (``0.1 + 0.2`` is ``0.3``)."""
+    return round(float(amount), 2)
+
+
 class _Book:
     """Integer codes for fast repeated outcome computations on one scored frame."""
 
@@ -210,12 +215,13 @@ class _Book:
         true_alerts = int(np.unique(self.key[out["flagged"] & self.customer_day_fraud]).size)
         alerts = int(alert_keys.size)
         false_alerts = alerts - true_alerts
-        fraud_amount = float(self.amount[self.fraud].sum())
-        caught_amount = float(self.amount[out["caught"]].sum())
-        missed = fraud_amount - caught_amount
+        # money is rounded to cents: float sums carry noise (31315.780000000003) into MLflow
+        fraud_amount = _cents(self.amount[self.fraud].sum())
+        caught_amount = _cents(self.amount[out["caught"]].sum())
+        missed = _cents(fraud_amount - caught_amount)
         n_frauds = int(self.fraud.sum())
         days = max(self.n_days, 1)
-        compensation = cost.reimbursed_share * missed
+        compensation = _cents(cost.reimbursed_share * missed)
         return {
             "alerts_per_day": alerts / days,
             "false_alerts_per_day": false_alerts / days,
@@ -225,7 +231,9 @@ class _Book:
             "caught_amount": caught_amount,
             "missed_amount": missed,
             "compensation": compensation,
-            "expected_cost": cost.review_cost * alerts + cost.false_alert_cost * false_alerts + compensation,
+            "expected_cost": _cents(
+                cost.review_cost * alerts + cost.false_alert_cost * false_alerts + compensation
+            ),
         }
 
 
@@ -241,7 +249,8 @@ def money(scored: pd.DataFrame, flagged: Any, cost: CostParams) -> dict[str, flo
 
     Keys: ``alerts_per_day, false_alerts_per_day, alert_precision, recall`` (share of fraud
     transactions caught), ``fraud_amount, caught_amount, missed_amount, compensation``
-    (``reimbursed_share`` x missed) and ``expected_cost``; amounts are totals over the frame.
+    (``reimbursed_share`` x missed) and ``expected_cost``; amounts are totals over the frame,
+    rounded to cents.
     """
     return _Book(scored).money(np.asarray(flagged, dtype=bool), cost)
 

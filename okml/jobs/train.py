@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from okml.config import Params, dump_params
-from okml.errors import ConfigError, LockedError, NotebookError, OkmlError
+from okml.errors import ConfigError, NotebookError, OkmlError
 from okml.evaluate.splits import Fold, as_of_day, split_fold, training_fold, training_labels
 from okml.jobs.data import ensure_data
 from okml.paths import DATA_DIR, NOTEBOOKS_DIR, PROJECT_ROOT, resolve
@@ -369,13 +369,29 @@ def train(
     from okml import tracking
 
     ensure_data(params)
+    # named by its start until the notebook has read the data, then by its test window's last day
+    started_at = pd.Timestamp.now(tz="UTC")
     run_id, run = _run_training_notebook(
-        params, "train", _notebook_params(params_path, overrides), {"okml.job": "train"}
+        params,
+        f"train, started {started_at:%Y-%m-%d %H:%M} UTC",
+        _notebook_params(params_path, overrides),
+        {"okml.job": "train"},
     )
     uri = run["tags"].get("okml.model_uri")
     if not uri:
         raise NotebookError(f"run {run_id}: the notebook logged no model (tag okml.model_uri)")
-    version = tracking.register(uri, params.mlflow, tags={"run_id": run_id, **NOT_EVALUATED})
+    test_end = params.split.test_end or run["tags"].get("data.end")
+    if test_end:
+        last_day = as_of_day(test_end) - pd.Timedelta(days=1 if params.split.test_end else 0)
+        tracking.rename_run(run_id, f"train {last_day:%Y-%m-%d}")
+    what = "okml train" + (f", test window to {last_day:%Y-%m-%d}" if test_end else "")
+    headline = _headline(run["metrics"], params.evaluate.k)
+    version = tracking.register(
+        uri,
+        params.mlflow,
+        tags={"run_id": run_id, **NOT_EVALUATED},
+        description=tracking.version_description(what, run_id, run["tags"], headline),
+    )
     promoted = tracking.alias_version(params.mlflow, tracking.CHAMPION) is None
     if promoted:
         # the alias moves before any tag says so: a kill in between leaves "not evaluated"
@@ -410,36 +426,35 @@ def retrain(
 ) -> int:
     """``okml retrain --as-of D``: train a challenger with what was known at D, compare with
     the champion on the same window, promote only if better. A lock keeps it single."""
-    from filelock import FileLock, Timeout
-
     from okml import tracking
 
     as_of = as_of or pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
-    lock_path = resolve("mlruns") / ".retrain.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_path))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise LockedError(
-            f"another retrain is running (lock {lock_path}); not starting a second one"
-        ) from None
-    try:
+        day = f"{as_of_day(as_of):%Y-%m-%d}"
+    except (ValueError, TypeError):
+        raise OkmlError(f"--as-of {as_of!r}: not a date; give one like 2026-06-01") from None
+    # the lock follows the store: a file beside a SQLite database, a registry tag on a server
+    with tracking.retrain_lock(params.mlflow):
         ensure_data(params)
         tracking.configure(params.mlflow)
         champion = tracking.alias_version(params.mlflow, tracking.CHAMPION)
         compare = tracking.model_uri(params.mlflow, tracking.CHAMPION) if champion else None
         run_id, run = _run_training_notebook(
             params,
-            f"retrain {as_of}",
+            f"retrain as of {day}",
             {**_notebook_params(params_path, overrides), "as_of": as_of, "compare_with": compare},
             {"okml.job": "retrain", "as_of": as_of},
         )
         uri = run["tags"].get("okml.model_uri")
         if not uri:
             raise NotebookError(f"run {run_id}: the notebook logged no model")
+        headline = _headline(run["metrics"], params.evaluate.k)
+        what = f"okml retrain --as-of {day} (labels known by then)"
         version = tracking.register(
-            uri, params.mlflow, tags={"run_id": run_id, "as_of": as_of, **NOT_EVALUATED}
+            uri,
+            params.mlflow,
+            tags={"run_id": run_id, "as_of": as_of, **NOT_EVALUATED},
+            description=tracking.version_description(what, run_id, run["tags"], headline),
         )
         tracking.set_alias(params.mlflow, tracking.CHALLENGER, version)
         decision = decide(run["metrics"], champion, params)
@@ -452,11 +467,9 @@ def retrain(
         }
         tracking.tag_version(params.mlflow, version, tags)
         tracking.set_tags(tags, run_id)
-        print(f"\nrun {run_id}: {_headline(run['metrics'], params.evaluate.k)}")
+        print(f"\nrun {run_id}: {headline}")
         print(f"challenger = version {version}; {decision['reason']}")
         return 0
-    finally:
-        lock.release()
 
 
 def _decision_tags(promoted: bool, reason: str) -> dict[str, Any]:
