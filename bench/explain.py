@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from okml.features import build_features
     from okml.jobs.report import write_report
     from okml.models import build_estimator, final_booster, score_frame
+    from okml.models.scorers import XGBoostScorer
     from okml.pyfunc import FraudModel, write_model_files
     from okml.score import FEATURE_PREFIX, score_transactions
     from okml.simulate import simulate
@@ -134,9 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="okml-bench-") as tmp:
             folder = Path(tmp)
             arts = write_model_files(
-                booster,
+                XGBoostScorer(booster, columns),
                 params.features,
-                columns,
                 folder / "files",
                 extra={"threshold": threshold, "k": params.evaluate.k},
             )

@@ -1,9 +1,10 @@
-"""The logged MLflow model: scores canonical transactions end to end.
+"""The logged MLflow model: scores canonical transactions end to end, for every model kind.
 
 ``mlflow.pyfunc.load_model("models:/okpay-fraud@champion").predict(transactions)`` validates
 the transactions, builds the point-in-time features from the history it is given and returns
 one fraud probability per row (a DataFrame with ``transaction_id`` and ``score``, in input
-order). The booster is stored in xgboost's own JSON format inside the model, and the okml
+order). The model itself is an :class:`okml.models.FraudScorer` saved by its own kind (xgboost:
+the booster's JSON; random forest and logistic regression: the fitted pipeline), and the okml
 code travels with it (``code_paths``), so loading needs only the pinned requirements.
 """
 
@@ -17,19 +18,13 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from okml.config import FeatureParams
-from okml.models import score_frame
+from okml.models import FraudScorer, as_scorer, load_scorer
 
-BOOSTER_FILE = "booster.json"
 META_FILE = "okml_model.json"
 
 
 def score_transactions(
-    booster: Any,
-    feature_params: FeatureParams,
-    columns: list[str],
-    tx: pd.DataFrame,
-    source: str = "transactions",
-    impute: dict[str, float] | None = None,
+    scorer: FraudScorer, feature_params: FeatureParams, tx: pd.DataFrame, source: str = "transactions"
 ) -> pd.DataFrame:
     """Validate raw transactions, build features from them and score every row."""
     from okml.features import build_features
@@ -37,58 +32,59 @@ def score_transactions(
 
     canonical = validate(tx, source=source)
     feats = build_features(canonical, feature_params)
-    if impute:
-        feats = feats.fillna(impute)
-    scores = score_frame(booster, feats, columns)
+    scores = scorer.predict_proba(feats)
     return pd.DataFrame({"transaction_id": feats.index.to_numpy(), "score": scores})
 
 
 class FraudModel(PythonModel):
-    """MLflow pyfunc wrapper around a trained booster and its feature configuration."""
+    """MLflow pyfunc wrapper around a trained scorer and its feature configuration.
+
+    After loading: ``scorer`` (:class:`~okml.models.FraudScorer`), ``columns``,
+    ``feature_params`` and ``meta`` (threshold, k, fold, metrics of its training run).
+    """
 
     def load_context(self, context: Any) -> None:
-        import xgboost as xgb
-
-        self.booster = xgb.Booster()
-        self.booster.load_model(context.artifacts["booster"])
         meta = json.loads(Path(context.artifacts["meta"]).read_text())
         self.feature_params = FeatureParams.model_validate(meta["features"])
         self.columns = list(meta["feature_columns"])
         self.meta = meta
+        if "scorer" in context.artifacts:
+            self.scorer = load_scorer(Path(context.artifacts["scorer"]).parent)
+        else:  # models logged before scorers existed: an xgboost booster and its imputation
+            import xgboost as xgb
+
+            self.booster = xgb.Booster()
+            self.booster.load_model(context.artifacts["booster"])
+            self.scorer = as_scorer(self)
+
+    @property
+    def kind(self) -> str:
+        return self.scorer.kind
 
     def prepare(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Features as the booster saw them in training (imputed where the pipeline imputed)."""
-        impute = self.meta.get("impute") or {}
-        return features.fillna(impute) if impute else features
+        """Features as the scorer takes them (it imputes as the training pipeline did)."""
+        return features
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        return score_transactions(
-            self.booster,
-            self.feature_params,
-            self.columns,
-            model_input,
-            source="model input",
-            impute=self.meta.get("impute"),
-        )
+        return score_transactions(self.scorer, self.feature_params, model_input, source="model input")
 
 
 def write_model_files(
-    booster: Any,
+    scorer: FraudScorer,
     feature_params: FeatureParams,
-    columns: list[str],
     folder: Path,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Write the booster (JSON) and metadata into ``folder``; return the pyfunc artifacts map."""
-    folder.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(folder / BOOSTER_FILE))
+    """Write the scorer and the metadata into ``folder``; return the pyfunc artifacts map."""
+    artifacts = scorer.save(folder)
     meta = {
         "features": feature_params.model_dump(mode="json"),
-        "feature_columns": list(columns),
+        "feature_columns": list(scorer.columns),
+        "kind": scorer.kind,
         **(extra or {}),
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
-    return {"booster": str(folder / BOOSTER_FILE), "meta": str(folder / META_FILE)}
+    return {**artifacts, "meta": str(folder / META_FILE)}
 
 
 def log_model(

@@ -90,7 +90,7 @@ TEXT: dict[str, dict[str, str]] = {
         "why": "Why it was flagged",
         "no_reasons": "No single factor raised the score much; it is high overall.",
         "waterfall": "Why this score",
-        "waterfall_x": "contribution to the model output (log-odds)",
+        "waterfall_x": "contribution to the model output ({space})",
         "average": "average payment",
         "this": "this payment",
         "other": "other {n} features",
@@ -100,16 +100,16 @@ TEXT: dict[str, dict[str, str]] = {
         "flagged": "flagged",
         "this_case": "this case",
         "ds": "For data scientists",
-        "ds_intro": "SHAP values (exact TreeSHAP) of {n} payments of the day ({sampled}). "
-        "Contributions are in log-odds; with the base value they add up to each "
+        "ds_intro": "SHAP values (exact) of {n} payments of the day ({sampled}). "
+        "Contributions are in {space}; with the base value they add up to each "
         "payment's model output, which okml.explain checks for every explained "
         "payment.",
         "all": "all of them",
         "sample": "a random sample",
         "importance": "Mean |SHAP| by feature group",
-        "importance_x": "mean |contribution| (log-odds)",
+        "importance_x": "mean |contribution| ({space})",
         "beeswarm": "SHAP value of each payment, by feature",
-        "beeswarm_x": "contribution (log-odds)",
+        "beeswarm_x": "contribution ({space})",
         "beeswarm_c": "feature value (low to high)",
         "font_note": "",
         "chart_alt": "chart",
@@ -143,7 +143,7 @@ TEXT: dict[str, dict[str, str]] = {
         "why": "标记原因",
         "no_reasons": "没有单个因素明显推高分数；整体风险较高。",
         "waterfall": "分数由来",
-        "waterfall_x": "对模型输出的贡献（对数几率）",
+        "waterfall_x": "对模型输出的贡献（{space}）",
         "average": "普通支付",
         "this": "本笔支付",
         "other": "其他{n}个特征",
@@ -153,14 +153,14 @@ TEXT: dict[str, dict[str, str]] = {
         "flagged": "已标记",
         "this_case": "本案例",
         "ds": "供数据科学家参考",
-        "ds_intro": "当日{n}笔支付（{sampled}）的SHAP值（精确TreeSHAP）。贡献以对数几率表示，"
+        "ds_intro": "当日{n}笔支付（{sampled}）的SHAP值（精确计算）。贡献以{space}表示，"
         "加上基准值等于每笔支付的模型输出；okml.explain对每笔解释的支付都做此校验。",
         "all": "全部",
         "sample": "随机抽样",
         "importance": "各特征组的平均|SHAP|",
-        "importance_x": "平均|贡献|（对数几率）",
+        "importance_x": "平均|贡献|（{space}）",
         "beeswarm": "各特征的逐笔SHAP值",
-        "beeswarm_x": "贡献（对数几率）",
+        "beeswarm_x": "贡献（{space}）",
         "beeswarm_c": "特征值（低到高）",
         "font_note": "注：本机未找到中文字体，图中文字以英文显示。",
         "chart_alt": "图表",
@@ -168,10 +168,21 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+_SPACE = {
+    "en": {"log-odds": "log-odds", "probability": "probability"},
+    "zh": {"log-odds": "对数几率", "probability": "概率"},
+}
+
+
 def _t(language: str, key: str, **fields: Any) -> str:
     if language not in TEXT:
         raise ValueError(f"unknown language {language!r}; use 'en' or 'zh'")
     return TEXT[language][key].format(**fields)
+
+
+def _space(language: str, explained: ExplainedCases) -> str:
+    """The unit of the contributions, in words: log-odds, or the probability itself."""
+    return _SPACE[language][explained.output]
 
 
 def _text(value: Any) -> str:
@@ -362,7 +373,7 @@ def prepare(
     )
     feats = model_features(model, _features(cases, columns))
     explained = explain(
-        model.booster,
+        model,
         feats,
         columns,
         model.feature_params,
@@ -373,7 +384,7 @@ def prepare(
     n_overview = params.explain.overview_rows
     sample = rows if len(rows) <= n_overview else rows.sample(n_overview, random_state=0)
     overview = explain(
-        model.booster,
+        model,
         model_features(model, _features(sample, columns)),
         columns,
         model.feature_params,
@@ -497,13 +508,16 @@ def waterfall_figure(
     cum = base
     for y, (_, c) in enumerate(items):
         ax.barh(y, c, left=cum, color=_RED if c > 0 else _BLUE, height=0.6)
-        ax.text(cum + c, y, f" {c:+.2f} ", va="center", ha="left" if c > 0 else "right", fontsize=8)
+        label = f" {c:+.3f} " if explained.output == "probability" else f" {c:+.2f} "
+        ax.text(cum + c, y, label, va="center", ha="left" if c > 0 else "right", fontsize=8)
         cum += c
     ax.set_yticks(range(len(items)), [_plain(lb) for lb, _ in items], fontsize=8)
     ax.axvline(base, color=_GREY, linestyle="--", linewidth=1)
     ax.axvline(margin, color="black", linewidth=1)
-    prob = 1 / (1 + math.exp(-margin))
-    base_prob = 1 / (1 + math.exp(-base))
+    if explained.output == "probability":  # a random forest explains the probability itself
+        prob, base_prob = margin, base
+    else:
+        prob, base_prob = 1 / (1 + math.exp(-margin)), 1 / (1 + math.exp(-base))
     ax.set_title(
         _plain(
             f"{_t(language, 'waterfall')}: {_t(language, 'average')} "
@@ -511,7 +525,7 @@ def waterfall_figure(
         ),
         fontsize=10,
     )
-    ax.set_xlabel(_t(language, "waterfall_x"), fontsize=8)
+    ax.set_xlabel(_t(language, "waterfall_x", space=_space(language, explained)), fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     path = np.cumsum([base] + [c for _, c in items])
     low, high = min(path.min(), margin), max(path.max(), margin)
@@ -569,7 +583,7 @@ def importance_figure(overview: ExplainedCases, language: str = "en", top: int =
     ax.barh(range(len(imp)), imp.to_numpy(), color=_BLUE)
     ax.set_yticks(range(len(imp)), [_plain(group_title(g, language)) for g in imp.index], fontsize=8)
     ax.set_title(_t(language, "importance"), fontsize=10)
-    ax.set_xlabel(_t(language, "importance_x"), fontsize=8)
+    ax.set_xlabel(_t(language, "importance_x", space=_space(language, overview)), fontsize=8)
     return fig
 
 
@@ -602,7 +616,7 @@ def beeswarm_figure(overview: ExplainedCases, top: int = 12, seed: int = 0, lang
     ax.axvline(0, color=_GREY, linewidth=0.8)
     ax.set_yticks(range(len(order)), [_plain(n) for n in order], fontsize=8)
     ax.set_title(_t(language, "beeswarm"), fontsize=10)
-    ax.set_xlabel(_t(language, "beeswarm_x"), fontsize=8)
+    ax.set_xlabel(_t(language, "beeswarm_x", space=_space(language, overview)), fontsize=8)
     if points is not None:
         bar = fig.colorbar(points, ax=ax, ticks=[0, 1])
         bar.ax.set_yticklabels(["low", "high"] if language == "en" else ["低", "高"], fontsize=7)
@@ -753,7 +767,7 @@ def data_science_html(rep: ReportData) -> str:
     sampled = _t(lang, "all") if len(ov) == len(rep.day) else _t(lang, "sample")
     return _wrap(
         f"<h2>{_e(_t(lang, 'ds'))}</h2>"
-        f"<p>{_e(_t(lang, 'ds_intro', n=f'{len(ov):,}', sampled=sampled))}</p>"
+        f"<p>{_e(_t(lang, 'ds_intro', n=f'{len(ov):,}', sampled=sampled, space=_space(lang, ov)))}</p>"
         + figure_html(importance_figure(ov, chart), _t(lang, "importance"))
         + figure_html(beeswarm_figure(ov, language=chart), _t(lang, "beeswarm"))
     )

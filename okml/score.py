@@ -209,8 +209,8 @@ def score_transactions(
     Parameters
     ----------
     model:
-        A loaded okml model: ``okml.pyfunc.FraudModel`` (``booster``, ``feature_params``,
-        ``columns``, ``meta``) or the pyfunc model wrapping it.
+        A loaded okml model: ``okml.pyfunc.FraudModel`` (``scorer``, ``feature_params``,
+        ``columns``, ``meta``; any kind) or the pyfunc model wrapping it.
     new:
         Canonical transactions to score. Not modified.
     history:
@@ -239,9 +239,10 @@ def score_transactions(
         they lack a column the model's features need.
     """
     from okml.explain import explain
-    from okml.models import score_frame
+    from okml.models import as_scorer
 
     fm = _model(model)
+    scorer = as_scorer(fm)
     fparams: FeatureParams = fm.feature_params
     columns = list(fm.columns)
     steps = tqdm(total=5, desc="score", unit="step", disable=not progress)
@@ -265,7 +266,7 @@ def score_transactions(
     steps.update()
 
     steps.set_postfix_str("score")
-    scores = score_frame(fm.booster, feats, columns).astype(np.float64)
+    scores = scorer.predict_proba(feats)
     out = new[OUTPUT_KEYS + [c for c in CONTEXT_COLUMNS if c in new]].copy()
     out["score"] = scores
     steps.update()
@@ -280,7 +281,7 @@ def score_transactions(
     top = params.explain.top_reasons
     flagged = np.flatnonzero(out["flag"].to_numpy())
     explained = explain(
-        fm.booster,
+        scorer,
         feats.iloc[flagged],
         columns,
         fparams,

@@ -108,8 +108,16 @@ def configure(params: MlflowParams) -> str:
     uri = tracking_uri(params)
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    # mlflow also writes MLFLOW_TRACKING_URI into the environment: keep the user's own value
+    # (given_uri reports what the user gave, never the absolute path resolved here)
+    before = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     client = mlflow.MlflowClient()
     exp = client.get_experiment_by_name(params.experiment)
     if exp is None:
@@ -178,6 +186,8 @@ def pip_requirements() -> list[str]:
         "pyarrow",
         "xgboost-cpu",
         "scikit-learn",
+        "imbalanced-learn",  # the pipelines of random forest and logistic models are imblearn's
+        "shap",  # the random forest's explanations
         "pandera",
         "pydantic",
         "pyyaml",

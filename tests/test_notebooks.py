@@ -149,3 +149,20 @@ def test_notebooks_name_only_features_and_columns_that_exist(path):
     # identifiers with an underscore are what a feature or column is called
     named = {w for w in words if w.isidentifier() and "_" in w.strip("_") and w.islower()}
     assert named <= known, f"{path.name} names unknown features/columns: {sorted(named - known)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_metadata_is_what_the_okml_kernel_writes(path):
+    """Opening a notebook in Lab must not mark it modified: the committed kernel and language
+    metadata are what the okml kernel reports (its Python version aside)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    nb = nbformat.read(path, as_version=4)
+    expected = {k: v for k, v in IPythonKernel.language_info.items() if k != "version"}
+    got = {k: v for k, v in nb.metadata["language_info"].items() if k != "version"}
+    assert got == expected
+    assert nb.metadata["kernelspec"] == {
+        "display_name": "Python (okml)",
+        "language": "python",
+        "name": "okml",
+    }

@@ -53,6 +53,7 @@ def _build(tmp: Path) -> dict[str, Any]:
 
     from okml.features import build_features
     from okml.models import build_estimator, final_booster
+    from okml.models.scorers import XGBoostScorer
     from okml.pyfunc import FraudModel, write_model_files
     from okml.score import score_transactions
     from okml.simulate import simulate
@@ -64,7 +65,7 @@ def _build(tmp: Path) -> dict[str, Any]:
     est = build_estimator(ModelParams(n_estimators=15, max_depth=3, n_jobs=1))
     booster = final_booster(est.fit(feats, train["is_fraud"].to_numpy()))
     arts = write_model_files(
-        booster, fp, list(feats.columns), tmp / "files", extra={"threshold": 0.5, "k": 10}
+        XGBoostScorer(booster, list(feats.columns)), fp, tmp / "files", extra={"threshold": 0.5, "k": 10}
     )
     mlflow.pyfunc.save_model(
         str(tmp / "model"), python_model=FraudModel(), artifacts=arts, pip_requirements=["xgboost"]

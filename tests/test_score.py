@@ -193,12 +193,12 @@ def test_bad_new_transactions_are_rejected(world) -> None:
 def _save_model(world: dict[str, Any], folder: Path, threshold: float) -> Path:
     import mlflow.pyfunc
 
+    from okml.models.scorers import XGBoostScorer
     from okml.pyfunc import FraudModel, write_model_files
 
     arts = write_model_files(
-        world["booster"],
+        XGBoostScorer(world["booster"], world["columns"]),
         world["fp"],
-        world["columns"],
         folder / "files",
         extra={"threshold": threshold, "k": 100},
     )

@@ -270,3 +270,18 @@ def test_registry_lock_lost_race(store: MlflowParams, monkeypatch) -> None:
             pass
     monkeypatch.undo()
     assert _tag(store)["token"] == "theirs"  # the winner's tag stays
+
+
+def test_configure_leaves_the_users_tracking_environment_alone(tmp_path, monkeypatch) -> None:
+    """mlflow.set_tracking_uri writes MLFLOW_TRACKING_URI; runs must still record what the
+    user gave (nothing, for the default store), not this machine's absolute path."""
+    import os
+
+    from okml import tracking
+    from okml.config import MlflowParams
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    params = MlflowParams(tracking_uri=f"sqlite:///{tmp_path}/m.db", artifact_root=str(tmp_path / "a"))
+    tracking.configure(params)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert tracking.given_uri(MlflowParams()) is None

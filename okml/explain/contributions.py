@@ -11,7 +11,9 @@ the top groups that RAISE the score, each turned into one sentence by
 :mod:`okml.explain.reasons` using the group's most telling member, e.g. "9 payments in the
 last hour (usual for this customer: 0.2)".
 
-Everything is in margin units (log-odds): contributions add up there, not in probability.
+Contributions add up in the model's own output space (:attr:`ExplainedCases.output`):
+log-odds for xgboost and logistic regression, the probability for a random forest
+(:mod:`okml.models.scorers`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from okml.config import FeatureParams
+from okml.errors import OkmlError
 from okml.explain.phrases import check_language
 from okml.explain.reasons import feature_spec, reason_text
 from okml.features.registry import registry
@@ -108,13 +111,17 @@ class ExplainedCases:
     reasons: pd.Series
     groups: dict[str, list[str]] = field(default_factory=dict)
     language: str = "en"
+    output: str = "log-odds"
 
     def __len__(self) -> int:
         return len(self.margin)
 
     @property
     def score(self) -> pd.Series:
-        """Fraud probability, ``sigmoid(margin)``."""
+        """Fraud probability: ``sigmoid(margin)`` for log-odds models, the output itself for
+        models explained in probability (a random forest)."""
+        if self.output == "probability":
+            return self.margin.clip(0.0, 1.0)
         return 1.0 / (1.0 + np.exp(-self.margin))
 
     def reason_columns(self, top: int) -> pd.DataFrame:
@@ -228,8 +235,37 @@ def _amounts(transactions: pd.DataFrame | pd.Series | None, index: pd.Index) -> 
     return np.asarray(amount, dtype=np.float64)
 
 
+def model_contributions(
+    model: Any, features: pd.DataFrame, columns: Sequence[str]
+) -> tuple[pd.DataFrame, float, pd.Series, str]:
+    """``(contributions, base, output, space)`` of any okml model, checked for additivity.
+
+    ``model`` is an :class:`okml.models.FraudScorer`, a loaded okml model (its ``scorer``), or
+    a bare ``xgboost.Booster`` (:func:`shap_values`); ``space`` is ``log-odds`` or
+    ``probability``.
+    """
+    from okml.models import FraudScorer, as_scorer
+
+    if not (isinstance(model, FraudScorer) or hasattr(model, "scorer") or hasattr(model, "booster")):
+        contrib, base, margin = shap_values(model, features, columns)
+        return contrib, base, margin, "log-odds"
+    scorer = as_scorer(model)
+    if list(scorer.columns) != list(columns):
+        raise ValueError("columns differ from the model's own")
+    try:
+        values, base, output = scorer.contributions(features)
+    except OkmlError as e:
+        raise ExplanationError(str(e)) from None
+    return (
+        pd.DataFrame(values, index=features.index, columns=list(columns)),
+        base,
+        pd.Series(output, index=features.index, name="margin"),
+        scorer.output,
+    )
+
+
 def explain(
-    booster: Any,
+    model: Any,
     features_frame: pd.DataFrame,
     columns: Sequence[str],
     feature_params: FeatureParams | None = None,
@@ -241,8 +277,9 @@ def explain(
 
     Parameters
     ----------
-    booster:
-        The fitted ``xgboost.Booster``.
+    model:
+        Any okml model (:func:`model_contributions`): an :class:`okml.models.FraudScorer`,
+        a loaded okml model, or a fitted ``xgboost.Booster``.
     features_frame:
         Feature rows to explain (e.g. the flagged payments); index kept in the result.
     columns:
@@ -279,7 +316,7 @@ def explain(
     if top < 0:
         raise ValueError(f"top must be >= 0; got {top}")
     params = feature_params if feature_params is not None else FeatureParams()
-    contributions, base, margin = shap_values(booster, features_frame, columns)
+    contributions, base, margin, space = model_contributions(model, features_frame, columns)
     groups = feature_groups(columns, params)
     by_group = group_contributions(contributions, groups)
     gap = np.abs(base + by_group.to_numpy().sum(axis=1) - margin.to_numpy())
@@ -305,6 +342,7 @@ def explain(
         reasons=pd.Series(reasons, index=features_frame.index, name="reasons", dtype=object),
         groups=groups,
         language=language,
+        output=space,
     )
 
 

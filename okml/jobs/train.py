@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from okml.config import Params, dump_params
-from okml.errors import ConfigError, NotebookError, OkmlError
+from okml.errors import NotebookError, OkmlError
 from okml.evaluate.splits import Fold, as_of_day, split_fold, training_fold, training_labels
 from okml.jobs.data import ensure_data
 from okml.paths import DATA_DIR, NOTEBOOKS_DIR, PROJECT_ROOT, resolve
@@ -180,16 +180,11 @@ def log_result(
     from okml import pyfunc, tracking
     from okml.evaluate.plots import write_plots
     from okml.io import temp_prefix
-    from okml.models import final_booster, final_estimator
+    from okml.models import final_estimator, fraud_scorer
     from okml.pyfunc import write_model_files
 
     started = time.perf_counter()
-    booster = final_booster(result.estimator)
-    if booster is None:
-        raise ConfigError(
-            f"model.kind={params.model.kind}: okml train registers XGBoost models "
-            "only; compare other kinds with `okml evaluate`"
-        )
+    scorer = fraud_scorer(result.estimator, result.feature_columns)
     tracking.configure(params.mlflow)
     tracking.log_metrics({**result.metrics, **(extra_metrics or {})}, run_id)
     tracking.log_metrics({f"time.{k}": v for k, v in result.timings.items()}, run_id)
@@ -213,20 +208,13 @@ def log_result(
         tracking.log_artifact(out / "params.yaml", None, run_id)
         result.scored.to_parquet(out / "test_scores.parquet", index=False)
         tracking.log_artifact(out / "test_scores.parquet", None, run_id)
-        impute = {}
-        steps = getattr(result.estimator, "steps", [])
-        for name, step in steps[:-1]:
-            if name == "impute":
-                impute = dict(zip(result.feature_columns, map(float, step.statistics_), strict=True))
         artifacts = write_model_files(
-            booster,
+            scorer,
             params.features,
-            result.feature_columns,
             out / "model",
             extra={
                 "threshold": result.threshold,
                 "k": params.evaluate.k,
-                "impute": impute,
                 "fold": result.fold.name,
                 "model": type(final_estimator(result.estimator)).__name__,
                 "metrics": {
@@ -526,14 +514,14 @@ def compare_champion(
     from okml import tracking
     from okml.evaluate import evaluate_scores
     from okml.features import feature_matrix
-    from okml.models import score_frame
+    from okml.models import as_scorer
 
     champion = tracking.load_model(champion_uri, params.mlflow)
     rows = np.flatnonzero(tx["transaction_id"].isin(result.scored["transaction_id"]).to_numpy())
     feats = features
     if champion.feature_params != params.features:
         feats = feature_matrix(tx, champion.feature_params, progress=False)
-    scores = score_frame(champion.booster, champion.prepare(feats.iloc[rows]), champion.columns)
+    scores = as_scorer(champion).predict_proba(feats.iloc[rows])
     test = tx.iloc[rows].set_index("transaction_id").loc[result.scored["transaction_id"]]
     test = test.reset_index().assign(is_fraud=result.scored["is_fraud"].to_numpy())
     order = pd.Series(np.arange(len(rows)), index=tx["transaction_id"].iloc[rows].to_numpy())
