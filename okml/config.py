@@ -608,8 +608,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged by the loader
+            continue
         key = loader.construct_object(key_node, deep=deep)
         line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:
+            raise ConfigError(f"line {line}: a key must be a name, not {type(key).__name__}") from None
         if key in seen:
             raise ConfigError(
                 f"line {line}: key {key!r} is given twice (first on line {seen[key]}); "

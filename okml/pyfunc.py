@@ -24,13 +24,21 @@ META_FILE = "okml_model.json"
 
 
 def score_transactions(
-    scorer: FraudScorer, feature_params: FeatureParams, tx: pd.DataFrame, source: str = "transactions"
+    scorer: FraudScorer,
+    feature_params: FeatureParams,
+    tx: pd.DataFrame,
+    source: str = "transactions",
+    amounts: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Validate raw transactions, build features from them and score every row."""
+    """Validate raw transactions, build features from them and score every row; ``amounts``
+    are the training run's ``data.amount_min`` / ``amount_max`` (default: the defaults)."""
     from okml.features import build_features
     from okml.schema import validate
 
-    canonical = validate(tx, source=source)
+    bounds = amounts or {}
+    canonical = validate(
+        tx, source=source, amount_min=bounds.get("amount_min"), amount_max=bounds.get("amount_max")
+    )
     feats = build_features(canonical, feature_params)
     scores = scorer.predict_proba(feats)
     return pd.DataFrame({"transaction_id": feats.index.to_numpy(), "score": scores})
@@ -66,7 +74,13 @@ class FraudModel(PythonModel):
         return features
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        return score_transactions(self.scorer, self.feature_params, model_input, source="model input")
+        return score_transactions(
+            self.scorer,
+            self.feature_params,
+            model_input,
+            source="model input",
+            amounts=self.meta.get("amounts"),
+        )
 
 
 def write_model_files(

@@ -11,7 +11,8 @@ What a scored file holds, one row per new payment in input order:
   ``rank_in_day`` (1 = riskiest payment of its UTC day);
 * ``reason_1 .. reason_{explain.top_reasons}`` for flagged rows (plain text in
   ``explain.language``) and ``reasons`` (JSON: group, feature, value, contribution, text);
-* ``feat_<name>``: the features the model saw, so reports and audits explain exactly what
+* ``feat_<name>``: the features as built for the model (before any imputation its scorer
+  applies, e.g. an xgboost pipeline with SMOTE), so reports and audits explain exactly what
   was scored without rebuilding them from history.
 
 The file's metadata (``pandas.read_parquet(path).attrs``) records ``model_uri`` (as given),
@@ -91,10 +92,11 @@ def operating_point(model: Any, params: Params, top_k: bool = False) -> Operatin
     return OperatingPoint("threshold", threshold=float(threshold))
 
 
-def _validated(df: pd.DataFrame, source: str) -> pd.DataFrame:
+def _validated(df: pd.DataFrame, source: str, params: Params) -> pd.DataFrame:
     from okml.schema import validate
 
-    return validate(df, source=source)
+    # the same amount bounds as loading: data that loads must score
+    return validate(df, source=source, amount_min=params.data.amount_min, amount_max=params.data.amount_max)
 
 
 def _check_overlap(new: pd.DataFrame, history: pd.DataFrame) -> None:
@@ -247,9 +249,9 @@ def score_transactions(
     columns = list(fm.columns)
     steps = tqdm(total=5, desc="score", unit="step", disable=not progress)
     steps.set_postfix_str("validate")
-    new = _validated(new, "new transactions")
+    new = _validated(new, "new transactions", params)
     if history is not None:
-        history = _validated(history, "history")
+        history = _validated(history, "history", params)
         _check_overlap(new, history)
     steps.update()
     if len(new) == 0:

@@ -636,9 +636,20 @@ def registry_lock(
     def ours(value: Mapping[str, Any] | None) -> bool:
         return value is not None and value.get("token") == mine["token"]
 
+    def release() -> None:
+        try:
+            if ours(holder()):
+                client.delete_registered_model_tag(name, LOCK_TAG)
+        except Exception as e:  # never hide the body's error; the lock expires by itself
+            log.warning("could not release the retrain lock (%s; expires %s): %s", where, mine["expires"], e)
+
     write()
-    time.sleep(settle_s)
-    now_held = holder()
+    try:  # a stop or a network error while settling must not leave our tag behind
+        time.sleep(settle_s)
+        now_held = holder()
+    except BaseException:
+        release()
+        raise
     if not ours(now_held):
         raise _locked(name, now_held)
     stop = threading.Event()
@@ -661,11 +672,7 @@ def registry_lock(
     finally:
         stop.set()
         renewer.join(timeout=10)
-        try:
-            if ours(holder()):
-                client.delete_registered_model_tag(name, LOCK_TAG)
-        except Exception as e:  # never hide the body's error; the lock expires by itself
-            log.warning("could not release the retrain lock (%s; expires %s): %s", where, mine["expires"], e)
+        release()
 
 
 # ------------------------------------------------------------------------ models

@@ -256,3 +256,15 @@ def test_amount_bounds_are_checked(tmp_path) -> None:
         load_params(overrides=["data.amount_min=100", "data.amount_max=10"])
     with pytest.raises(ConfigError, match=r"data\.amount_max"):
         load_params(overrides=["data.amount_max=1e300"])
+
+
+def test_yaml_merge_keys_still_work_and_odd_keys_are_one_line(tmp_path) -> None:
+    p = tmp_path / "p.yaml"
+    p.write_text(
+        "evaluate:\n  candidates:\n    - &xgb {kind: xgboost, imbalance: none}\n"
+        "    - <<: *xgb\n      imbalance: class_weight\n"
+    )
+    assert [c.label for c in load_params(p).evaluate.candidates] == ["xgboost:none", "xgboost:class_weight"]
+    p.write_text("model:\n  [a, b]: 1\n")
+    with pytest.raises(ConfigError, match=r"line 2: a key must be a name, not list"):
+        load_params(p)

@@ -696,3 +696,12 @@ def test_a_new_preset_is_one_record_in_the_registry(tmp_path: Path, monkeypatch)
 def test_unknown_preset_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="data.preset: unknown preset 'handbok'; did you mean handbook"):
         load(FIXTURES / "canonical.csv", preset="handbok")
+
+
+def test_empty_trailing_header_cells_are_not_duplicates(tmp_path: Path) -> None:
+    """Spreadsheet exports end rows with empty cells: they name no column twice."""
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "transaction_id,timestamp,customer_id,merchant_id,amount,,\nt1,2026-01-01T10:00:00Z,c1,m1,10.0,,\n"
+    )
+    assert len(load(path)) == 1

@@ -296,3 +296,26 @@ def test_registry_version_resolves_aliases(tmp_path: Path, world) -> None:
         assert registry_version(str(model)) is None
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_scoring_uses_the_configured_amount_bounds(world) -> None:
+    """Data that loads with raised bounds must also score (it was validated again with the
+    defaults)."""
+    new = world["new"].copy()
+    new.loc[new.index[0], "amount"] = 2e9
+    params = Params().model_copy(update={"data": Params().data.model_copy(update={"amount_max": 1e10})})
+    scored = score_transactions(_model(world, world["threshold"]), new, world["history"], params)
+    assert len(scored) == len(new)
+    with pytest.raises(DataError, match="above data.amount_max"):
+        score_transactions(_model(world, world["threshold"]), new, world["history"], Params())
+
+
+def test_the_report_defaults_to_the_model_that_scored_the_file(tmp_path: Path) -> None:
+    from okml.jobs.report import _scoring_model
+
+    frame = pd.DataFrame({"a": [1]})
+    frame.attrs["model_version"] = "okpay-fraud/3"
+    frame.to_parquet(tmp_path / "s.parquet")
+    assert _scoring_model(tmp_path / "s.parquet") == "models:/okpay-fraud/3"
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "plain.parquet")
+    assert _scoring_model(tmp_path / "plain.parquet") is None

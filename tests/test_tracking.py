@@ -285,3 +285,12 @@ def test_configure_leaves_the_users_tracking_environment_alone(tmp_path, monkeyp
     tracking.configure(params)
     assert "MLFLOW_TRACKING_URI" not in os.environ
     assert tracking.given_uri(MlflowParams()) is None
+
+
+def test_notebook_parameters_carry_no_password_from_a_set_override() -> None:
+    from okml.jobs.train import _notebook_params
+
+    got = _notebook_params(
+        None, ["mlflow.tracking_uri=https://u:secret@mlflow.example:5000", "model.max_depth=4"]
+    )
+    assert "secret" not in str(got) and got["overrides"][1] == "model.max_depth=4"

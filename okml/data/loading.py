@@ -77,6 +77,8 @@ def _check_csv_header(file: Path) -> None:
     names = [str(v) for v in header.iloc[0]] if len(header) else []
     seen: set[str] = set()
     for i, name in enumerate(names):
+        if not name.strip():  # spreadsheet exports end rows with empty cells: not a name
+            continue
         if name in seen:
             first = names.index(name)
             raise DataError(

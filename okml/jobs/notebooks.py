@@ -185,9 +185,7 @@ def run_notebook(
     # the kernel inherits the environment: OKML_ROOT gives it the same project paths
     extra = {"OKML_ROOT": str(PROJECT_ROOT), **dict(env or {})}
     before = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
     handle = KernelHandle()
-    manager_class = _ipc_kernel_manager(handle)
     outcome: dict[str, BaseException] = {}
 
     def execute() -> None:
@@ -220,6 +218,9 @@ def run_notebook(
     done = threading.Event()
     worker = threading.Thread(target=execute, name=f"okml-notebook-{src.stem}", daemon=True)
     try:
+        # set inside the try: the finally below restores it (credentials must not linger)
+        os.environ.update(extra)
+        manager_class = _ipc_kernel_manager(handle)
         worker.start()
         while not done.wait(0.25):
             pass

@@ -6,6 +6,7 @@ the model, then :func:`okml.report.prepare` picks and explains the cases.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -107,7 +108,9 @@ def write_report(
     title = _t(language, "title", date=f"{day:%Y-%m-%d}")
     day_text = f"{day:%Y-%m-%d}"
     out = resolve(output) if output else resolve(params.explain.report_dir) / f"report-{day_text}.html"
-    with tempfile.TemporaryDirectory(prefix="okml-report-") as tmp:
+    from okml.io import temp_prefix
+
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("report")) as tmp:
         exported = Path(tmp) / "report.html"
         params_file = Path(tmp) / "params.yaml"
         params_file.write_text(dump_params(params), encoding="utf-8")
@@ -153,6 +156,20 @@ def write_report(
     return out
 
 
+def _scoring_model(scored_file: Path) -> str | None:
+    """``models:/NAME/N`` of the version that scored the file (``okml score`` records it),
+    so the report explains a day with the model that scored it, not today's champion."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(scored_file).metadata or {}
+        attrs = json.loads(meta.get(b"PANDAS_ATTRS", b"{}"))
+    except (OSError, ValueError):
+        return None
+    version = attrs.get("model_version")
+    return f"models:/{version}" if version else None
+
+
 def report_cli(
     params: Params,
     date: str | None = None,
@@ -164,7 +181,7 @@ def report_cli(
     from okml import tracking
 
     scored_file = resolve(scored) if scored else default_scored(params)
-    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
+    uri = model or _scoring_model(scored_file) or tracking.model_uri(params.mlflow, tracking.CHAMPION)
     path = write_report(params, scored_file, uri, date, output)
     print(f"wrote the reviewers' report to {path}")
     return 0

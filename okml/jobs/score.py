@@ -42,8 +42,12 @@ def score_cli(
     new = load(input, params=params.data)
     hist = load(history, params=params.data) if history else None
     uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
-    fm = tracking.load_model(uri, params.mlflow)
+    if tracking.is_registry_uri(uri):
+        tracking.configure(params.mlflow)
+    # resolve the alias once, then load that version: a promotion in between cannot make the
+    # file name a version that did not score it
     version = tracking.registry_version(uri)
+    fm = tracking.load_model(f"models:/{version}" if version else uri, params.mlflow)
     scored = score_transactions(fm, new, hist, params, progress=progress, top_k=top_k)
     summary = flag_summary(scored, params.evaluate.k)
     # in the file's metadata (pandas attrs in Parquet): which model scored it and how it flagged

@@ -215,6 +215,7 @@ def log_result(
             extra={
                 "threshold": result.threshold,
                 "k": params.evaluate.k,
+                "amounts": {"amount_min": params.data.amount_min, "amount_max": params.data.amount_max},
                 "fold": result.fold.name,
                 "model": type(final_estimator(result.estimator)).__name__,
                 "metrics": {
@@ -270,11 +271,15 @@ def _run_training_notebook(
             finally:
                 wall = time.perf_counter() - started
                 timing = {"time.notebook_s": wall}
-                cells = notebook_duration(executed) if executed.exists() else None
-                if cells is not None:
-                    timing["time.kernel_start_s"] = max(wall - cells, 0.0)
-                tracking.log_metrics(timing, run_id)
-                kept = _keep_executed(executed, run_id) if executed.exists() else None
+                kept = None
+                try:  # a stopped kernel may leave the executed copy half-written: never mask why
+                    cells = notebook_duration(executed) if executed.exists() else None
+                    if cells is not None:
+                        timing["time.kernel_start_s"] = max(wall - cells, 0.0)
+                    tracking.log_metrics(timing, run_id)
+                    kept = _keep_executed(executed, run_id) if executed.exists() else None
+                except Exception as e:
+                    log.warning("could not keep the executed notebook of run %s: %s", run_id, e)
             if failure is not None:
                 # the temporary copy is gone when the command exits: name the one that stays
                 message = str(failure)
@@ -346,7 +351,16 @@ def _notebook_params(params_path: str | None, overrides: list[str] | None) -> di
     if params_path:
         path = resolve(params_path)
         file = str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-    return {"params_file": file, "overrides": list(overrides or [])}
+    from okml import tracking
+
+    # the parameters are written into the executed notebook: no password from a --set
+    kept = []
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        kept.append(
+            f"{key}={tracking.redact_uri(value)}" if sep and key.strip() == "mlflow.tracking_uri" else item
+        )
+    return {"params_file": file, "overrides": kept}
 
 
 def train(
