@@ -69,10 +69,6 @@ class FraudModel(PythonModel):
     def kind(self) -> str:
         return self.scorer.kind
 
-    def prepare(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Features as the scorer takes them (it imputes as the training pipeline did)."""
-        return features
-
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         return score_transactions(
             self.scorer,

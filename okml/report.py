@@ -43,7 +43,7 @@ from okml.explain.humanize import fmt_money, format_value
 from okml.explain.phrases import group_title
 from okml.explain.reasons import feature_spec
 from okml.paths import NOTEBOOKS_DIR, resolve
-from okml.score import FEATURE_PREFIX, model_features
+from okml.score import FEATURE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -371,7 +371,7 @@ def prepare(
         .sort_values("score", ascending=False, kind="stable")
         .head(max(n_cases, 0))
     )
-    feats = model_features(model, _features(cases, columns))
+    feats = _features(cases, columns)
     explained = explain(
         model,
         feats,
@@ -385,7 +385,7 @@ def prepare(
     sample = rows if len(rows) <= n_overview else rows.sample(n_overview, random_state=0)
     overview = explain(
         model,
-        model_features(model, _features(sample, columns)),
+        _features(sample, columns),
         columns,
         model.feature_params,
         language,

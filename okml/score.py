@@ -77,12 +77,6 @@ def _model(model: Any) -> Any:
     return unwrap() if unwrap is not None else model
 
 
-def model_features(model: Any, features: pd.DataFrame) -> pd.DataFrame:
-    """Features as the booster sees them (the model's imputation, if it has one)."""
-    prepare = getattr(model, "prepare", None)
-    return prepare(features) if prepare is not None else features
-
-
 def operating_point(model: Any, params: Params, top_k: bool = False) -> OperatingPoint:
     """The model's threshold, or top-k customers per day when it has none or when asked."""
     meta = getattr(model, "meta", None) or {}
@@ -264,7 +258,6 @@ def score_transactions(
     frame, n_history, trimmed = _combined(new, history, fparams, needs_labels)
     steps.set_postfix_str("features")
     feats = build_features(frame, fparams).iloc[n_history:]
-    feats = model_features(fm, feats)
     steps.update()
 
     steps.set_postfix_str("score")

@@ -45,7 +45,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from okml.config import Candidate, ModelParams
-from okml.errors import DataError
 
 
 class XGBFraudClassifier(ClassifierMixin, BaseEstimator):
@@ -331,13 +330,8 @@ def model_input(estimator: Any, X: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_frame(booster: Any, features: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Fraud probabilities of a feature frame with an xgboost Booster (columns in training order)."""
-    missing = [c for c in columns if c not in features.columns]
-    if missing:
-        raise DataError(
-            f"the model needs features {', '.join(missing[:5])} that these transactions cannot "
-            "provide (an optional input column is missing)",
-            column=missing[0],
-        )
-    dm = xgboost.DMatrix(features[columns].to_numpy(dtype=np.float32), feature_names=columns, missing=np.nan)
-    return booster.predict(dm)
+    """Fraud probabilities of a feature frame with an xgboost Booster (columns in training order):
+    :class:`okml.models.scorers.XGBoostScorer`, for callers holding a bare booster."""
+    from okml.models.scorers import XGBoostScorer
+
+    return XGBoostScorer(booster, columns).predict_proba(features)
