@@ -14,7 +14,6 @@ from okml.models.estimators import (
     final_booster,
     final_estimator,
     model_input,
-    score_frame,
 )
 from okml.models.scorers import (
     KINDS,
@@ -22,6 +21,7 @@ from okml.models.scorers import (
     as_scorer,
     fraud_scorer,
     load_scorer,
+    score_frame,
 )
 
 __all__ = [

@@ -327,11 +327,3 @@ def model_input(estimator: Any, X: pd.DataFrame) -> pd.DataFrame:
     if isinstance(out, pd.DataFrame):
         return out
     return pd.DataFrame(out, index=X.index, columns=X.columns)
-
-
-def score_frame(booster: Any, features: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Fraud probabilities of a feature frame with an xgboost Booster (columns in training order):
-    :class:`okml.models.scorers.XGBoostScorer`, for callers holding a bare booster."""
-    from okml.models.scorers import XGBoostScorer
-
-    return XGBoostScorer(booster, columns).predict_proba(features)

@@ -288,3 +288,9 @@ def as_scorer(model: Any) -> FraudScorer:
         return scorer
     meta = getattr(model, "meta", None) or {}
     return XGBoostScorer(model.booster, model.columns, meta.get("impute"))
+
+
+def score_frame(booster: Any, features: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Fraud probabilities of a feature frame with an xgboost Booster (columns in training order),
+    for callers holding a bare booster."""
+    return XGBoostScorer(booster, columns).predict_proba(features)
