@@ -123,8 +123,13 @@ Columns = dict[str, np.ndarray]
 class _Context:
     """Arrays shared by the families, all in ``pos`` order, each built once on demand."""
 
-    def __init__(self, tx: pd.DataFrame, params: FeatureParams) -> None:
+    def __init__(
+        self, tx: pd.DataFrame, params: FeatureParams, given: dict[str, np.ndarray] | None = None
+    ) -> None:
         self.tx, self.params = tx, params
+        # intermediates computed elsewhere (input order): another partition of the data holds
+        # what they need (see okml.features.distributed)
+        self.given = given or {}
         t_ns, _ = time_ns(tx["timestamp"])
         self.tl = Timeline(t_ns, tx["transaction_id"])
         self.t = self.tl.t
@@ -181,7 +186,21 @@ class _Context:
     @cached_property
     def median_ratio(self) -> np.ndarray:
         """Amount / :attr:`customer_median` (``pos`` order, NaN with no median)."""
+        if "median_ratio" in self.given:
+            return self.tl.in_pos_order(np.asarray(self.given["median_ratio"], dtype=np.float64))
         return self.amount / self.customer_median
+
+    def global_rate(self, seconds: int) -> np.ndarray:
+        """Per transaction (``pos`` order), the share of all earlier payments in ``(t - w, t]``
+        (every merchant) that are known fraud at ``t``; 0 when there are none."""
+        name = f"global_rate_{seconds}"
+        if name in self.given:
+            return self.tl.in_pos_order(np.asarray(self.given[name], dtype=np.float64))
+        tl, (pos, known_from) = self.tl, self.frauds
+        everyone = np.zeros(len(pos), dtype=np.int64)
+        until = tl.first_at_or_after(self.t[pos] + seconds * NS)
+        rate = _div(interval_count(everyone, known_from, until, tl.pos, tl.M), tl.pos - tl.lo(seconds))
+        return np.nan_to_num(rate, nan=0.0)  # nothing earlier in the window: no known fraud
 
     @cached_property
     def frauds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -313,16 +332,10 @@ def _merchant(ctx: _Context, want: set[str]) -> Columns:
 def _merchant_risk(ctx: _Context, want: set[str]) -> Columns:
     """(known frauds + a * rate) / (payments + a) over the window, rate = the same share
     over all merchants in the same window (so it too uses only what was known)."""
-    tl, merch, a = ctx.tl, ctx.keyed("merchant_id"), ctx.params.risk_smoothing
-    pos, known_from = ctx.frauds
-    everyone = np.zeros(len(pos), dtype=np.int64)
+    merch, a = ctx.keyed("merchant_id"), ctx.params.risk_smoothing
     out = {}
     for w, suffix in _windows(ctx.params.merchant_windows):
-        lo = tl.lo(w)
-        frauds = ctx.merchant_known(w)
-        until = tl.first_at_or_after(ctx.t[pos] + w * NS)
-        rate = _div(interval_count(everyone, known_from, until, tl.pos, tl.M), tl.pos - lo)
-        rate = np.nan_to_num(rate, nan=0.0)  # nothing earlier in the window: no known fraud
+        frauds, rate = ctx.merchant_known(w), ctx.global_rate(w)
         out[f"merch_risk_{suffix}"] = _div(frauds + a * rate, merch.count(w) + a)
     return out
 
@@ -488,7 +501,14 @@ def _check(tx: pd.DataFrame) -> None:
         raise DataError(f"amount must be numeric, found {tx['amount'].dtype}", column="amount")
 
 
-def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = False) -> pd.DataFrame:
+def build_features(
+    tx: pd.DataFrame,
+    params: FeatureParams,
+    progress: bool = False,
+    *,
+    names: list[str] | None = None,
+    given: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Point-in-time features of every transaction.
 
     Each row's features use only transactions earlier in the order (timestamp,
@@ -504,6 +524,15 @@ def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = Fal
         The ``features`` section of the parameters.
     progress:
         Show a progress bar over families.
+    names:
+        Compute only these features (default: all of
+        :func:`~okml.features.registry.feature_names`), in that order.
+    given:
+        Intermediates computed elsewhere, each an array in ``tx``'s row order (see
+        :func:`intermediates`): ``median_ratio`` (each payment's amount over its customer's
+        recent median) and ``global_rate_S`` (the share of known fraud among all payments
+        in the trailing ``S`` seconds). With them, a partition of the data holding whole
+        merchants computes the merchant features exactly as over all data.
 
     Returns
     -------
@@ -519,14 +548,20 @@ def build_features(tx: pd.DataFrame, params: FeatureParams, progress: bool = Fal
         (the frame was not validated).
     """
     _check(tx)
-    names = feature_names(params, tx.columns)
+    every = feature_names(params, tx.columns)
+    if names is None:
+        names = every
+    else:
+        unknown = [n for n in names if n not in every]
+        if unknown:
+            raise FeatureError(f"unknown or disabled feature(s) {', '.join(unknown[:5])}")
     index = pd.Index(tx["transaction_id"], name="transaction_id")
     # one float64 block, filled column by column: no second copy when the frame is built;
     # NaN to start with, so a column no family wrote can never be stale memory
     block = np.full((len(names), len(tx)), np.nan, dtype=np.float64)
     if len(tx) == 0:
         return pd.DataFrame(block.T, index=index, columns=names, copy=False)
-    ctx = _Context(tx, params)
+    ctx = _Context(tx, params, given)
     row = ctx.tl.input_rows()  # row[i] = pos of input row i, or None when already sorted
     want = set(names)
     slot = {name: i for i, name in enumerate(names)}
@@ -579,6 +614,34 @@ def _check_finite(block: np.ndarray, names: list[str], index: pd.Index) -> None:
             f"feature {names[col]} is infinite for {int(inf[col].sum())} transaction(s) "
             f"(e.g. {index[row]!r}); this is a bug in okml: please report it with those rows"
         )
+
+
+def rate_windows(params: FeatureParams) -> list[int]:
+    """The windows (seconds) whose all-merchant fraud share ``merch_risk_w`` smooths with."""
+    return [w for w, _ in _windows(params.merchant_windows)]
+
+
+def intermediates(tx: pd.DataFrame, params: FeatureParams, which: list[str]) -> pd.DataFrame:
+    """Quantities that :func:`build_features` takes as ``given``, in ``tx``'s row order and
+    indexed by ``transaction_id``: ``median_ratio`` needs whole customers in ``tx``,
+    ``global_rate_S`` every payment of the trailing ``S`` seconds before the rows it is
+    read for (a slice of time with that much history before it)."""
+    _check(tx)
+    index = pd.Index(tx["transaction_id"], name="transaction_id")
+    if len(tx) == 0:
+        return pd.DataFrame({w: np.zeros(0) for w in which}, index=index)
+    ctx = _Context(tx, params)
+    row = ctx.tl.input_rows()
+    out = {}
+    for name in which:
+        if name == "median_ratio":
+            values = ctx.median_ratio
+        elif name.startswith("global_rate_"):
+            values = ctx.global_rate(int(name.removeprefix("global_rate_")))
+        else:
+            raise FeatureError(f"unknown intermediate {name!r}; this is a bug in okml")
+        out[name] = values if row is None else values[row]
+    return pd.DataFrame(out, index=index)
 
 
 def feature_matrix(tx: pd.DataFrame, params: FeatureParams, progress: bool = False) -> pd.DataFrame:
