@@ -510,6 +510,34 @@ class MlflowParams(_Section):
         )
 
 
+# -------------------------------------------------------------------------- compute
+class DaskParams(_Section):
+    address: str | None = Field(
+        None,
+        description="a running scheduler, e.g. tcp://10.0.0.5:8786 (dask-kubernetes, dask-jobqueue, "
+        "Coiled); none: okml starts a LocalCluster on this machine",
+    )
+    n_workers: int | None = Field(None, ge=1, description="LocalCluster workers (default: one per 2 cores)")
+    threads_per_worker: int | None = Field(
+        None, ge=1, description="LocalCluster threads per worker (default: cores / workers)"
+    )
+    memory_limit: str | None = Field(
+        None, description="per LocalCluster worker, e.g. 8GiB (default: 80% of RAM shared by the workers)"
+    )
+    spill_dir: str = Field("data/dask", description="where LocalCluster workers spill to disk")
+    partition_rows: int = Field(
+        1_000_000, ge=1000, description="rows per partition when okml repartitions (shuffles) data"
+    )
+    connect_timeout: int = Field(10, ge=1, description="seconds to wait for compute.dask.address")
+
+
+class ComputeParams(_Section):
+    engine: Literal["local", "dask"] = Field(
+        "local", description="local: one pandas frame in this process; dask: partitions on a cluster"
+    )
+    dask: DaskParams = DaskParams()
+
+
 class Params(_Section):
     data: DataParams = DataParams()
     simulate: SimulateParams = SimulateParams()
@@ -519,6 +547,7 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     explain: ExplainParams = ExplainParams()
     mlflow: MlflowParams = MlflowParams()
+    compute: ComputeParams = ComputeParams()
 
     def flat(self) -> dict[str, Any]:
         """Parameters flattened to ``section.key`` for MLflow."""

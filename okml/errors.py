@@ -56,3 +56,7 @@ class LockedError(OkmlError):
 
 class NotebookError(OkmlError):
     """A papermill-run notebook failed; the message names the cell and its error."""
+
+
+class ClusterError(OkmlError):
+    """The Dask cluster cannot be reached, or a step failed on it (a worker died)."""

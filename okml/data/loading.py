@@ -55,6 +55,8 @@ def _list_files(path: Path, preset: Preset) -> list[Path]:
         return [path]
     entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
     files = [p for p in entries if p.is_file() and _suffix(p) in allowed]
+    # a hive-partitioned dataset (day=2026-03-01/part-0.parquet): files in nested folders
+    files += dataset_files(path, allowed, nested_only=True)
     if not files:
         pickles = [p for p in entries if _suffix(p) in PICKLE_SUFFIXES]
         hint = ""
@@ -65,6 +67,28 @@ def _list_files(path: Path, preset: Preset) -> list[Path]:
             hint = f"; found {', '.join(p.name for p in entries[:3])}"
         raise DataError(f"empty folder: no {'/'.join(allowed)} files{hint}", file=path)
     return files
+
+
+def _hidden(part: str) -> bool:
+    # Spark and Dask write _SUCCESS, _metadata and _common_metadata beside the data
+    return part.startswith((".", "_"))
+
+
+def dataset_files(
+    path: Path, allowed: tuple[str, ...] = PARQUET_SUFFIXES, nested_only: bool = False
+) -> list[Path]:
+    """The data files of a folder and of its sub-folders (``key=value`` folders of a
+    hive-partitioned dataset, or any other nesting), in path order; hidden entries and
+    those starting with ``_`` are skipped. ``nested_only``: only files in sub-folders."""
+    found = []
+    for p in path.rglob("*"):
+        rel = p.relative_to(path).parts
+        if nested_only and len(rel) < 2:
+            continue
+        if any(_hidden(part) for part in rel) or not p.is_file() or _suffix(p) not in allowed:
+            continue
+        found.append(p)
+    return sorted(found)
 
 
 def _check_csv_header(file: Path) -> None:
