@@ -124,6 +124,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one parameter, e.g. --set model.max_depth=4 (repeatable)",
     )
+    p.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        help="local: one pandas frame in this process; dask: partitions on a Dask cluster "
+        "(compute.dask.address, or a LocalCluster here); same as --set compute.engine=... "
+        "(default: compute.engine, local)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -157,12 +164,22 @@ def cmd_features(args: argparse.Namespace, params: Params) -> int:
     from okml.io import write_parquet
     from okml.paths import resolve
 
+    if params.compute.engine == "dask":
+        from okml.jobs.distributed import features_job
+
+        target = resolve(args.output.removesuffix(".parquet") if args.output == FEATURES_OUT else args.output)
+        rows, n = features_job(params, args.input, target, quiet=args.quiet)
+        print(f"wrote {n} features for {rows:,} transactions to {target}/ (a Parquet dataset)")
+        return 0
     tx = load(args.input or params.data.path, preset=args.preset, params=params.data)
     feats = build_features(tx, params.features, progress=not args.quiet)
     out = resolve(args.output)
     write_parquet(feats.reset_index(), out)
     print(f"wrote {feats.shape[1]} features for {len(feats):,} transactions to {out}")
     return 0
+
+
+FEATURES_OUT = "data/interim/features.parquet"
 
 
 def cmd_evaluate(args: argparse.Namespace, params: Params) -> int:
@@ -186,6 +203,13 @@ def cmd_retrain(args: argparse.Namespace, params: Params) -> int:
 
 def cmd_score(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.score import score_cli
+
+    if params.compute.engine == "dask":
+        from okml.jobs.score import score_dask_cli
+
+        return score_dask_cli(
+            params, args.input, args.history, args.model, args.output, not args.quiet, args.top_k
+        )
 
     return score_cli(
         params,
@@ -269,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output",
         metavar="PATH",
-        default="data/interim/features.parquet",
-        help="Parquet file (default: data/interim/features.parquet)",
+        default=FEATURES_OUT,
+        help=f"Parquet file (default: {FEATURES_OUT}); with --engine dask a folder of Parquet "
+        "files (default: data/interim/features/)",
     )
 
     p = add(
@@ -385,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         with _stop_on_signals():
+            if getattr(args, "engine", None):
+                args.overrides.append(f"compute.engine={args.engine}")
             params = load_params(args.params, args.overrides)
             return int(args.func(args, params) or 0)
     except OkmlError as e:

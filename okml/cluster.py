@@ -81,6 +81,9 @@ def cluster(params: DaskParams, quiet: bool = False) -> Iterator[Any]:
     }
     # the scheduler of a LocalCluster runs here: its notes on every shuffle are not news
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    # okml's CLI logs at INFO; the scheduler's INFO lines (workers coming and going) are noise
+    if logging.getLogger("distributed").getEffectiveLevel() < logging.WARNING:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     with dask.config.set(settings):
         if params.address:
             try:
@@ -99,9 +102,13 @@ def cluster(params: DaskParams, quiet: bool = False) -> Iterator[Any]:
                 processes=True,
                 local_directory=str(spill),
                 silence_logs=logging.WARNING,
+                # imported before any task: a worker that unpickles a message while another
+                # thread is still importing dask.dataframe fails with KeyError('dask.dataframe')
+                preload=list(WORKER_MODULES),
                 **sizes,
             )
             client = Client(local)
+        client.run(_import_modules, WORKER_MODULES)  # a remote cluster's workers, too
         try:
             if not quiet:
                 where = params.address or (
@@ -113,6 +120,16 @@ def cluster(params: DaskParams, quiet: bool = False) -> Iterator[Any]:
             client.close()
             if local is not None:
                 local.close()
+
+
+WORKER_MODULES = ("pandas", "pyarrow", "dask.dataframe", "distributed.shuffle", "okml.features")
+
+
+def _import_modules(names: tuple[str, ...]) -> None:
+    import importlib
+
+    for name in names:
+        importlib.import_module(name)
 
 
 def dashboard_link(client: Any) -> str:
@@ -144,7 +161,7 @@ def step(name: str, fn: Callable[[], T]) -> T:
             "nothing was written. Workers die when they run out of memory: give them more "
             "(compute.dask.memory_limit) or smaller partitions (compute.dask.partition_rows)"
         ) from None
-    except (CancelledError, OSError, TimeoutError) as e:
+    except (CancelledError, TimeoutError, ConnectionError) as e:
         raise ClusterError(
             f"{name}: lost the Dask cluster ({type(e).__name__}: {_first_line(e)}); nothing was written"
         ) from None

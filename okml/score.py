@@ -192,6 +192,61 @@ def _rank_in_day(timestamp: pd.Series, score: np.ndarray) -> np.ndarray:
     return frame.groupby("day")["score"].rank(method="first", ascending=False).to_numpy(dtype=np.int64)
 
 
+def score_features(
+    model: Any,
+    new: pd.DataFrame,
+    feats: pd.DataFrame,
+    params: Params,
+    top_k: bool = False,
+    steps: Any = None,
+) -> pd.DataFrame:
+    """The scored frame of :func:`score_transactions` for validated ``new`` payments whose
+    features ``feats`` (same rows, same order) are already built: score, flag, rank in the
+    day and the reasons of the flagged ones. Flags at ``top_k`` and ranks need whole days in
+    ``new`` (the dask engine scores one partition of whole days at a time)."""
+    from okml.explain import explain
+    from okml.models import as_scorer
+
+    fm = _model(model)
+    scorer = as_scorer(fm)
+    fparams: FeatureParams = fm.feature_params
+    columns = list(fm.columns)
+    if steps is None:
+        steps = tqdm(total=0, disable=True)
+    steps.set_postfix_str("score")
+    scores = scorer.predict_proba(feats)
+    out = new[OUTPUT_KEYS + [c for c in CONTEXT_COLUMNS if c in new]].copy()
+    out["score"] = scores
+    steps.update()
+
+    steps.set_postfix_str("flag")
+    point = operating_point(fm, params, top_k)
+    out["flag"] = _flags(out, point)
+    out["rank_in_day"] = _rank_in_day(out["timestamp"], scores)
+    steps.update()
+
+    steps.set_postfix_str("reasons")
+    top = params.explain.top_reasons
+    flagged = np.flatnonzero(out["flag"].to_numpy())
+    explained = explain(
+        scorer,
+        feats.iloc[flagged],
+        columns,
+        fparams,
+        params.explain.language,
+        top,
+        transactions=out["amount"].iloc[flagged],
+    )
+    reasons = explained.reason_columns(top)
+    for col in reasons.columns:
+        values = pd.Series(pd.NA, index=out.index, dtype="str")
+        values.iloc[flagged] = reasons[col].to_numpy()
+        out[col] = values
+    feature_block = feats[columns].set_axis(out.index).add_prefix(FEATURE_PREFIX)
+    out = pd.concat([out, feature_block], axis=1)
+    return out
+
+
 def score_transactions(
     model: Any,
     new: pd.DataFrame,
@@ -234,11 +289,7 @@ def score_transactions(
         A transaction id appears in both inputs, the inputs break the canonical schema, or
         they lack a column the model's features need.
     """
-    from okml.explain import explain
-    from okml.models import as_scorer
-
     fm = _model(model)
-    scorer = as_scorer(fm)
     fparams: FeatureParams = fm.feature_params
     columns = list(fm.columns)
     steps = tqdm(total=5, desc="score", unit="step", disable=not progress)
@@ -260,37 +311,8 @@ def score_transactions(
     feats = build_features(frame, fparams).iloc[n_history:]
     steps.update()
 
-    steps.set_postfix_str("score")
-    scores = scorer.predict_proba(feats)
-    out = new[OUTPUT_KEYS + [c for c in CONTEXT_COLUMNS if c in new]].copy()
-    out["score"] = scores
-    steps.update()
-
-    steps.set_postfix_str("flag")
+    out = score_features(fm, new, feats, params, top_k=top_k, steps=steps)
     point = operating_point(fm, params, top_k)
-    out["flag"] = _flags(out, point)
-    out["rank_in_day"] = _rank_in_day(out["timestamp"], scores)
-    steps.update()
-
-    steps.set_postfix_str("reasons")
-    top = params.explain.top_reasons
-    flagged = np.flatnonzero(out["flag"].to_numpy())
-    explained = explain(
-        scorer,
-        feats.iloc[flagged],
-        columns,
-        fparams,
-        params.explain.language,
-        top,
-        transactions=out["amount"].iloc[flagged],
-    )
-    reasons = explained.reason_columns(top)
-    for col in reasons.columns:
-        values = pd.Series(pd.NA, index=out.index, dtype="str")
-        values.iloc[flagged] = reasons[col].to_numpy()
-        out[col] = values
-    feature_block = feats[columns].set_axis(out.index).add_prefix(FEATURE_PREFIX)
-    out = pd.concat([out, feature_block], axis=1)
     steps.update()
     steps.close()
 

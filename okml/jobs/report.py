@@ -208,11 +208,19 @@ def report_for_run(params: Params, run_id: str, version: str | None = None) -> P
         raise OkmlError(f"run {run_id} logged no model (tag okml.model_uri)")
     if version is not None:
         uri = f"models:/{params.mlflow.model_name}/{version}"
-    tx = load(params.data.path, params=params.data)
-    fold = training_fold(tx["timestamp"], params.split)
-    new = tx.loc[(tx["timestamp"] >= fold.test_start) & (tx["timestamp"] < fold.test_end)]
-    history = tx.loc[tx["timestamp"] < fold.test_start]
-    scored = score_transactions(tracking.load_model(uri, params.mlflow), new, history, params)
+    model = tracking.load_model(uri, params.mlflow)
+    if params.compute.engine == "dask":  # only the test week comes back to this process
+        from okml.jobs.distributed import score_window_dask
+
+        start, end = (pd.Timestamp(tracking.run_tag(run_id, f"data.{k}")) for k in ("start", "end"))
+        fold = training_fold(pd.Series([start, end]), params.split)
+        scored = score_window_dask(params, model, fold.test_start, fold.test_end)
+    else:
+        tx = load(params.data.path, params=params.data)
+        fold = training_fold(tx["timestamp"], params.split)
+        new = tx.loc[(tx["timestamp"] >= fold.test_start) & (tx["timestamp"] < fold.test_end)]
+        history = tx.loc[tx["timestamp"] < fold.test_start]
+        scored = score_transactions(model, new, history, params)
     days = scored["timestamp"].dt.floor("D")
     flagged_days = days[scored["flag"].to_numpy()]
     day = flagged_days.max() if len(flagged_days) else days.max()

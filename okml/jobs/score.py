@@ -73,3 +73,36 @@ def score_cli(
         )
     print(f"wrote {path}")
     return 0
+
+
+def score_dask_cli(
+    params: Params,
+    input: str,
+    history: str | None = None,
+    model: str | None = None,
+    output: str | None = None,
+    progress: bool = True,
+    top_k: bool = False,
+) -> int:
+    """``okml score --engine dask``: score a partitioned ``input`` with its full ``history``
+    on the cluster and write a dataset partitioned by day (``day=YYYY-MM-DD/``) with the
+    columns of the local engine's scored file."""
+    from okml import tracking
+    from okml.jobs.distributed import score_job
+    from okml.paths import resolve
+
+    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
+    if tracking.is_registry_uri(uri):
+        tracking.configure(params.mlflow)
+    version = tracking.registry_version(uri)
+    fm = tracking.load_model(f"models:/{version}" if version else uri, params.mlflow)
+    name = Path(input).name.removesuffix(".parquet")
+    target = resolve(output) if output else resolve(params.explain.scored_dir) / f"{name}-scored"
+    rows, flagged = score_job(params, fm, input, history, target, quiet=not progress, top_k=top_k)
+    print(
+        f"scored {rows:,} transactions with {uri}"
+        + (f" (version {version})" if version and not uri.endswith(version) else "")
+        + f"; {flagged:,} flagged"
+    )
+    print(f"wrote {target}/ (a Parquet dataset, one folder per day)")
+    return 0

@@ -131,6 +131,53 @@ def train_model(
     )
 
 
+@dataclass
+class Training:
+    """A fitted and evaluated model with the data behind it, from either engine."""
+
+    result: TrainResult
+    tx: pd.DataFrame  # local engine: every transaction; dask: the test window's
+    features: pd.DataFrame  # the feature matrix of ``tx`` (same rows and order)
+    provenance: dict[str, Any] | None = None  # dask: data fingerprint, engine, dashboard
+    summary: str = ""
+
+    @property
+    def full_history(self) -> bool:
+        """Whether ``tx`` holds all the data (features can be rebuilt from it)."""
+        return self.provenance is None
+
+
+def fit_and_evaluate(params: Params, as_of: str | None = None, progress: bool = False) -> Training:
+    """Load, featurize, fit and evaluate with ``compute.engine`` (what the notebook runs)."""
+    from okml.features import feature_matrix
+    from okml.jobs.data import load_transactions
+
+    if params.compute.engine == "dask":
+        from okml.jobs.distributed import train_model_dask
+
+        run = train_model_dask(params, as_of, quiet=not progress)
+        result = TrainResult(
+            run.fold, run.estimator, run.feature_columns, run.metrics, run.scored, run.threshold,
+            as_of_day(as_of) if as_of else None, run.timings,
+        )  # fmt: skip
+        fp = run.fingerprint
+        provenance = {**fp, "compute.engine": "dask", "dask.dashboard": run.dashboard}
+        summary = (
+            f"{fp['data.rows']:,} transactions from {fp['data.start'][:10]} to {fp['data.end'][:10]} "
+            f"on dask (dashboard {run.dashboard})"
+        )
+        return Training(result, run.test_tx, run.test_features, provenance, summary)
+    t0 = time.perf_counter()
+    tx = load_transactions(params, progress=progress)
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    X = feature_matrix(tx, params.features, progress=progress)
+    features_s = time.perf_counter() - t0
+    result = train_model(tx, params, as_of=as_of, features=X)
+    result.timings.update(load_s=load_s, features_s=features_s)
+    return Training(result, tx, X, None, f"{describe_data(tx)} (loaded in {load_s:.1f} s)")
+
+
 # -------------------------------------------------------------------------- logging
 def with_tracking_uri(params: Params, uri: str | None) -> Params:
     """``params`` with ``mlflow.tracking_uri`` set (the runner passes its store to the kernel)."""
@@ -172,8 +219,12 @@ def log_result(
     tx: pd.DataFrame,
     run_id: str,
     extra_metrics: dict[str, float] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> str:
     """Log metrics, plots, provenance and the pyfunc model of ``result`` to ``run_id``.
+
+    ``provenance`` (the dask engine's data fingerprint, engine and dashboard link) replaces
+    the fingerprint of ``tx``, which then holds only the test window.
 
     Returns the logged model's URI (also stored as the run tag ``okml.model_uri``).
     """
@@ -190,7 +241,7 @@ def log_result(
     tracking.log_metrics({f"time.{k}": v for k, v in result.timings.items()}, run_id)
     tracking.set_tags(
         {
-            **tracking.data_fingerprint(tx),
+            **(provenance if provenance is not None else tracking.data_fingerprint(tx)),
             **tracking.code_version(),
             "fold": result.fold.name,
             "as_of": result.as_of.strftime("%Y-%m-%d") if result.as_of else "",
@@ -522,7 +573,12 @@ def decide(metrics: dict[str, float], champion: str | None, params: Params) -> d
 
 
 def compare_champion(
-    result: TrainResult, tx: pd.DataFrame, features: pd.DataFrame, champion_uri: str, params: Params
+    result: TrainResult,
+    tx: pd.DataFrame,
+    features: pd.DataFrame,
+    champion_uri: str,
+    params: Params,
+    full_history: bool = True,
 ) -> dict[str, float]:
     """Score the champion on the challenger's evaluation window (same rows, same labels)."""
     from okml import tracking
@@ -531,6 +587,12 @@ def compare_champion(
     from okml.models import as_scorer
 
     champion = tracking.load_model(champion_uri, params.mlflow)
+    if champion.feature_params != params.features and not full_history:
+        raise OkmlError(
+            "the champion was trained with other feature settings: comparing it needs its own "
+            "features over the whole history; retrain with --engine local, or with the champion's "
+            "features parameters"
+        )
     rows = np.flatnonzero(tx["transaction_id"].isin(result.scored["transaction_id"]).to_numpy())
     feats = features
     if champion.feature_params != params.features:

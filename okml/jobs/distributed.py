@@ -1,0 +1,391 @@
+"""The jobs of ``compute.engine: dask``: features, training and scoring on a Dask cluster.
+
+The data stay partitioned from end to end: :func:`okml.data.partitioned.load_dask` reads and
+validates each file on the workers, :func:`okml.features.distributed.enrich` adds the
+features in entity passes (equal to the local engine), the training and test windows are
+written once as a temporary Parquet dataset beside the spill folder (so nothing is computed
+twice and nothing needs to fit in memory), XGBoost trains with ``xgboost.dask`` on the
+workers, and the test window is scored on the workers. Only the test window's rows (a week)
+come back to this process, where the same metric functions as the local engine run on them:
+the metrics of the same scores are the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from okml.config import Params
+from okml.errors import DataError, OkmlError
+
+# columns of the window dataset that evaluation and the report need besides the features
+_TX_COLUMNS = (
+    "transaction_id",
+    "timestamp",
+    "customer_id",
+    "merchant_id",
+    "amount",
+    "is_fraud",
+    "label_time",
+)
+
+
+@dataclass
+class DaskRun:
+    """A training run on the dask engine: the fields of :class:`okml.jobs.train.TrainResult`
+    and what logging needs besides them."""
+
+    fold: Any
+    estimator: Any
+    feature_columns: list[str]
+    metrics: dict[str, float]
+    scored: pd.DataFrame
+    threshold: float
+    test_tx: pd.DataFrame  # the test window's transactions (canonical columns), sorted
+    test_features: pd.DataFrame  # their features, same rows and order
+    fingerprint: dict[str, Any]
+    dashboard: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------ helpers
+def dataset(params: Params, path: str | None = None, columns: list[str] | None = None) -> Any:
+    """``data.path`` (or ``path``) as validated dask partitions (simulated first if missing)."""
+    from okml.data.partitioned import load_dask
+    from okml.jobs.data import ensure_data
+
+    if path is None:
+        ensure_data(params)
+    return load_dask(path or params.data.path, preset=params.data.preset, params=params.data, columns=columns)
+
+
+def count_rows(path: str | os.PathLike[str], params: Params) -> int | None:
+    """Rows of a Parquet dataset from its footers (no data read); None for other formats."""
+    import pyarrow.parquet as pq
+
+    from okml.data import presets
+    from okml.data.loading import PARQUET_SUFFIXES, _suffix
+    from okml.data.partitioned import partition_files
+
+    files = partition_files(path, presets.get(params.data.preset))
+    if any(_suffix(f) not in PARQUET_SUFFIXES for f in files):
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def n_partitions(rows: int | None, ddf: Any, params: Params, client: Any) -> int:
+    """Partitions of the shuffles: ``rows / compute.dask.partition_rows``, at least one per
+    worker."""
+    workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+    if rows is None:
+        return max(ddf.npartitions, workers)
+    return max(workers, math.ceil(rows / params.compute.dask.partition_rows))
+
+
+def fingerprint(ddf: Any) -> dict[str, Any]:
+    """Content hash independent of row order and partitioning (the sum of pandas' row hashes
+    modulo 2**64, as 16 hex digits), row count and time range, computed on the workers."""
+    import dask
+
+    def part(df: pd.DataFrame) -> pd.DataFrame:
+        h = pd.util.hash_pandas_object(df.reset_index(drop=True), index=False).to_numpy(dtype=np.uint64)
+        return pd.DataFrame({"h": [int(h.sum(dtype=np.uint64))], "n": [len(df)]}, dtype=object)
+
+    parts, start, end = dask.compute(
+        ddf.map_partitions(part, meta={"h": object, "n": object}),
+        ddf["timestamp"].min(),
+        ddf["timestamp"].max(),
+    )
+    total = sum(int(h) for h in parts["h"]) % (1 << 64)
+    return {
+        "data.hash64": f"{total:016x}",
+        "data.rows": int(sum(int(n) for n in parts["n"])),
+        "data.start": pd.Timestamp(start).isoformat(),
+        "data.end": pd.Timestamp(end).isoformat(),
+    }
+
+
+@contextmanager
+def scratch(params: Params, name: str) -> Iterator[Path]:
+    """A temporary folder under ``compute.dask.spill_dir`` (removed afterwards). Workers of a
+    remote cluster must see the same path: point ``spill_dir`` at a shared disk there."""
+    from okml.io import temp_prefix
+    from okml.paths import resolve
+
+    root = resolve(params.compute.dask.spill_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{temp_prefix(name)}{os.getpid()}-{time.time_ns()}"
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def write_dataset(frame: Any, target: Path, step: str, quiet: bool, **kwargs: Any) -> Path:
+    """Write dask ``frame`` as a Parquet dataset at ``target``: into a hidden sibling folder
+    first, renamed into place when every partition is written (an old dataset there is
+    replaced only then), so a failure leaves nothing half-written."""
+    from distributed import futures_of, wait
+
+    from okml import cluster
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        job = frame.to_parquet(tmp, write_index=False, compute=False, **kwargs)
+        future = job.persist()
+        cluster.progress(future, quiet)
+        cluster.step(step, lambda: wait(futures_of(future)) and future.compute())
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# ----------------------------------------------------------------------------- features
+def features_job(params: Params, input: str | None, output: Path, quiet: bool = False) -> tuple[int, int]:
+    """``okml features --engine dask``: the feature table as a Parquet dataset (columns
+    ``transaction_id``, ``timestamp``, then the features). Returns (rows, features)."""
+    from okml import cluster
+    from okml.features.distributed import enrich, feature_table
+
+    with cluster.cluster(params.compute.dask, quiet=quiet) as client:
+        ddf = dataset(params, input)
+        n = n_partitions(count_rows(input or params.data.path, params), ddf, params, client)
+        table = feature_table(enrich(ddf, params.features, n), params.features)
+        write_dataset(table, output, "features", quiet)
+        rows = cluster.step("features", lambda: int(_read(output).shape[0].compute()))
+    return rows, len(table.columns) - 2
+
+
+def _read(path: Path, columns: list[str] | None = None) -> Any:
+    """A dataset okml wrote, one partition per file (never fused: frames derived from it
+    keep the same partitions, as ``xgboost.dask`` needs for features and labels)."""
+    import dask.dataframe as dd
+
+    from okml.data.loading import dataset_files
+
+    files = dataset_files(path) or sorted(path.glob("*.parquet"))
+    meta = pd.read_parquet(files[0], columns=columns).iloc[:0]
+    return dd.from_map(_ReadPart(columns), files, meta=meta, label="okml-read", enforce_metadata=False)
+
+
+class _ReadPart:
+    def __init__(self, columns: list[str] | None) -> None:
+        self.columns = columns
+
+    def __call__(self, file: Path) -> pd.DataFrame:
+        return pd.read_parquet(file, columns=self.columns)
+
+
+# ------------------------------------------------------------------------------ training
+def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = False) -> DaskRun:
+    """:func:`okml.jobs.train.train_model` on the dask engine (XGBoost only)."""
+    from okml import cluster
+    from okml.evaluate import evaluate_scores, operating_flags, operating_threshold, scored_frame
+    from okml.evaluate.splits import as_of_day, known_compromised, training_fold, training_labels
+    from okml.features import feature_names
+    from okml.features.distributed import enrich
+    from okml.models.distributed import check_dask_model, fit_xgboost_dask, predict_dask
+
+    check_dask_model(params.model)
+    timings: dict[str, float] = {}
+    with cluster.cluster(params.compute.dask, quiet=quiet) as client, scratch(params, "window") as tmp:
+        t0 = time.perf_counter()
+        ddf = dataset(params)
+        fp = cluster.step("load", lambda: fingerprint(ddf))
+        timings["load_s"] = time.perf_counter() - t0
+        fold = training_fold(
+            pd.Series(pd.to_datetime([fp["data.start"], fp["data.end"]])), params.split, as_of
+        )
+        known_at = as_of_day(as_of) if as_of is not None else fold.test_start
+        names = feature_names(params.features, list(ddf.columns))
+
+        t0 = time.perf_counter()
+        n = n_partitions(fp["data.rows"], ddf, params, client)
+        enriched = enrich(ddf, params.features, n)
+        ts = enriched["timestamp"]
+        window = enriched[(ts >= fold.train_start) & (ts < fold.test_end)]
+        keep = [c for c in window.columns if c in _TX_COLUMNS or c in names or c == "fraud_type"]
+        write_dataset(window[keep], tmp, "features", quiet)
+        timings["features_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        win = _read(tmp)
+        train = win[win["timestamp"] < fold.train_end][[*names, "is_fraud", "label_time"]]
+        meta = train._meta[names].astype("float64").assign(__y=np.zeros(0, dtype=np.int8))
+        # X and y from the same file partitions: xgboost.dask needs them aligned
+        xy = train.map_partitions(_xy, names, known_at, meta=meta)
+        if cluster.step("training labels", lambda: int(xy["__y"].sum().compute())) == 0:
+            raise DataError(
+                f"{fold.name}: no fraud label known by {known_at:%Y-%m-%d} among the training "
+                "transactions; use longer split.train_days or other dates"
+            )
+        X, y = xy[names], xy["__y"]
+        threads = params.compute.dask.threads_per_worker or 1
+        est = cluster.step("training", lambda: fit_xgboost_dask(client, X, y, params.model, threads))
+        timings["fit_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        test = win[win["timestamp"] >= fold.test_start]
+        scores = predict_dask(client, est, test[names].astype("float64"))
+        frauds = win[win["is_fraud"] == 1][
+            ["transaction_id", "timestamp", "customer_id", "is_fraud", "label_time"]
+        ]
+        test_local, scores, frauds = cluster.step("scoring", lambda: _compute(test, scores, frauds))
+        timings["score_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    order = np.lexsort((test_local["transaction_id"].to_numpy(), test_local["timestamp"].to_numpy()))
+    test_local, scores = test_local.iloc[order].reset_index(drop=True), scores[order]
+    if params.split.remove_known_compromised:
+        both = pd.concat([frauds, test_local], ignore_index=True).drop_duplicates("transaction_id")
+        mask = known_compromised(both, fold)
+        gone = set(both.loc[mask, "transaction_id"])
+        keep_rows = ~test_local["transaction_id"].isin(gone).to_numpy()
+        test_local, scores = test_local[keep_rows].reset_index(drop=True), scores[keep_rows]
+    test_tx = test_local[[c for c in test_local.columns if c not in names or c == "amount"]]
+    if as_of is not None:
+        test_tx = test_tx.assign(is_fraud=training_labels(test_tx, known_at))
+    if len(test_tx) == 0 or test_tx["is_fraud"].sum() == 0:
+        raise OkmlError(f"{fold.name}: no fraud among the {len(test_tx):,} test transactions")
+    metrics = evaluate_scores(test_tx, scores, params)
+    scored = scored_frame(test_tx, scores)
+    scored.insert(0, "transaction_id", test_tx["transaction_id"].to_numpy())
+    scored["flag"] = operating_flags(scored, params)
+    threshold = operating_threshold(scored, params.evaluate.k)
+    timings["evaluate_s"] = time.perf_counter() - t0
+    feats = test_local[names].astype("float64").reset_index(drop=True)
+    return DaskRun(
+        fold, est, names, metrics, scored.reset_index(drop=True), threshold,
+        test_tx.reset_index(drop=True), feats, fp, cluster.dashboard_link(client), timings,
+    )  # fmt: skip
+
+
+def _xy(df: pd.DataFrame, names: list[str], known_at: pd.Timestamp) -> pd.DataFrame:
+    from okml.evaluate.splits import training_labels
+
+    return df[names].astype("float64").assign(__y=training_labels(df, known_at))
+
+
+def _compute(test: Any, scores: Any, frauds: Any) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    import dask
+
+    test_local, values, fraud_rows = dask.compute(test, scores, frauds)
+    return test_local.reset_index(drop=True), np.asarray(values, dtype=np.float64), fraud_rows
+
+
+# ------------------------------------------------------------------------------- scoring
+NEW = "okml_new"  # marks the payments to score among their history
+DAY = "day"  # the scored dataset's hive partition: day=2026-06-30/
+
+
+def scored_frame_dask(
+    params: Params, model: Any, new: Any, history: Any | None, n: int, top_k: bool = False
+) -> Any:
+    """Scored payments of dask ``new`` (with the earlier payments ``history``, whose full
+    history makes every feature exact), as a dask frame of whole days per partition with the
+    columns of :func:`okml.score.score_transactions` plus ``day``."""
+    import dask.dataframe as dd
+
+    from okml.features.distributed import enrich
+
+    fparams = model.feature_params
+    parts = [new.assign(**{NEW: True})]
+    if history is not None:
+        parts.insert(0, history.assign(**{NEW: False}))
+    combined = dd.concat(parts) if len(parts) > 1 else parts[0]
+    enriched = enrich(combined, fparams, n)
+    rows = enriched[enriched[NEW]]
+    rows = rows.assign(**{DAY: rows["timestamp"].dt.strftime("%Y-%m-%d")})
+    by_day = rows.shuffle(DAY, npartitions=n)
+    sample = _score_part(by_day._meta, model, params, top_k, example=True)
+    return by_day.map_partitions(_score_part, model, params, top_k, meta=sample)
+
+
+def _score_part(
+    df: pd.DataFrame, model: Any, params: Params, top_k: bool, example: bool = False
+) -> pd.DataFrame:
+    from okml.score import score_features
+
+    columns = list(model.columns)
+    if example:  # the columns of a scored partition, from one made-up flagged payment
+        df = _example(df)
+    order = np.lexsort((df["transaction_id"].to_numpy(), df["timestamp"].to_numpy()))
+    df = df.iloc[order].reset_index(drop=True)
+    new = df[[c for c in df.columns if c not in columns or c == "amount"]].drop(columns=[NEW, DAY])
+    out = score_features(model, new, df[columns].astype("float64"), params, top_k=top_k)
+    out[DAY] = df[DAY].to_numpy()
+    return out.iloc[:0] if example else out
+
+
+def _example(meta: pd.DataFrame) -> pd.DataFrame:
+    row = {}
+    for c, dtype in meta.dtypes.items():
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            row[c] = pd.Series([pd.Timestamp("2026-01-01", tz="UTC")], dtype=dtype)
+        elif pd.api.types.is_bool_dtype(dtype):
+            row[c] = pd.Series([True], dtype=dtype)
+        elif pd.api.types.is_numeric_dtype(dtype):
+            row[c] = pd.Series([1], dtype=dtype)
+        else:
+            row[c] = pd.Series(["x"], dtype=dtype)
+    return pd.DataFrame(row)
+
+
+def score_job(
+    params: Params,
+    model: Any,
+    input: str,
+    history: str | None,
+    output: Path,
+    quiet: bool = False,
+    top_k: bool = False,
+) -> tuple[int, int]:
+    """``okml score --engine dask``: score ``input`` (a partitioned dataset) with ``history``
+    and write the scored rows as a dataset partitioned by day. Returns (rows, flagged)."""
+    from okml import cluster
+
+    with cluster.cluster(params.compute.dask, quiet=quiet) as client:
+        new = dataset(params, input)
+        hist = dataset(params, history) if history else None
+        rows = (count_rows(input, params) or 0) + (count_rows(history, params) or 0 if history else 0)
+        n = n_partitions(rows or None, new, params, client)
+        scored = scored_frame_dask(params, model, new, hist, n, top_k)
+        write_dataset(scored, output, "scoring", quiet, partition_on=[DAY])
+        counts = _read(output, columns=["flag"])
+        total, flagged = cluster.step(
+            "scoring",
+            lambda: tuple(int(v) for v in (counts.shape[0].compute(), counts["flag"].sum().compute())),
+        )
+    return total, flagged
+
+
+def score_window_dask(params: Params, model: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Payments of ``data.path`` in ``[start, end)`` scored with their full history, as one
+    local frame (a report's week)."""
+    from okml import cluster
+
+    with cluster.cluster(params.compute.dask, quiet=True) as client:
+        ddf = dataset(params)
+        n = n_partitions(count_rows(params.data.path, params), ddf, params, client)
+        ts = ddf["timestamp"]
+        scored = scored_frame_dask(params, model, ddf[(ts >= start) & (ts < end)], ddf[ts < start], n)
+        out = cluster.step("scoring", lambda: scored.compute())
+    order = np.lexsort((out["transaction_id"].to_numpy(), out["timestamp"].to_numpy()))
+    return out.iloc[order].drop(columns=[DAY]).reset_index(drop=True)

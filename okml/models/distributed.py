@@ -1,0 +1,92 @@
+"""XGBoost trained on a Dask cluster (``xgboost.dask``), returned as the same fitted pipeline
+that :func:`okml.models.build_estimator` gives, so scoring, explaining and logging it are
+unchanged (:func:`okml.models.fraud_scorer` turns it into the usual scorer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from imblearn.pipeline import Pipeline
+
+from okml.config import ModelParams
+from okml.errors import ConfigError
+from okml.models.estimators import XGBFraudClassifier
+
+
+def check_dask_model(params: ModelParams) -> None:
+    """The dask engine trains XGBoost without resampling (class weights are fine)."""
+    if params.kind != "xgboost" or params.imbalance not in ("none", "class_weight"):
+        raise ConfigError(
+            f"compute.engine=dask trains model.kind=xgboost with model.imbalance none or "
+            f"class_weight; got kind={params.kind}, imbalance={params.imbalance} (use "
+            "--engine local for the others)"
+        )
+
+
+def booster_params(params: ModelParams, pos_weight: float, threads: int) -> dict[str, Any]:
+    """The training parameters of :class:`XGBFraudClassifier` as ``xgboost.train`` takes them."""
+    return {
+        "objective": "binary:logistic",
+        "tree_method": "hist",
+        "max_depth": params.max_depth,
+        "eta": params.learning_rate,
+        "subsample": params.subsample,
+        "colsample_bytree": params.colsample_bytree,
+        "min_child_weight": params.min_child_weight,
+        "max_bin": params.max_bin,
+        "scale_pos_weight": pos_weight,
+        "seed": params.random_state,
+        "nthread": threads,
+    }
+
+
+def fit_xgboost_dask(client: Any, X: Any, y: Any, params: ModelParams, threads: int = 1) -> Pipeline:
+    """Fit on dask ``X`` (float features, NaN allowed) and 0/1 ``y`` held by the workers.
+
+    The data go into a ``DaskQuantileDMatrix`` (each worker quantizes its own partitions) and
+    ``xgboost.dask.train`` builds the trees across workers. Returns a fitted
+    ``Pipeline([("model", XGBFraudClassifier)])`` holding the booster.
+    """
+    import dask
+    import xgboost
+    import xgboost.dask as xgb_dask
+
+    check_dask_model(params)
+    positives, rows = dask.compute(y.sum(), y.shape[0])
+    positives, rows = int(positives), int(rows)
+    if positives == 0 or positives == rows:
+        raise ValueError(f"training labels must contain both 0 and 1; found {positives} of {rows}")
+    weight = (rows - positives) / positives if params.imbalance == "class_weight" else 1.0
+    dtrain = xgb_dask.DaskQuantileDMatrix(client, X, y, max_bin=params.max_bin)
+    out = xgb_dask.train(
+        client, booster_params(params, weight, threads), dtrain, num_boost_round=params.n_estimators
+    )
+    model = XGBFraudClassifier(
+        n_estimators=params.n_estimators,
+        max_depth=params.max_depth,
+        learning_rate=params.learning_rate,
+        subsample=params.subsample,
+        colsample_bytree=params.colsample_bytree,
+        min_child_weight=params.min_child_weight,
+        max_bin=params.max_bin,
+        scale_pos_weight="balanced" if params.imbalance == "class_weight" else None,
+        n_jobs=params.n_jobs,
+        random_state=params.random_state,
+    )
+    inner = xgboost.XGBClassifier()
+    inner.load_model(bytearray(out["booster"].save_raw("ubj")))
+    model.model_ = inner
+    model.scale_pos_weight_ = weight
+    model.classes_ = np.array([0, 1])
+    model.n_features_in_ = len(X.columns)
+    model.feature_names_in_ = np.asarray(X.columns, dtype=object)
+    return Pipeline([("model", model)])
+
+
+def predict_dask(client: Any, estimator: Pipeline, X: Any) -> Any:
+    """Fraud probabilities of dask ``X`` computed on the workers (a dask array)."""
+    import xgboost.dask as xgb_dask
+
+    booster = estimator.steps[-1][1].get_booster()
+    return xgb_dask.inplace_predict(client, booster, X)
