@@ -389,3 +389,30 @@ def score_window_dask(params: Params, model: Any, start: pd.Timestamp, end: pd.T
         out = cluster.step("scoring", lambda: scored.compute())
     order = np.lexsort((out["transaction_id"].to_numpy(), out["timestamp"].to_numpy()))
     return out.iloc[order].drop(columns=[DAY]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- evaluation
+def fold_windows_dask(params: Params, quiet: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The transactions of every prequential fold's windows (the first fold's training start
+    to the last fold's test end) with their features built over the *whole* history on the
+    cluster: what ``okml evaluate --engine dask`` fits its candidates on. Returns the
+    transactions (canonical columns, sorted) and the feature matrix (same rows)."""
+    from okml import cluster
+    from okml.evaluate.splits import make_folds
+    from okml.features import feature_names
+    from okml.features.distributed import enrich
+
+    with cluster.cluster(params.compute.dask, quiet=quiet) as client, scratch(params, "folds") as tmp:
+        ddf = dataset(params)
+        fp = cluster.step("load", lambda: fingerprint(ddf))
+        folds = make_folds(pd.Series(pd.to_datetime([fp["data.start"], fp["data.end"]])), params.split)
+        start, end = min(f.train_start for f in folds), max(f.test_end for f in folds)
+        names = feature_names(params.features, list(ddf.columns))
+        enriched = enrich(ddf, params.features, n_partitions(fp["data.rows"], ddf, params, client))
+        ts = enriched["timestamp"]
+        write_dataset(enriched[(ts >= start) & (ts < end)], tmp, "features", quiet)
+        window = cluster.step("features", lambda: _read(tmp).compute())
+    order = np.lexsort((window["transaction_id"].to_numpy(), window["timestamp"].to_numpy()))
+    window = window.iloc[order].reset_index(drop=True)
+    tx = window[[c for c in window.columns if c not in names or c == "amount"]]
+    return tx, window[names].astype("float64")

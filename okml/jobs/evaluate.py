@@ -308,6 +308,13 @@ def run_evaluation(
     """
     ev = params.evaluate
     _check_select_metric(ev.select_metric)
+    full_history = transactions is None or features is None
+    if params.compute.engine == "dask" and transactions is None:
+        # features over the whole history on the cluster; the folds' rows come back here
+        from okml.jobs.distributed import fold_windows_dask
+
+        transactions, features = fold_windows_dask(params, quiet=not progress)
+        full_history = False
     tx = transactions if transactions is not None else load_transactions(params, progress)
     if "is_fraud" not in tx:
         raise DataError("evaluation needs labelled transactions", file=params.data.path, column="is_fraud")
@@ -317,7 +324,8 @@ def run_evaluation(
         if features is not None
         else feature_matrix(tx, params.features, progress)
     )
-    _warn_short_history(tx, folds, params)
+    if full_history:
+        _warn_short_history(tx, folds, params)
     out = resolve(output_dir or ev.output)
 
     rows: list[dict[str, Any]] = []
