@@ -61,15 +61,17 @@ def check_schemas(files: Sequence[Path]) -> None:
     if len(parquet) < 2:
         return
     first = _schema(parquet[0])
+    root = Path(os.path.commonpath([str(f) for f in parquet]))
+    name = str(parquet[0].relative_to(root))  # day=2026-03-01/part-0.parquet, not part-0
     for file in parquet[1:]:
         this = _schema(file)
         lacks = [c for c in first if c not in this]
         extra = [c for c in this if c not in first]
         if lacks or extra:
             what = (
-                f"lacks column(s) {', '.join(lacks)} that {parquet[0].name} has"
+                f"lacks column(s) {', '.join(lacks)} that {name} has"
                 if lacks
-                else f"has column(s) {', '.join(extra)} that {parquet[0].name} lacks"
+                else f"has column(s) {', '.join(extra)} that {name} lacks"
             )
             raise DataError(
                 f"{what}; the files of a dataset must share their schema",
@@ -79,7 +81,7 @@ def check_schemas(files: Sequence[Path]) -> None:
         for column, kind in first.items():
             if this[column] != kind and not _compatible(this[column], kind):
                 raise DataError(
-                    f"is {this[column]} here but {kind} in {parquet[0].name}; the files of a "
+                    f"is {this[column]} here but {kind} in {name}; the files of a "
                     "dataset must share their schema",
                     file=file,
                     column=column,

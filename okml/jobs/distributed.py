@@ -207,6 +207,7 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
     timings: dict[str, float] = {}
     with cluster.cluster(params.compute.dask, quiet=quiet) as client, scratch(params, "window") as tmp:
         t0 = time.perf_counter()
+        dashboard = cluster.dashboard_link(client)
         ddf = dataset(params)
         fp = cluster.step("load", lambda: fingerprint(ddf))
         timings["load_s"] = time.perf_counter() - t0
@@ -273,7 +274,7 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
     feats = test_local[names].astype("float64").reset_index(drop=True)
     return DaskRun(
         fold, est, names, metrics, scored.reset_index(drop=True), threshold,
-        test_tx.reset_index(drop=True), feats, fp, cluster.dashboard_link(client), timings,
+        test_tx.reset_index(drop=True), feats, fp, dashboard, timings,
     )  # fmt: skip
 
 
