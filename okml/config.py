@@ -183,6 +183,13 @@ class SimulateParams(_Section):
     start: str = Field("2026-01-01", description="first day (UTC)")
     tx_per_customer_day: float = Field(2.0, gt=0, description="mean daily payments of a customer")
     output: str = "data/raw/transactions.parquet"
+    shards: int | None = Field(
+        None,
+        ge=1,
+        description="None: one Parquet file; N: a folder at `output` of N files part-00000.parquet "
+        "... made one at a time in bounded memory (blocks of 1000 customers each draw their own "
+        "rows, so any N gives the same rows; they differ from the one-file rows)",
+    )
     account_takeover: AccountTakeover = AccountTakeover()
     fake_orders: FakeOrders = FakeOrders()
     compromised_merchant: CompromisedMerchant = CompromisedMerchant()

@@ -38,6 +38,15 @@ Labels (:mod:`okml.simulate.labels`) arrive late: chargebacks come days to weeks
 payment; some victims report themselves within hours and their whole incident is labelled
 shortly after; a share of fraud is never labelled (``label_time`` NaT while ``is_fraud`` stays
 1 as ground truth).
+
+Large worlds (:mod:`okml.simulate.shards`)
+-------------------------------------------
+With ``simulate.shards: N`` the customers are cut into blocks of 1000, each drawing its own
+rows from its own random streams, and :func:`simulate_to_file` writes a folder of N Parquet
+files (``part-00000.parquet`` ...), one shard of whole blocks at a time, so memory holds one
+shard. Any N gives the same rows for the same seed; they are not the rows of one run of the
+whole world (``shards: null``), but have its statistics: the world's victims, rings, skimmed
+merchants and forged accounts are split over the blocks.
 """
 
 from __future__ import annotations
@@ -45,7 +54,8 @@ from __future__ import annotations
 from okml.simulate.pipeline import STAGES, simulate, simulate_to_file
 from okml.simulate.scenarios import FRAUD_TYPES
 from okml.simulate.scenarios.new_pattern import new_pattern_start
-from okml.simulate.summary import print_summary, summary_text
+from okml.simulate.shards import simulate_shards, write_shards
+from okml.simulate.summary import Summary, print_summary, summarise, summary_text
 from okml.simulate.tables import CATEGORIES, CHANNELS, CURRENCY, REGIONS
 
 __all__ = [
@@ -55,9 +65,13 @@ __all__ = [
     "FRAUD_TYPES",
     "REGIONS",
     "STAGES",
+    "Summary",
     "new_pattern_start",
     "print_summary",
     "simulate",
+    "simulate_shards",
     "simulate_to_file",
+    "summarise",
     "summary_text",
+    "write_shards",
 ]

@@ -12,7 +12,7 @@ from okml.schema import CANONICAL
 from okml.simulate.labels import NAT, LabelArrays
 from okml.simulate.rows import Ids, Rows
 from okml.simulate.tables import CATEGORIES, CHANNELS, CURRENCY, REGIONS
-from okml.simulate.world import World
+from okml.simulate.world import Market, World
 
 
 def _strings(values: Sequence[str], codes: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
@@ -28,7 +28,7 @@ def _times(seconds: np.ndarray) -> pd.Series:
     return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
 
 
-def _ids(prefix: str, n: int, rng: np.random.Generator) -> list[str]:
+def random_ids(prefix: str, n: int, rng: np.random.Generator) -> list[str]:
     """``n`` distinct random ids such as ``C048213``.
 
     Random numbers so that an id does not tell when (or why) an account or device was made;
@@ -58,21 +58,44 @@ def assemble(
     """The canonical frame of ``rows`` in time order; ``fraud_types[code]`` names the fraud with
     that code (entry 0, legitimate, is never used)."""
     order = np.argsort(rows.ts, kind="stable")
-    rows = rows.take(order)
-    labels = LabelArrays(*(a[order] for a in (labels.label_time, labels.reported, labels.report_time)))
+    return canonical_frame(
+        w,
+        rows.take(order),
+        labels.take(order),
+        np.arange(1, len(rows) + 1, dtype=np.int64),
+        random_ids("C", ids.n_customers, customer_rng),
+        random_ids("D", ids.n_devices, device_rng),
+        created,
+        fraud_types,
+    )
+
+
+def canonical_frame(
+    m: Market,
+    rows: Rows,
+    labels: LabelArrays,
+    transaction_id: np.ndarray,
+    customer_ids: Sequence[str],
+    device_ids: Sequence[str],
+    created: np.ndarray,
+    fraud_types: Sequence[str],
+) -> pd.DataFrame:
+    """The canonical frame of ``rows`` as they are ordered, with their ``transaction_id``;
+    ``customer_ids[rows.cust]`` and ``device_ids[rows.device]`` name accounts and devices,
+    ``created[rows.cust]`` is when the account was opened."""
     n = len(rows)
     df = pd.DataFrame(
         {
-            "transaction_id": np.arange(1, n + 1, dtype=np.int64),
+            "transaction_id": transaction_id,
             "timestamp": _times(rows.ts),
-            "customer_id": _strings(_ids("C", ids.n_customers, customer_rng), rows.cust),
-            "merchant_id": _strings(_merchant_ids(len(w.m_cat)), rows.merch),
+            "customer_id": _strings(customer_ids, rows.cust),
+            "merchant_id": _strings(_merchant_ids(len(m.m_cat)), rows.merch),
             "amount": rows.amount,
-            "merchant_name": _strings(w.m_names, rows.merch),
-            "merchant_category": _strings(CATEGORIES, w.m_cat[rows.merch]),
+            "merchant_name": _strings(m.m_names, rows.merch),
+            "merchant_category": _strings(CATEGORIES, m.m_cat[rows.merch]),
             "currency": _strings([CURRENCY], np.zeros(n, dtype=np.int32)),
             "channel": _strings(CHANNELS, rows.channel),
-            "device_id": _strings(_ids("D", ids.n_devices, device_rng), rows.device),
+            "device_id": _strings(device_ids, rows.device),
             "region": _strings(REGIONS, rows.region),
             "account_created_at": _times(created[rows.cust]),
             "is_fraud": (rows.ftype > 0).astype(np.int8),

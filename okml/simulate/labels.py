@@ -18,6 +18,9 @@ class LabelArrays:
     reported: np.ndarray  # bool
     report_time: np.ndarray  # int64 seconds, NaT sentinel where none
 
+    def take(self, idx: np.ndarray) -> LabelArrays:
+        return LabelArrays(self.label_time[idx], self.reported[idx], self.report_time[idx])
+
 
 NAT = np.iinfo(np.int64).min  # numpy's NaT when viewed as datetime64
 

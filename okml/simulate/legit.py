@@ -128,3 +128,34 @@ def _game_sessions(w: World, rng: np.random.Generator) -> Rows:
         device=w.phone_at(cust, day),
         region=w.region_at(cust, day),
     )
+
+
+def expected_merchant_payments(w: World) -> np.ndarray:
+    """Expected legitimate payments at each merchant over the period, from the customers'
+    rates and habits as :func:`legit_payments` draws them (trips and gamers' sessions left out:
+    a few percent of the traffic).
+
+    A sharded world weighs merchants with it where one run of the whole world counts its
+    payments: no block sees the others' payments.
+    """
+    n_m = len(w.m_cat)
+    norm = (5.0 + 2.0 * w.c_weekend) / 7.0
+    zero = np.zeros(1)
+    weekday = np.concatenate([zero, np.cumsum(np.where(w.weekend, 0.0, w.daily))])
+    weekend = np.concatenate([zero, np.cumsum(np.where(w.weekend, w.daily, 0.0))])
+    first, last = w.c_first_day, w.c_last_day
+    pay = w.c_rate * (weekday[last] - weekday[first] + w.c_weekend * (weekend[last] - weekend[first])) / norm
+    # a favourite, by its weight; else exploring, half near home and half anywhere
+    fav_w = np.diff(w.fav_cum, axis=1, prepend=0.0)
+    loyal = pay * w.c_loyal
+    traffic = np.bincount(w.fav.ravel(), weights=(loyal[:, None] * fav_w).ravel(), minlength=n_m)
+    explore = pay - loyal
+    pop = w.m_pop.astype(np.float64)
+    traffic += 0.5 * explore.sum() * pop / pop.sum()
+    near = np.bincount(w.c_region, weights=0.5 * explore, minlength=len(w.pool.total))
+    has = w.pool.total > 0
+    region_total = np.where(has, w.pool.total, 1.0)
+    traffic += near[w.m_region] * pop / region_total[w.m_region]
+    # customers of a region without merchants explore anywhere
+    traffic += near[~has].sum() * pop / pop.sum()
+    return traffic

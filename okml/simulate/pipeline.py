@@ -1,9 +1,9 @@
 """The simulator's steps in order: the world, legitimate payments, the registered fraud
-scenarios, labels, the canonical frame; and writing it to a file."""
+scenarios, labels (:mod:`okml.simulate.payments`), the canonical frame; and writing it to a
+file, or to a folder of shards (:mod:`okml.simulate.shards`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,23 +13,13 @@ from tqdm import tqdm
 from okml.config import SimulateParams
 from okml.io import remove_stale_tmp, write_parquet
 from okml.paths import resolve
-from okml.simulate import scenarios
+from okml.simulate import scenarios, streams
 from okml.simulate.assemble import assemble
-from okml.simulate.labels import draw_labels
-from okml.simulate.legit import legit_payments
-from okml.simulate.rows import Ids, Rows, concat
-from okml.simulate.scenario import Context, Registry, Scenario
-from okml.simulate.world import World, build_world
-
-# Random streams are the children of SeedSequence(seed): 0 the world, 1 legitimate payments,
-# 2-6 the scenarios with codes 1-5, 7 labels, 8 and 9 the customer and device ids. A scenario
-# with a higher code draws from child code + 4, after those ten, so adding one leaves every
-# other stream as it was (the labels, drawn over all the fraud, do change).
-_WORLD, _LEGIT, _LABELS, _CUSTOMER_IDS, _DEVICE_IDS = 0, 1, 7, 8, 9
-
-
-def _stream(code: int) -> int:
-    return code + 1 if code <= 5 else code + 4
+from okml.simulate.output import atomic_output, remove_stale_outputs
+from okml.simulate.payments import generate
+from okml.simulate.scenario import Registry
+from okml.simulate.shards import write_shards
+from okml.simulate.summary import Summary
 
 
 def stages(reg: Registry) -> tuple[str, ...]:
@@ -38,15 +28,6 @@ def stages(reg: Registry) -> tuple[str, ...]:
 
 
 STAGES = stages(scenarios.registry())
-
-
-def _run(
-    s: Scenario, p: SimulateParams, w: World, legit: Rows, ids: Ids, rng: np.random.Generator
-) -> tuple[Rows, Rows]:
-    """The legitimate payments after scenario ``s`` and the new rows it made (as its fraud)."""
-    ctx = Context(params=p, world=w, legit=legit, ids=ids, rng=rng, code=s.code)
-    new = s.generate(ctx)
-    return ctx.legit, replace(new, ftype=np.full(len(new), s.code, dtype=np.int8))
 
 
 def simulate(params: SimulateParams, progress: bool = False) -> pd.DataFrame:
@@ -69,6 +50,11 @@ def simulate(params: SimulateParams, progress: bool = False) -> pd.DataFrame:
         ``timestamp`` then ``transaction_id``; :func:`okml.schema.validate` returns them
         unchanged. The same ``params`` (seed included) give the same frame.
 
+    See Also
+    --------
+    okml.simulate.shards.simulate_shards : the same world in shards of bounded memory, for
+        large worlds (other rows than this frame, with the same statistics).
+
     Raises
     ------
     ConfigError
@@ -76,9 +62,7 @@ def simulate(params: SimulateParams, progress: bool = False) -> pd.DataFrame:
     """
     reg = scenarios.registry()
     steps = stages(reg)
-    seeds = np.random.SeedSequence(params.seed).spawn(
-        max([10, *(_stream(s.code) + 1 for s in reg.scenarios)])
-    )
+    seeds = streams.whole_world_seeds(params.seed, (s.code for s in reg.scenarios))
 
     def rng(k: int) -> np.random.Generator:
         return np.random.default_rng(seeds[k])
@@ -91,37 +75,45 @@ def simulate(params: SimulateParams, progress: bool = False) -> pd.DataFrame:
                 bar.set_postfix_str(steps[bar.n])
 
         bar.set_postfix_str(steps[0])
-        w = build_world(params, rng(_WORLD))
-        ids = Ids(w.n_customers, w.n_devices)
-        done()
-        legit = legit_payments(w, rng(_LEGIT))
-        done()
-        parts = []
-        for s in reg.scenarios:
-            legit, new = _run(s, params, w, legit, ids, rng(_stream(s.code)))
-            parts.append(new)
-            done()
-        rows = concat([legit, *parts])
-        del legit, parts  # the parts are copied into rows
-        labels = draw_labels(params, rows, reg.reportable_by_code, rng(_LABELS))
-        done()
-        created = np.concatenate([w.c_created, *ids.created])
-        df = assemble(w, rows, labels, ids, created, reg.names_by_code, rng(_CUSTOMER_IDS), rng(_DEVICE_IDS))
+        g = generate(params, reg, rng, done=done)
+        df = assemble(
+            g.world,
+            g.rows,
+            g.labels,
+            g.ids,
+            g.created,
+            reg.names_by_code,
+            rng(streams.CUSTOMER_IDS),
+            rng(streams.DEVICE_IDS),
+        )
         done()
     return df
 
 
 def simulate_to_file(
     params: SimulateParams, output: str | None = None, progress: bool = True
-) -> tuple[Path, pd.DataFrame]:
+) -> tuple[Path, pd.DataFrame | Summary]:
     """Simulate and write Parquet atomically to ``output`` (default ``params.output``).
 
-    Relative paths are taken from the project root. Returns the path written and the frame.
+    Relative paths are taken from the project root. With ``params.shards`` unset, one file of
+    :func:`simulate`; returns the path written and the frame. With ``params.shards`` set, a
+    folder of that many files made one at a time in bounded memory
+    (:func:`okml.simulate.shards.write_shards`; other rows than one file, the same whatever
+    the number of shards); returns the folder and a :class:`~okml.simulate.summary.Summary` of
+    its rows in place of the frame. Both work with :func:`~okml.simulate.print_summary` and
+    ``len()``. What was at ``output`` (a file or a folder) is replaced only at the end.
     """
+    if params.shards is not None:
+        return write_shards(params, output, progress=progress)
     target = resolve(output or params.output)
     # a killed run leaves its hidden temp file next to the output: clear it now, not only when
     # this run gets to write (simulating takes a while)
     remove_stale_tmp(target)
+    remove_stale_outputs(target)
     df = simulate(params, progress=progress)
+    if target.is_dir():  # a sharded data set made before: replace the folder by the file
+        with atomic_output(target, folder=False) as tmp:
+            df.to_parquet(tmp, index=False)
+        return target, df
     path = write_parquet(df, target)
     return path, df

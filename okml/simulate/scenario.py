@@ -7,12 +7,13 @@ The list itself, in generation order, is :data:`okml.simulate.scenarios.SCENARIO
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from okml.config import SimulateParams
 from okml.simulate.rows import Ids, Rows
+from okml.simulate.streams import SPLIT, scenario_stream, shared_rng
 from okml.simulate.world import World
 
 MAX_CODE = 127  # codes are stored as int8
@@ -48,10 +49,38 @@ class Scenario:
     generate: Callable[[Context], Rows]
 
 
+@dataclass(frozen=True)
+class Block:
+    """One block of customers of a sharded world (:mod:`okml.simulate.shards`), as the
+    scenarios see it: which block, the sizes of all of them, and the merchants' traffic."""
+
+    index: int
+    sizes: np.ndarray  # customers of each block
+    seed: int  # simulate.seed
+    traffic: np.ndarray  # expected legitimate payments of each merchant, all blocks together
+
+    def units(self, n: int, code: int) -> range:
+        """Which of the whole world's ``n`` units of the scenario with ``code`` this block makes.
+
+        The units are split over the blocks at random in proportion to their customers, by a
+        stream all blocks share, so that every block gets the same answer on its own.
+        """
+        counts = shared_rng(self.seed, SPLIT + code).multinomial(n, self.sizes / self.sizes.sum())
+        lo = int(counts[: self.index].sum())
+        return range(lo, lo + int(counts[self.index]))
+
+
 @dataclass
 class Context:
     """What a scenario's generator draws in: the parameters, the world, the legitimate payments
-    so far, the ids of new accounts and devices, and its own random stream."""
+    so far, the ids of new accounts and devices, and its own random stream.
+
+    A sharded world runs every scenario once per block of customers (:attr:`block`), and
+    :attr:`world` and :attr:`legit` are that block's. A scenario makes the world's number of
+    victims, rings, merchants or accounts by asking :meth:`units` for its share of them, and
+    draws the choices that span blocks (such as which merchants) from :attr:`shared`; one
+    that does neither makes its full count in every block.
+    """
 
     params: SimulateParams
     world: World
@@ -59,6 +88,26 @@ class Context:
     ids: Ids  # hands out new accounts and devices, after those made so far
     rng: np.random.Generator  # this scenario's own stream: its draws move no one else's
     code: int
+    block: Block | None = None  # None: the whole world in one run
+    # the scenario's stream for what all blocks share: the same numbers in every block; rng
+    # itself when the whole world is one run (so that the draws stay as they were)
+    shared: np.random.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        b = self.block
+        self.shared = self.rng if b is None else shared_rng(b.seed, scenario_stream(self.code))
+
+    def units(self, n: int) -> range:
+        """The units (victims, rings, merchants, accounts) of the whole world's ``n`` that this
+        run makes: all of them, or a block's share (numbered as in the whole world)."""
+        return range(n) if self.block is None else self.block.units(n, self.code)
+
+    def merchant_traffic(self) -> np.ndarray:
+        """Legitimate payments of each merchant: counted in :attr:`legit` when the whole world
+        is one run, expected over all blocks in a sharded world (which no block sees)."""
+        if self.block is None:
+            return np.bincount(self.legit.merch, minlength=len(self.world.m_cat)).astype(np.float64)
+        return self.block.traffic
 
     def turn_into_fraud(self, pos: np.ndarray, amount: np.ndarray, incident: np.ndarray) -> None:
         """Make the legitimate payments at positions ``pos`` of :attr:`legit` fraud of this

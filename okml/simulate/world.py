@@ -6,7 +6,7 @@ See :mod:`okml.simulate` for what is simulated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -67,12 +67,13 @@ class Pool:
 
 
 @dataclass(frozen=True)
-class World:
+class Market:
+    """The calendar and the merchants: what every customer of a world shares."""
+
     start: int  # epoch seconds of the first day
     n_days: int
     daily: np.ndarray  # float64[n_days]: traffic factor of each day (mean 1)
     weekend: np.ndarray  # bool[n_days]
-    # merchants
     m_cat: np.ndarray
     m_region: np.ndarray
     m_pop: np.ndarray
@@ -80,7 +81,12 @@ class World:
     m_online: np.ndarray
     m_names: list[str]
     pool: Pool  # all merchants by popularity
-    # customers
+
+
+@dataclass(frozen=True)
+class World(Market):
+    """A market and its customers (all of them, or one block of a sharded world)."""
+
     c_region: np.ndarray
     c_rate: np.ndarray
     c_weekend: np.ndarray
@@ -169,10 +175,10 @@ def _merchant_names(cat: np.ndarray, rng: np.random.Generator) -> list[str]:
     return names
 
 
-def build_world(p: SimulateParams, rng: np.random.Generator) -> World:
-    """Merchants, customers and the daily traffic of the period of ``p``."""
+def build_market(p: SimulateParams, rng: np.random.Generator) -> Market:
+    """The daily traffic of the period of ``p`` and its merchants."""
     start = start_seconds(p.start)
-    n_days, n_c, n_m = p.n_days, p.n_customers, p.n_merchants
+    n_days, n_m = p.n_days, p.n_merchants
     daily, weekend = _calendar(start, n_days, rng)
 
     # merchants: every category present when there are enough merchants
@@ -184,7 +190,35 @@ def build_world(p: SimulateParams, rng: np.random.Generator) -> World:
     m_price = (CAT_PRICE[m_cat] * rng.lognormal(0.0, 0.35, n_m)).astype(np.float32)
     m_online = rng.random(n_m) < CAT_ONLINE[m_cat]
     m_names = _merchant_names(m_cat, rng)
-    pool = Pool(m_region, m_pop)
+    return Market(
+        start=start,
+        n_days=n_days,
+        daily=daily,
+        weekend=weekend,
+        m_cat=m_cat,
+        m_region=m_region,
+        m_pop=m_pop,
+        m_price=m_price,
+        m_online=m_online,
+        m_names=m_names,
+        pool=Pool(m_region, m_pop),
+    )
+
+
+def build_world(
+    p: SimulateParams,
+    rng: np.random.Generator,
+    market: Market | None = None,
+    n_customers: int | None = None,
+) -> World:
+    """Merchants, customers and the daily traffic of the period of ``p``.
+
+    With ``market`` (one block of a sharded world) only the ``n_customers`` customers are
+    drawn from ``rng``; without, the market is drawn first from the same stream.
+    """
+    m = market if market is not None else build_market(p, rng)
+    start, n_days, n_c = m.start, m.n_days, p.n_customers if n_customers is None else n_customers
+    m_cat, m_pop, pool = m.m_cat, m.m_pop, m.pool
 
     # customers
     c_region = rng.choice(len(REGIONS), size=n_c, p=REGION_P).astype(np.int16)
@@ -257,17 +291,7 @@ def build_world(p: SimulateParams, rng: np.random.Generator) -> World:
     )
 
     return World(
-        start=start,
-        n_days=n_days,
-        daily=daily,
-        weekend=weekend,
-        m_cat=m_cat,
-        m_region=m_region,
-        m_pop=m_pop,
-        m_price=m_price,
-        m_online=m_online,
-        m_names=m_names,
-        pool=pool,
+        **{f.name: getattr(m, f.name) for f in fields(Market)},
         c_region=c_region,
         c_rate=c_rate,
         c_weekend=c_weekend,

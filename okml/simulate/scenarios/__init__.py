@@ -9,6 +9,11 @@ derived from the list, and :func:`okml.simulate.simulate` runs the list in order
 Each scenario draws from its own random stream (chosen by its code), so adding, removing or
 retuning one leaves the other scenarios' draws alone; a new scenario goes at the end so that the
 accounts and devices the others make keep their ids.
+
+A sharded world (:mod:`okml.simulate.shards`) runs each scenario once per block of customers:
+a scenario sizes itself with ``ctx.units(n)`` (its share of the world's ``n`` victims, rings or
+accounts) and draws choices that span blocks, such as which merchants, from ``ctx.shared``
+(see :class:`okml.simulate.scenario.Context`); one that does not makes ``n`` in every block.
 """
 
 from __future__ import annotations

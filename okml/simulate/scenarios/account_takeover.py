@@ -18,9 +18,12 @@ from okml.simulate.tables import APP, CASH_OUT, DAY, HOUR, REGION_P, REGIONS, WE
 from okml.simulate.world import World, category_pool
 
 
-def _account_takeover(p: SimulateParams, w: World, legit: Rows, ids: Ids, rng: np.random.Generator) -> Rows:
+def _account_takeover(
+    p: SimulateParams, w: World, legit: Rows, ids: Ids, rng: np.random.Generator, units: range
+) -> Rows:
+    """``units``: the victims this run makes (all, or a block's share) as numbers among all."""
     q = p.account_takeover
-    n_v = how_many(q.victims_per_1000_customers, p.n_customers)
+    n_v = len(units)
     counts = np.bincount(legit.cust, minlength=w.n_customers)
     eligible = np.flatnonzero(counts >= 3)
     n_v = min(n_v, len(eligible))
@@ -31,7 +34,7 @@ def _account_takeover(p: SimulateParams, w: World, legit: Rows, ids: Ids, rng: n
     cash_out = category_pool(w, CASH_OUT)
     burst_s = q.burst_hours * HOUR
     parts = []
-    for i, v in enumerate(victims):  # a few dozen victims
+    for i, v in zip(units, victims, strict=False):  # a few dozen victims
         h = history[int(v)]
         # takeover after the account has some history, leaving room for the burst
         lo = min(int(h.ts[min(2, len(h) - 1)]) + DAY, w.end - int(burst_s))
@@ -75,7 +78,9 @@ def _account_takeover(p: SimulateParams, w: World, legit: Rows, ids: Ids, rng: n
 
 
 def generate(ctx: Context) -> Rows:
-    return _account_takeover(ctx.params, ctx.world, ctx.legit, ctx.ids, ctx.rng)
+    q = ctx.params.account_takeover
+    units = ctx.units(how_many(q.victims_per_1000_customers, ctx.params.n_customers))
+    return _account_takeover(ctx.params, ctx.world, ctx.legit, ctx.ids, ctx.rng, units)
 
 
 SCENARIO = Scenario(

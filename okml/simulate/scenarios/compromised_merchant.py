@@ -19,15 +19,24 @@ _SKIMMABLE = [CAT[c] for c in ("grocery", "food", "health", "entertainment", "fa
 
 
 def _compromised_merchants(
-    p: SimulateParams, w: World, legit: Rows, rng: np.random.Generator
+    p: SimulateParams,
+    w: World,
+    legit: Rows,
+    rng: np.random.Generator,
+    shared: np.random.Generator,
+    counts: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of legitimate rows that become skimming fraud, their new amounts and
-    incidents (one per merchant and customer)."""
+    incidents (one per merchant and customer).
+
+    ``counts``: legitimate payments of each merchant, over the whole world; ``shared`` draws
+    which merchants and when, the same for every block of a sharded world, whose payments at
+    those merchants each block then skims on its own.
+    """
     q = p.compromised_merchant
     empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
     if q.merchants == 0 or q.fraud_share == 0:
         return empty
-    counts = np.bincount(legit.merch, minlength=len(w.m_cat)).astype(np.float64)
     shops = np.isin(w.m_cat, _SKIMMABLE) & ~w.m_online & (counts > 0)
     if not shops.any():
         shops = counts > 0
@@ -36,12 +45,12 @@ def _compromised_merchants(
     n = min(q.merchants, int(shops.sum()))
     if n == 0:
         return empty
-    chosen = rng.choice(len(w.m_cat), n, replace=False, p=weight / weight.sum())
+    chosen = shared.choice(len(w.m_cat), n, replace=False, p=weight / weight.sum())
     days_s = q.days * DAY
     at = np.flatnonzero(np.isin(legit.merch, chosen))
     pos, amount, incident = [], [], []
     for m in chosen:  # a few dozen merchants
-        t0 = rng.uniform(w.start, max(w.end - days_s, w.start + 1))
+        t0 = shared.uniform(w.start, max(w.end - days_s, w.start + 1))
         rows = at[(legit.merch[at] == m) & (legit.ts[at] >= t0) & (legit.ts[at] < t0 + days_s)]
         hit = rows[rng.random(len(rows)) < q.fraud_share]
         pos.append(hit)
@@ -52,7 +61,9 @@ def _compromised_merchants(
 
 
 def generate(ctx: Context) -> Rows:
-    pos, amount, incident = _compromised_merchants(ctx.params, ctx.world, ctx.legit, ctx.rng)
+    pos, amount, incident = _compromised_merchants(
+        ctx.params, ctx.world, ctx.legit, ctx.rng, ctx.shared, ctx.merchant_traffic()
+    )
     ctx.turn_into_fraud(pos, amount, incident)
     return make_rows(0)
 

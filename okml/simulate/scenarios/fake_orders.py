@@ -19,23 +19,32 @@ from okml.simulate.world import World
 _BRUSHING = [CAT[c] for c in ("fashion", "home", "electronics", "digital")]
 
 
-def _fake_orders(p: SimulateParams, w: World, ids: Ids, rng: np.random.Generator) -> Rows:
+def _fake_orders(
+    p: SimulateParams,
+    w: World,
+    ids: Ids,
+    rng: np.random.Generator,
+    shared: np.random.Generator,
+    rings: range,
+) -> Rows:
+    """``rings``: the rings this run makes (all, or a block's share) as numbers among all;
+    ``shared`` draws the colluding shops, the same for every block."""
     q = p.fake_orders
-    if q.rings == 0 or q.orders_per_ring == 0:
+    if q.rings == 0 or q.orders_per_ring == 0 or len(rings) == 0:
         return make_rows(0)
     # colluding shops: small online merchants, one per ring
     shops = np.flatnonzero(np.isin(w.m_cat, _BRUSHING) & w.m_online)
     if len(shops) < q.rings:
         shops = np.arange(len(w.m_cat))
     small = shops[np.argsort(w.m_pop[shops], kind="stable")][: max(q.rings, len(shops) // 2)]
-    colluders = rng.choice(small, min(q.rings, len(small)), replace=False)
+    colluders = shared.choice(small, min(q.rings, len(small)), replace=False)
     colluders = np.resize(colluders, q.rings)  # more rings than merchants: some share a shop
     active_s = q.active_days * DAY
     round_values = np.arange(5.0, q.amount_max + 1e-9, 5.0)
     if len(round_values) == 0:
         round_values = np.array([float(np.floor(q.amount_max * 100) / 100)])
     parts = []
-    for r in range(q.rings):  # a few dozen rings
+    for r in rings:  # a few dozen rings
         t0 = rng.uniform(w.start, max(w.end - active_s, w.start + 1))
         created = t0 - rng.uniform(DAY, 45 * DAY, q.accounts_per_ring)
         accounts = ids.accounts(created)
@@ -75,7 +84,8 @@ def _fake_orders(p: SimulateParams, w: World, ids: Ids, rng: np.random.Generator
 
 
 def generate(ctx: Context) -> Rows:
-    return _fake_orders(ctx.params, ctx.world, ctx.ids, ctx.rng)
+    rings = ctx.units(ctx.params.fake_orders.rings)
+    return _fake_orders(ctx.params, ctx.world, ctx.ids, ctx.rng, ctx.shared, rings)
 
 
 SCENARIO = Scenario(name="fake_orders", code=2, reportable=False, stage="fake orders", generate=generate)

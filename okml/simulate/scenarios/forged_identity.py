@@ -16,19 +16,20 @@ from okml.simulate.tables import APP, CASH_OUT, DAY, HOUR, REGION_P, REGIONS, WE
 from okml.simulate.world import World, category_pool
 
 
-def _forged_identities(p: SimulateParams, w: World, ids: Ids, rng: np.random.Generator) -> Rows:
+def _forged_identities(p: SimulateParams, w: World, ids: Ids, rng: np.random.Generator, n: int) -> Rows:
+    """``n``: the accounts this run makes (all, or a block's share)."""
     q = p.forged_identity
-    if q.accounts == 0:
+    if n == 0:
         return make_rows(0)
     within_s = q.within_days * DAY
-    created = rng.uniform(w.start, max(w.end - within_s, w.start + 1), q.accounts)
+    created = rng.uniform(w.start, max(w.end - within_s, w.start + 1), n)
     accounts = ids.accounts(created.astype(np.int64))
-    devices = ids.devices(q.accounts)
-    regions = rng.choice(len(REGIONS), q.accounts, p=REGION_P)
-    k = 1 + rng.poisson(max(q.payments_mean - 1.0, 0.0), q.accounts)
-    acc = np.repeat(np.arange(q.accounts), k)
+    devices = ids.devices(n)
+    regions = rng.choice(len(REGIONS), n, p=REGION_P)
+    k = 1 + rng.poisson(max(q.payments_mean - 1.0, 0.0), n)
+    acc = np.repeat(np.arange(n), k)
     # first payment within hours of opening, the rest spread over the following days
-    first = created + rng.exponential(2 * HOUR, q.accounts) + 600
+    first = created + rng.exponential(2 * HOUR, n) + 600
     spread = rng.uniform(0, within_s, len(acc))
     spread[np.cumsum(k) - k] = 0.0
     ts = np.clip((first[acc] + spread).astype(np.int64), w.start, w.end - 1)
@@ -53,7 +54,8 @@ def _forged_identities(p: SimulateParams, w: World, ids: Ids, rng: np.random.Gen
 
 
 def generate(ctx: Context) -> Rows:
-    return _forged_identities(ctx.params, ctx.world, ctx.ids, ctx.rng)
+    n = len(ctx.units(ctx.params.forged_identity.accounts))
+    return _forged_identities(ctx.params, ctx.world, ctx.ids, ctx.rng, n)
 
 
 SCENARIO = Scenario(

@@ -31,12 +31,12 @@ def _new_start_s(p: SimulateParams, start: int) -> int:
     return start + int(np.ceil(p.new_pattern.start_fraction * p.n_days * DAY))
 
 
-def _new_pattern(p: SimulateParams, w: World, rng: np.random.Generator) -> Rows:
+def _new_pattern(p: SimulateParams, w: World, rng: np.random.Generator, n_v: int) -> Rows:
+    """``n_v``: the victims this run makes (all, or a block's share)."""
     q = p.new_pattern
     t_new = _new_start_s(p, w.start)
     if not q.enabled or t_new >= w.end:
         return make_rows(0)
-    n_v = how_many(q.victims_per_1000_customers, p.n_customers)
     last_day_start = w.start + w.c_last_day.astype(np.int64) * DAY
     eligible = np.flatnonzero((last_day_start > t_new) & (w.c_created < t_new))
     n_v = min(n_v, len(eligible))
@@ -85,7 +85,9 @@ def _new_pattern(p: SimulateParams, w: World, rng: np.random.Generator) -> Rows:
 
 
 def generate(ctx: Context) -> Rows:
-    return _new_pattern(ctx.params, ctx.world, ctx.rng)
+    q = ctx.params.new_pattern
+    n_v = len(ctx.units(how_many(q.victims_per_1000_customers, ctx.params.n_customers)))
+    return _new_pattern(ctx.params, ctx.world, ctx.rng, n_v)
 
 
 SCENARIO = Scenario(name="new_pattern", code=5, reportable=True, stage="new pattern", generate=generate)
