@@ -153,6 +153,13 @@ def cmd_simulate(args: argparse.Namespace, params: Params) -> int:
 def cmd_validate(args: argparse.Namespace, params: Params) -> int:
     from okml.data import load, print_validation_summary
 
+    if params.compute.engine == "dask":
+        from okml.jobs.distributed import validate_job
+
+        for line in validate_job(params, args.path, args.preset, quiet=args.quiet):
+            print(line)
+        return 0
+
     df = load(args.path, preset=args.preset, params=params.data)
     print_validation_summary(df, source=args.path)
     return 0

@@ -93,6 +93,19 @@ def test_hive_dataset_reads_lazily_per_file_like_the_local_loader(client, tx, tm
     pd.testing.assert_frame_equal(got, local[list(ddf.columns)], check_dtype=False)
 
 
+def test_validate_on_the_cluster_checks_every_partition(client, tx, tmp_path, capsys) -> None:
+    root = _hive(tx, tmp_path / "hive")
+    join = ["--engine", "dask", "--set", f"compute.dask.address={client.scheduler.address}", "-q"]
+    assert main(["validate", str(root), *join]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(load(root)):,} valid transactions in 6 file(s)" in out
+    bad = sorted(root.glob("day=*/*.parquet"))[1]
+    pd.read_parquet(bad).assign(customer_id=" ").to_parquet(bad, index=False)
+    assert main(["validate", str(root), *join]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(bad) in err and "column 'customer_id'" in err and "\n" not in err
+
+
 def test_bad_value_in_one_partition_names_the_file_and_row(client, tx, tmp_path) -> None:
     root = _hive(tx, tmp_path / "hive")
     bad = sorted(root.glob("day=*/*.parquet"))[3]

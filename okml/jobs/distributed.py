@@ -417,3 +417,33 @@ def fold_windows_dask(params: Params, quiet: bool = False) -> tuple[pd.DataFrame
     window = window.iloc[order].reset_index(drop=True)
     tx = window[[c for c in window.columns if c not in names or c == "amount"]]
     return tx, window[names].astype("float64")
+
+
+# ---------------------------------------------------------------------------- validation
+def validate_job(params: Params, path: str, preset: str | None, quiet: bool = False) -> list[str]:
+    """``okml validate --engine dask``: every partition validated on the workers; a summary
+    (rows, files, time range, customers, merchants, frauds) in a few lines."""
+    import dask
+
+    from okml import cluster
+    from okml.data import presets
+    from okml.data.partitioned import load_dask, partition_files
+
+    spec = presets.get(preset or params.data.preset)
+    with cluster.cluster(params.compute.dask, quiet=quiet):
+        files = partition_files(path, spec)
+        ddf = load_dask(path, preset=spec.name, params=params.data)
+        parts = [len(ddf), ddf["timestamp"].min(), ddf["timestamp"].max()]
+        parts += [ddf["customer_id"].nunique(), ddf["merchant_id"].nunique()]
+        if "is_fraud" in ddf.columns:
+            parts.append(ddf["is_fraud"].sum())
+        values = cluster.step("validate", lambda: dask.compute(*parts))
+    rows, start, end, customers, merchants = values[:5]
+    lines = [
+        f"{path}: {int(rows):,} valid transactions in {len(files)} file(s), "
+        f"{pd.Timestamp(start):%Y-%m-%d %H:%M} to {pd.Timestamp(end):%Y-%m-%d %H:%M} UTC",
+        f"customers {int(customers):,}, merchants {int(merchants):,}",
+    ]
+    if len(values) > 5:
+        lines.append(f"fraud {int(values[5]):,} ({int(values[5]) / max(int(rows), 1):.3%})")
+    return lines
