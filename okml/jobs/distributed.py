@@ -140,6 +140,7 @@ def write_dataset(frame: Any, target: Path, step: str, quiet: bool, **kwargs: An
     from okml import cluster
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -157,6 +158,24 @@ def write_dataset(frame: Any, target: Path, step: str, quiet: bool, **kwargs: An
     return target
 
 
+def _remove_stale(target: Path) -> None:
+    """Hidden folders a killed writer of ``target`` left (its process is gone)."""
+    for old in target.parent.glob(f".{target.name}.*-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def dataset_rows(path: Path) -> int:
+    """Rows of a Parquet dataset okml wrote, from the files' footers."""
+    import pyarrow.parquet as pq
+
+    from okml.data.loading import dataset_files
+
+    files = dataset_files(path) or sorted(path.glob("*.parquet"))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
 # ----------------------------------------------------------------------------- features
 def features_job(params: Params, input: str | None, output: Path, quiet: bool = False) -> tuple[int, int]:
     """``okml features --engine dask``: the feature table as a Parquet dataset (columns
@@ -169,8 +188,7 @@ def features_job(params: Params, input: str | None, output: Path, quiet: bool = 
         n = n_partitions(count_rows(input or params.data.path, params), ddf, params, client)
         table = feature_table(enrich(ddf, params.features, n), params.features)
         write_dataset(table, output, "features", quiet)
-        rows = cluster.step("features", lambda: int(_read(output).shape[0].compute()))
-    return rows, len(table.columns) - 2
+    return dataset_rows(output), len(table.columns) - 2
 
 
 def _read(path: Path, columns: list[str] | None = None) -> Any:
@@ -369,12 +387,9 @@ def score_job(
         n = n_partitions(rows or None, new, params, client)
         scored = scored_frame_dask(params, model, new, hist, n, top_k)
         write_dataset(scored, output, "scoring", quiet, partition_on=[DAY])
-        counts = _read(output, columns=["flag"])
-        total, flagged = cluster.step(
-            "scoring",
-            lambda: tuple(int(v) for v in (counts.shape[0].compute(), counts["flag"].sum().compute())),
-        )
-    return total, flagged
+        flags = _read(output, columns=["flag"])["flag"]
+        flagged = cluster.step("scoring", lambda: int(flags.sum().compute()))
+    return dataset_rows(output), flagged
 
 
 def score_window_dask(params: Params, model: Any, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
