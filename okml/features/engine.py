@@ -101,10 +101,10 @@ from okml.features._timeline import (
     Keyed,
     Timeline,
     codes_of,
-    combine,
     interval_count,
     interval_sum,
-    last_started,
+    kernels,
+    started_extremes,
     time_ns,
 )
 from okml.features.registry import FAMILIES, feature_names, registry
@@ -133,36 +133,24 @@ class _Context:
         t_ns, _ = time_ns(tx["timestamp"])
         self.tl = Timeline(t_ns, tx["transaction_id"])
         self.t = self.tl.t
-        self.amount = self.tl.in_pos_order(tx["amount"].to_numpy(dtype=np.float64))
+        self.amount = np.ascontiguousarray(
+            self.tl.in_pos_order(tx["amount"].to_numpy(dtype=np.float64)), dtype=np.float64
+        )
         self._codes: dict[str, np.ndarray] = {}
-        self._keyed: dict[tuple[str, ...], Keyed] = {}
+        self._keyed: dict[str, Keyed] = {}
         self._merchant_known: dict[int, np.ndarray] = {}
+        self._global_rate: dict[int, np.ndarray] = {}
 
     def codes(self, column: str) -> np.ndarray:
         if column not in self._codes:
             self._codes[column] = self.tl.in_pos_order(codes_of(self.tx[column]))
         return self._codes[column]
 
-    def pair_codes(self, a: str, b: str) -> np.ndarray:
-        """Codes of the pair of columns (in either order), ``-1`` where one is missing."""
-        a, b = sorted((a, b))
-        if f"{a}|{b}" not in self._codes:
-            self._codes[f"{a}|{b}"] = combine(self.codes(a), self.codes(b))
-        return self._codes[f"{a}|{b}"]
-
-    def keyed(self, *columns: str) -> Keyed:
-        """Rows grouped by one column or by a pair of columns."""
-        key = tuple(sorted(columns))
-        if key not in self._keyed:
-            codes = self.codes(key[0]) if len(key) == 1 else self.pair_codes(*key)
-            self._keyed[key] = Keyed(codes, self.tl)
-        return self._keyed[key]
-
-    def forget_windows(self) -> None:
-        """Drop per-window search results between families: it lowers peak memory, and
-        fresh memory is slow to touch (families rarely share a window search)."""
-        for keyed in self._keyed.values():
-            keyed.forget_windows()
+    def keyed(self, column: str) -> Keyed:
+        """Rows grouped by one column."""
+        if column not in self._keyed:
+            self._keyed[column] = Keyed(self.codes(column), self.tl)
+        return self._keyed[column]
 
     def time_column(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         values, missing = time_ns(self.tx[column])
@@ -172,8 +160,10 @@ class _Context:
     def local(self) -> tuple[np.ndarray, np.ndarray]:
         """Hour of day and day of week (Monday 0) in ``params.timezone``."""
         idx = pd.DatetimeIndex(self.t.view("datetime64[ns]")).tz_localize("UTC")
-        idx = idx.tz_convert(self.params.timezone)
-        return idx.hour.to_numpy(np.int64), idx.day_of_week.to_numpy(np.int64)
+        wall = idx.tz_convert(self.params.timezone).tz_localize(None).asi8
+        hour, dow = np.empty(self.tl.n, dtype=np.int64), np.empty(self.tl.n, dtype=np.int64)
+        kernels().calendar(np.ascontiguousarray(wall, dtype=np.int64), hour, dow)
+        return hour, dow
 
     @cached_property
     def customer_median(self) -> np.ndarray:
@@ -196,11 +186,18 @@ class _Context:
         name = f"global_rate_{seconds}"
         if name in self.given:
             return self.tl.in_pos_order(np.asarray(self.given[name], dtype=np.float64))
-        tl, (pos, known_from) = self.tl, self.frauds
-        everyone = np.zeros(len(pos), dtype=np.int64)
-        until = tl.first_at_or_after(self.t[pos] + seconds * NS)
-        rate = _div(interval_count(everyone, known_from, until, tl.pos, tl.M), tl.pos - tl.lo(seconds))
-        return np.nan_to_num(rate, nan=0.0)  # nothing earlier in the window: no known fraud
+        if seconds not in self._global_rate:
+            # the merchant windows are asked for one after the other: one sweep counts all
+            wanted = {w for w in rate_windows(self.params) if f"global_rate_{w}" not in self.given}
+            todo = sorted(({seconds} | wanted) - set(self._global_rate))
+            tl, (pos, known_from) = self.tl, self.frauds
+            ends = [tl.first_at_or_after(self.t[pos] + w * NS) for w in todo]
+            everyone = np.zeros(tl.n, dtype=np.int64)
+            counts = interval_count(everyone, everyone[: len(pos)], known_from, ends)
+            for w, known in zip(todo, counts, strict=True):
+                # nothing earlier in the window: no known fraud
+                self._global_rate[w] = np.nan_to_num(_div(known, tl.pos - tl.lo(w)), nan=0.0)
+        return self._global_rate[seconds]
 
     @cached_property
     def frauds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -213,33 +210,48 @@ class _Context:
         pos = np.flatnonzero(is_fraud & ~unlabelled)
         return pos, self.tl.first_after(label_ns[pos])
 
-    def merchant_known(self, seconds: int) -> np.ndarray:
-        """Per transaction (``pos`` order), the merchant's earlier payments with time in
-        ``(t - seconds, t]`` whose fraud label is known at ``t``."""
-        if seconds not in self._merchant_known:
-            merch, pos, known_from = self.keyed("merchant_id"), *self.frauds
+    def merchant_known(self, *seconds: int) -> list[np.ndarray]:
+        """Per window and transaction (``pos`` order), the merchant's earlier payments with
+        time in ``(t - seconds, t]`` whose fraud label is known at ``t``; the windows not
+        yet known are counted in one sweep."""
+        todo = sorted({s for s in seconds if s not in self._merchant_known})
+        if todo:
+            merch, (pos, known_from) = self.keyed("merchant_id"), self.frauds
             # a fraud at t_j counts for queries in (label_time_j, t_j + seconds)
-            until = self.tl.first_at_or_after(self.t[pos] + seconds * NS)
-            counts = interval_count(merch.codes[pos], known_from, until, merch.K, self.tl.M)
-            self._merchant_known[seconds] = merch.to_pos(counts)
-        return self._merchant_known[seconds]
+            ends = [self.tl.first_at_or_after(self.t[pos] + s * NS) for s in todo]
+            counts = interval_count(merch.codes, merch.codes[pos], known_from, ends)
+            self._merchant_known.update(zip(todo, counts, strict=True))
+        return [self._merchant_known[s] for s in seconds]
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a / b, NaN where b is 0."""
+    if a.dtype == b.dtype == np.float64 and a.ndim == b.ndim == 1 and len(a) == len(b):
+        out = np.empty(len(a))
+        kernels().divide(np.ascontiguousarray(a), np.ascontiguousarray(b), out)  # one pass
+        return out
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.true_divide(a, b)
     out[np.broadcast_to(b == 0, out.shape)] = np.nan
     return out
 
 
-def _amount_vs(amount: np.ndarray, n: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple:
-    """Ratio to the mean (NaN with no history) and z-score (NaN with under 2 payments)."""
-    mean = _div(s1, n)
-    var = np.maximum(_div(s2, n) - mean**2, 0.0)  # population variance, >= 0 despite rounding
-    spread = np.maximum(np.sqrt(var), _STD_FLOOR * mean)
-    z = np.where(n >= 2, _div(amount - mean, spread), np.nan)
-    return amount / mean, z
+def _amount_vs(
+    amount: np.ndarray, n: np.ndarray, s1: np.ndarray, s2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ratio to the mean (NaN with no history) and z-score (NaN with under 2 payments):
+    mean = s1 / n, population variance s2 / n - mean**2 (>= 0 despite rounding), spread =
+    its square root floored at ``_STD_FLOOR`` times the mean."""
+    ratio, z = np.empty(len(amount)), np.empty(len(amount))
+    kernels().amount_vs(amount, n, s1, s2, _STD_FLOOR, ratio, z)
+    return ratio, z
+
+
+def _days_since(ctx: _Context, at: np.ndarray) -> np.ndarray:
+    """Days since the payment at pos ``at`` (NaN where ``at`` is -1)."""
+    out = np.empty(ctx.tl.n)
+    kernels().days_since(ctx.t, np.ascontiguousarray(at, dtype=np.int64), _DAY, out)
+    return out
 
 
 def _windows(values: list[str | int] | str | int) -> list[tuple[int, str]]:
@@ -251,22 +263,19 @@ def _windows(values: list[str | int] | str | int) -> list[tuple[int, str]]:
 # ------------------------------------------------------------------------------ families
 def _calendar(ctx: _Context, want: set[str]) -> Columns:
     hour, dow = ctx.local
-    prev = ctx.keyed("customer_id").prev_pos()
-    gap = (ctx.t - ctx.t[np.maximum(prev, 0)]) / NS
     return {
         "hour": hour,
         "is_night": hour < 6,
         "is_weekend": dow >= 5,
-        "cust_secs_since_prev": np.where(prev >= 0, gap, np.nan),
+        "cust_secs_since_prev": ctx.keyed("customer_id").secs_since_prev(),
     }
 
 
 def _customer_velocity(ctx: _Context, want: set[str]) -> Columns:
-    cust = ctx.keyed("customer_id")
+    windows = _windows(ctx.params.customer_windows)
+    counts, sums = ctx.keyed("customer_id").windows([w for w, _ in windows], {"amount": ctx.amount})
     out: Columns = {}
-    for w, suffix in _windows(ctx.params.customer_windows):
-        n = cust.count(w)
-        s = cust.window_sum("amount", ctx.amount, w)
+    for (_, suffix), n, s in zip(windows, counts, sums["amount"], strict=True):
         out |= {
             f"cust_count_{suffix}": n,
             f"cust_sum_{suffix}": s,
@@ -276,20 +285,13 @@ def _customer_velocity(ctx: _Context, want: set[str]) -> Columns:
 
 
 def _customer_history(ctx: _Context, want: set[str]) -> Columns:
-    p, tl, out = ctx.params, ctx.tl, {}
+    p, out = ctx.params, {}
     cust = ctx.keyed("customer_id")
-    amount2 = ctx.amount**2
     ((hw, suffix),) = _windows(p.history_window)
-    lo = tl.lo(hw)
-    n = cust.count(hw)
-    s1 = cust.window_sum("amount", ctx.amount, hw)
-    s2 = cust.window_sum("amount2", amount2, hw)
-    ratio, z = _amount_vs(ctx.amount, n, s1, s2)
-    out[f"cust_amount_ratio_{suffix}"], out[f"cust_amount_z_{suffix}"] = ratio, z
-
-    n_all = cust.count(None)
-    s1_all = cust.window_sum("amount", ctx.amount, None)
-    s2_all = cust.window_sum("amount2", amount2, None)
+    # the history window and all history, each with the sums of amount and amount squared
+    (n, n_all), sums = cust.windows([hw, None], {"amount": ctx.amount, "amount2": ctx.amount**2})
+    (s1, s1_all), (s2, s2_all) = sums["amount"], sums["amount2"]
+    out[f"cust_amount_ratio_{suffix}"], out[f"cust_amount_z_{suffix}"] = _amount_vs(ctx.amount, n, s1, s2)
     out["cust_amount_ratio_all"], out["cust_amount_z_all"] = _amount_vs(ctx.amount, n_all, s1_all, s2_all)
     ((bw, bsuffix),) = _windows(p.burst_window)
     if f"cust_amount_median_ratio_{suffix}" in want or f"cust_max_median_ratio_{bsuffix}" in want:
@@ -302,18 +304,11 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
         ("cust_new_region", "region"),
     ):
         if name in want:
-            pair = ctx.pair_codes("customer_id", column)
-            first = ~pd.Series(pair).duplicated().to_numpy()  # first in pos order
-            out[name] = np.where(pair < 0, np.nan, first)
+            out[name] = cust.first_seen(ctx.codes(column))
 
-    # unusual hour: share of the window's payments within one hour of this time of day.
-    # Counted in (customer, hour) order, where the searches run over nearly sorted keys.
+    # unusual hour: share of the window's payments within one hour of this time of day
     hour, _ = ctx.local
-    by_hour = Keyed(cust.codes * 24 + hour, tl)
-    c, h = np.divmod(by_hour.code_s, 24)
-    lo_s, pos_s = lo[by_hour.perm], by_hour.perm
-    near = np.sum([by_hour.count_at(c * 24 + (h + d) % 24, lo_s, pos_s) for d in (-1, 0, 1)], axis=0)
-    out[f"cust_hour_share_{suffix}"] = _div(by_hour.to_pos(near), n)
+    out[f"cust_hour_share_{suffix}"] = _div(cust.near_hours(hour, hw), n)
 
     if "account_age_days" in want:
         created, missing = ctx.time_column("account_created_at")
@@ -322,10 +317,12 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
 
 
 def _merchant(ctx: _Context, want: set[str]) -> Columns:
-    merch, out = ctx.keyed("merchant_id"), {}
-    for w, suffix in _windows(ctx.params.merchant_windows):
-        out[f"merch_count_{suffix}"] = merch.count(w)
-        out[f"merch_sum_{suffix}"] = merch.window_sum("amount", ctx.amount, w)
+    windows = _windows(ctx.params.merchant_windows)
+    counts, sums = ctx.keyed("merchant_id").windows([w for w, _ in windows], {"amount": ctx.amount})
+    out = {}
+    for (_, suffix), n, s in zip(windows, counts, sums["amount"], strict=True):
+        out[f"merch_count_{suffix}"] = n
+        out[f"merch_sum_{suffix}"] = s
     return out
 
 
@@ -333,49 +330,41 @@ def _merchant_risk(ctx: _Context, want: set[str]) -> Columns:
     """(known frauds + a * rate) / (payments + a) over the window, rate = the same share
     over all merchants in the same window (so it too uses only what was known)."""
     merch, a = ctx.keyed("merchant_id"), ctx.params.risk_smoothing
+    windows = _windows(ctx.params.merchant_windows)
+    seconds = [w for w, _ in windows]
+    counts, _ = merch.windows(seconds)
     out = {}
-    for w, suffix in _windows(ctx.params.merchant_windows):
-        frauds, rate = ctx.merchant_known(w), ctx.global_rate(w)
-        out[f"merch_risk_{suffix}"] = _div(frauds + a * rate, merch.count(w) + a)
+    for (w, suffix), n, frauds in zip(windows, counts, ctx.merchant_known(*seconds), strict=True):
+        out[f"merch_risk_{suffix}"] = _div(frauds + a * ctx.global_rate(w), n + a)
     return out
 
 
 def _customer_fraud_history(ctx: _Context, want: set[str]) -> Columns:
-    tl, cust = ctx.tl, ctx.keyed("customer_id")
+    cust = ctx.keyed("customer_id")
     pos, known_from = ctx.frauds
-    codes = cust.codes[pos]
-    never = np.full(len(pos), tl.n + 1, dtype=np.int64)
-    known = cust.to_pos(interval_count(codes, known_from, never, cust.K, tl.M))
-    last = cust.to_pos(last_started(codes, known_from, pos, cust.K, tl.M))
-    days = (ctx.t - ctx.t[np.maximum(last, 0)]) / _DAY
-    return {
-        "cust_known_frauds": known,
-        "cust_days_since_known_fraud": np.where(last >= 0, days, np.nan),
-    }
+    known, last, _ = started_extremes(cust.codes, cust.codes[pos], known_from, pos)
+    return {"cust_known_frauds": known, "cust_days_since_known_fraud": _days_since(ctx, last)}
 
 
 def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
     p, tl, merch = ctx.params, ctx.tl, ctx.keyed("merchant_id")
-    out = {
-        f"merch_known_frauds_{suffix}": ctx.merchant_known(w)
-        for w, suffix in _windows(p.merchant_fraud_windows)
-    }
-    pos, known_from = ctx.frauds
-    for name, first in (
-        ("merch_days_since_known_fraud", False),
-        ("merch_days_since_first_known_fraud", True),
-    ):
-        # the earliest is the largest of M - 1 - pos: last_started keeps the largest value
-        value = tl.M - 1 - pos if first else pos
-        best = merch.to_pos(last_started(merch.codes[pos], known_from, value, merch.K, tl.M))
-        at = np.where(best >= 0, tl.M - 1 - best, -1) if first else best
-        days = (ctx.t - ctx.t[np.maximum(at, 0)]) / _DAY
-        out[name] = np.where(at >= 0, days, np.nan)
-    # (t - d - w, t - d] is the window d + w less the window d, for payments and frauds alike
+    fraud_windows = _windows(p.merchant_fraud_windows)
     d = parse_duration(p.label_delay)
-    for w, suffix in _windows(p.delayed_risk_windows):
-        frauds = ctx.merchant_known(d + w) - ctx.merchant_known(d)
-        out[f"merch_delayed_risk_{suffix}"] = _div(frauds, merch.count(d + w) - merch.count(d))
+    delayed = _windows(p.delayed_risk_windows)
+    # every window's known frauds in one sweep; (t - d - w, t - d] is the window d + w less
+    # the window d, for payments and frauds alike
+    ctx.merchant_known(*[w for w, _ in fraud_windows], d, *[d + w for w, _ in delayed])
+    out = {f"merch_known_frauds_{suffix}": ctx.merchant_known(w)[0] for w, suffix in fraud_windows}
+    pos, known_from = ctx.frauds
+    _, latest, earliest = started_extremes(merch.codes, merch.codes[pos], known_from, pos)
+    out["merch_days_since_known_fraud"] = _days_since(ctx, latest)
+    out["merch_days_since_first_known_fraud"] = _days_since(ctx, earliest)
+    if delayed:
+        (settled, *spans), _ = merch.windows([d, *[d + w for w, _ in delayed]])
+        (known_settled,) = ctx.merchant_known(d)
+        for (w, suffix), span in zip(delayed, spans, strict=True):
+            (frauds,) = ctx.merchant_known(d + w)
+            out[f"merch_delayed_risk_{suffix}"] = _div(frauds - known_settled, span - settled)
     if {"merch_fraud_streak", "merch_fraud_streak_days", "merch_days_since_clean_payment"} & want:
         out.update(_fraud_streak(ctx, d))
     ((w, suffix),) = _windows(p.merchant_fraud_profile_window)
@@ -387,10 +376,8 @@ def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
         ok = np.isfinite(ratio)
         fpos, start = pos[ok], known_from[ok]
         until = tl.first_at_or_after(ctx.t[fpos] + w * NS)
-        codes = merch.codes[fpos]
-        total = interval_sum(codes, start, until, ratio[ok], merch.K, tl.M)
-        count = interval_count(codes, start, until, merch.K, tl.M)
-        out[name] = merch.to_pos(_div(total, count))
+        total, count = interval_sum(merch.codes, merch.codes[fpos], start, until, ratio[ok])
+        out[name] = _div(total, count)
     return out
 
 
@@ -399,75 +386,36 @@ def _fraud_streak(ctx: _Context, delay: int) -> Columns:
     ``delay`` before, so their labels should be in): its length, the days since its first
     payment, and the days since the latest settled payment not known to be fraud.
 
-    Works in (merchant, pos) order. A settled payment breaks the run at query ``pos`` q
-    unless it is a fraud whose label is known there (``known_from <= q``). Payments that are
-    never known frauds break every run: the latest one before the settled end bounds the
-    search; the frauds after it are searched with a sparse table of their ``known_from``
-    (largest one not yet known at q), in O(log) vectorised steps.
+    Works in (merchant, pos) order (see ``_kernels.fraud_streak``). A settled payment
+    breaks the run at query ``pos`` q unless it is a fraud whose label is known there
+    (``known_from <= q``); payments that are never known frauds break every run.
     """
     tl, merch = ctx.tl, ctx.keyed("merchant_id")
-    n, never = tl.n, tl.n + 1
-    pos_s = merch.perm  # pos of each row in (merchant, pos) order
-    j = np.arange(n)
-    first = merch.key_start()
-    # settled rows of row j's merchant: time <= t - delay, and earlier than j itself
-    settled_pos = tl.first_after(tl.t[pos_s] - delay * NS)
-    hi = np.searchsorted(merch.K, merch.code_s * merch.M + settled_pos, side="left")
-    hi = np.minimum(np.maximum(hi, first), j)
+    never = tl.n + 1
     fpos, known_from = ctx.frauds
-    v = np.full(n, never, dtype=np.int64)  # in (merchant, pos) order: known from this pos
-    v[merch.to_pos(j)[fpos]] = known_from  # to_pos(j)[p]: the (merchant, pos) index of p
-    # latest never-known row before hi (or first - 1)
-    static = np.maximum.accumulate(np.where(v == never, j, -1))
-    b = np.where(hi > first, static[np.maximum(hi - 1, 0)], -1)
-    b = np.maximum(b, first - 1)
-    # known frauds in (b, hi): the latest one not yet known at q breaks the run there
-    f_idx = np.flatnonzero(v != never)
-    if len(f_idx):
-        f_v = v[f_idx]
-        q = pos_s
-        lo_f = np.searchsorted(f_idx, b + 1, side="left")
-        cur = np.searchsorted(f_idx, hi, side="left")
-        levels = [f_v]
-        while (1 << len(levels)) <= len(f_v):
-            prev, step = levels[-1], 1 << (len(levels) - 1)
-            nxt = prev.copy()
-            nxt[:-step] = np.maximum(prev[:-step], prev[step:])
-            levels.append(nxt)
-        for k in range(len(levels) - 1, -1, -1):
-            cand = cur - (1 << k)
-            ok = cand >= lo_f
-            ok &= levels[k][np.maximum(cand, 0)] <= q
-            cur = np.where(ok, cand, cur)
-        b = np.where(cur > lo_f, f_idx[np.maximum(cur - 1, 0)], b)
-    streak = hi - 1 - b
-    t_s = tl.t[pos_s]
-    run_start = t_s[np.minimum(b + 1, n - 1)]
-    clean = t_s[np.maximum(b, 0)]
+    known = np.full(tl.n, never, dtype=np.int64)  # pos order: known as fraud from this pos
+    known[fpos] = known_from
+    streak, run_days, clean_days = (np.empty(tl.n) for _ in range(3))
+    kernels().fraud_streak(
+        merch.off, merch.t_s, merch.perm, merch.in_key_order(known), delay * NS, never, _DAY,
+        streak, run_days, clean_days,
+    )  # fmt: skip
     return {
-        "merch_fraud_streak": merch.to_pos(streak.astype(np.float64)),
-        "merch_fraud_streak_days": merch.to_pos(np.where(streak > 0, (t_s - run_start) / _DAY, np.nan)),
-        "merch_days_since_clean_payment": merch.to_pos(np.where(b >= first, (t_s - clean) / _DAY, np.nan)),
+        "merch_fraud_streak": merch.to_pos(streak),
+        "merch_fraud_streak_days": merch.to_pos(run_days),
+        "merch_days_since_clean_payment": merch.to_pos(clean_days),
     }
 
 
 def _ring(ctx: _Context, want: set[str]) -> Columns:
-    tl, p, out = ctx.tl, ctx.params, {}
+    p, out = ctx.params, {}
     if any(n.startswith("device_customers_") for n in want):
         ((dw, dsuffix),) = _windows(p.device_window)
-        lo = tl.lo(dw)
         device = ctx.keyed("device_id")
-        pair = ctx.keyed("device_id", "customer_id")
-        # a payment j by customer c on device d keeps c among d's customers for the later
-        # queries of d while it is c's latest payment on d and within the window:
-        # pos in [j + 1, min(next payment of (d, c) + 1, first pos at or after t_j + w))
-        j = np.flatnonzero(~device.missing)
-        until = np.minimum(pair.next_pos(tl.n)[j] + 1, tl.first_at_or_after(ctx.t[j] + dw * NS))
-        seen = device.to_pos(interval_count(device.codes[j], j + 1, until, device.K, tl.M))
-        me = pair.prev_pos() >= lo  # this customer is among them: do not count them
-        out[f"device_customers_{dsuffix}"] = np.where(device.missing, np.nan, seen - me)
+        seen = device.distinct_others(ctx.codes("customer_id"), dw)
+        out[f"device_customers_{dsuffix}"] = np.where(device.missing, np.nan, seen)
     ((pw, psuffix),) = _windows(p.pair_window)
-    out[f"pair_count_{psuffix}"] = ctx.keyed("customer_id", "merchant_id").count(pw)
+    out[f"pair_count_{psuffix}"] = ctx.keyed("customer_id").count_same(ctx.codes("merchant_id"), pw)
     out["is_round_amount"] = np.abs(ctx.amount - _ROUND_TO * np.round(ctx.amount / _ROUND_TO)) < _ROUND_TOL
     return out
 
@@ -556,9 +504,10 @@ def build_features(
         if unknown:
             raise FeatureError(f"unknown or disabled feature(s) {', '.join(unknown[:5])}")
     index = pd.Index(tx["transaction_id"], name="transaction_id")
-    # one float64 block, filled column by column: no second copy when the frame is built;
-    # NaN to start with, so a column no family wrote can never be stale memory
-    block = np.full((len(names), len(tx)), np.nan, dtype=np.float64)
+    # one float64 block, filled column by column: no second copy when the frame is built.
+    # Not initialised: every column is written below or the call fails (unwritten names are
+    # an error), so stale memory never gets out, and fresh pages are touched only once
+    block = np.empty((len(names), len(tx)), dtype=np.float64)
     if len(tx) == 0:
         return pd.DataFrame(block.T, index=index, columns=names, copy=False)
     ctx = _Context(tx, params, given)
@@ -576,7 +525,6 @@ def build_features(
             if name in slot:
                 block[slot[name]] = values if row is None else values[row]
                 written[name] = family
-        ctx.forget_windows()
     unwritten = [n for n in names if n not in written]
     if unwritten:
         raise FeatureError(
@@ -607,6 +555,8 @@ def _check_emitted(name: str, family: str, specs: dict, written: dict[str, str])
 def _check_finite(block: np.ndarray, names: list[str], index: pd.Index) -> None:
     """No feature is ever +-inf: validated amounts are bounded (``data.amount_min`` ..
     ``data.amount_max``), so an infinity is a defect here, never a value to hand a model."""
+    if not kernels().any_infinite(np.ascontiguousarray(block, dtype=np.float64)):
+        return
     inf = np.isinf(block)
     if inf.any():
         col, row = (int(i[0]) for i in np.nonzero(inf))
