@@ -72,7 +72,7 @@ def step_simulate(size: float, data: Path) -> dict:
     customers = round(CUSTOMERS * size)
     shards = max(1, round(customers * 332 / ROWS_PER_SHARD))
     _, summary = write_shards(SimulateParams(n_customers=customers), str(data), shards=shards, progress=False)
-    return {"rows": int(summary.n), "shards": shards}
+    return {"rows": len(summary), "shards": shards}
 
 
 def step_features(engine: str, data: Path, work: Path) -> dict:

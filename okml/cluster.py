@@ -78,6 +78,7 @@ def cluster(params: DaskParams, quiet: bool = False) -> Iterator[Any]:
         "distributed.scheduler.worker-ttl": None,
         "dataframe.convert-string": False,  # keep okml's dtypes as they are
         "distributed.admin.system-monitor.gil.enabled": False,
+        "dataframe.shuffle.method": params.shuffle,
     }
     # the scheduler of a LocalCluster runs here: its notes on every shuffle are not news
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
@@ -122,7 +123,15 @@ def cluster(params: DaskParams, quiet: bool = False) -> Iterator[Any]:
                 local.close()
 
 
-WORKER_MODULES = ("pandas", "pyarrow", "dask.dataframe", "distributed.shuffle", "okml.features")
+WORKER_MODULES = (
+    "pandas",
+    "pyarrow",
+    "dask.dataframe",
+    "distributed.shuffle",
+    "pandera",  # imported lazily by okml.schema: two threads importing it can deadlock
+    "okml.data.partitioned",
+    "okml.features.distributed",
+)
 
 
 def _import_modules(names: tuple[str, ...]) -> None:

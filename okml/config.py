@@ -536,6 +536,11 @@ class DaskParams(_Section):
         1_000_000, ge=1000, description="rows per partition when okml repartitions (shuffles) data"
     )
     connect_timeout: int = Field(10, ge=1, description="seconds to wait for compute.dask.address")
+    shuffle: Literal["tasks", "p2p"] = Field(
+        "tasks",
+        description="how partitions are shuffled: tasks (fastest here, spills with worker memory) or "
+        "p2p (peer-to-peer through disk, for shuffles far larger than the cluster's memory)",
+    )
 
 
 class ComputeParams(_Section):

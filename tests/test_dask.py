@@ -52,8 +52,10 @@ def _assert_same_features(got: pd.DataFrame, want: pd.DataFrame) -> None:
     assert diff <= 1e-9, diff
 
 
-@pytest.mark.parametrize("windows", ["default", "tiny"])
-def test_features_equal_local_engine_with_split_and_hot_entities(client, tx, windows) -> None:
+@pytest.mark.parametrize(
+    ("windows", "shuffle"), [("default", "tasks"), ("tiny", "tasks"), ("default", "p2p")]
+)
+def test_features_equal_local_engine_with_split_and_hot_entities(client, tx, windows, shuffle) -> None:
     # one merchant takes 30% of the payments (a hot entity, one large partition); rows are
     # shuffled over 7 input partitions, so every customer and merchant starts split up
     rng = np.random.default_rng(0)
@@ -68,7 +70,8 @@ def test_features_equal_local_engine_with_split_and_hot_entities(client, tx, win
         )  # fmt: skip
     want = build_features(tx, params)
     ddf = dd.from_pandas(tx.sample(frac=1.0, random_state=1), npartitions=7)
-    got = feature_table(enrich(ddf, params, npartitions=5), params).compute()
+    with dask.config.set({"dataframe.shuffle.method": shuffle}):
+        got = feature_table(enrich(ddf, params, npartitions=5), params).compute()
     assert len(got) == len(tx) and got["transaction_id"].is_unique
     _assert_same_features(got.drop(columns="timestamp"), want)
 

@@ -25,6 +25,7 @@ local engine in ``tests/test_dask.py`` (same NaN pattern, values within 1e-9).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from okml.config import FeatureParams
 from okml.errors import FeatureError
 from okml.features.engine import build_features, intermediates, rate_windows
 from okml.features.registry import feature_names, registry
+from okml.schema import REQUIRED
 
 PREFIX = "__f_"  # carried feature columns ("amount" is a feature and an input column)
 _MEDIAN = "__median_ratio"
@@ -141,16 +143,27 @@ def _finish(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------- graph
-def enrich(ddf: Any, params: FeatureParams, npartitions: int | None = None) -> Any:
+def inputs(params: FeatureParams, columns: list[str]) -> list[str]:
+    """The input columns the features of ``columns`` read (what the passes carry)."""
+    specs = registry(params)
+    need = set(REQUIRED) | {c for n in feature_names(params, columns) for c in specs[n].needs}
+    need |= {"is_fraud", "label_time"} & set(columns)  # label events, read by fraud families
+    return [c for c in columns if c in need]
+
+
+def enrich(ddf: Any, params: FeatureParams, npartitions: int | None = None, keep: Sequence[str] = ()) -> Any:
     """The transactions of ``ddf`` (validated canonical partitions, any order) with every
     feature of :func:`okml.features.feature_names` added as a float64 column, lazily.
 
+    Only the input columns the features read travel through the shuffles, plus ``keep``.
     Partitions come out grouped by the last pass's entity (device, else merchant), in no
     particular order; feature columns keep their registry names, after the input columns.
     """
     import dask
     import dask.dataframe as dd
 
+    wanted = inputs(params, list(ddf.columns))
+    ddf = ddf[wanted + [c for c in keep if c in ddf.columns and c not in wanted]]
     columns = list(ddf.columns)
     names = feature_names(params, columns)
     passes = plan(params, columns)

@@ -237,7 +237,7 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
 
         t0 = time.perf_counter()
         n = n_partitions(fp["data.rows"], ddf, params, client)
-        enriched = enrich(ddf, params.features, n)
+        enriched = enrich(ddf, params.features, n, keep=["fraud_type"])
         ts = enriched["timestamp"]
         window = enriched[(ts >= fold.train_start) & (ts < fold.test_end)]
         keep = [c for c in window.columns if c in _TX_COLUMNS or c in names or c == "fraud_type"]
@@ -329,7 +329,8 @@ def scored_frame_dask(
     if history is not None:
         parts.insert(0, history.assign(**{NEW: False}))
     combined = dd.concat(parts) if len(parts) > 1 else parts[0]
-    enriched = enrich(combined, fparams, n)
+    # the scored file carries the payments' context columns (merchant name, channel, ...)
+    enriched = enrich(combined, fparams, n, keep=list(combined.columns))
     rows = enriched[enriched[NEW]]
     rows = rows.assign(**{DAY: rows["timestamp"].dt.strftime("%Y-%m-%d")})
     by_day = rows.shuffle(DAY, npartitions=n)
@@ -424,7 +425,8 @@ def fold_windows_dask(params: Params, quiet: bool = False) -> tuple[pd.DataFrame
         folds = make_folds(pd.Series(pd.to_datetime([fp["data.start"], fp["data.end"]])), params.split)
         start, end = min(f.train_start for f in folds), max(f.test_end for f in folds)
         names = feature_names(params.features, list(ddf.columns))
-        enriched = enrich(ddf, params.features, n_partitions(fp["data.rows"], ddf, params, client))
+        n = n_partitions(fp["data.rows"], ddf, params, client)
+        enriched = enrich(ddf, params.features, n, keep=list(ddf.columns))
         ts = enriched["timestamp"]
         write_dataset(enriched[(ts >= start) & (ts < end)], tmp, "features", quiet)
         window = cluster.step("features", lambda: _read(tmp).compute())
