@@ -19,6 +19,7 @@ from okml.features._timeline import (
     Keyed,
     Timeline,
     interval_count,
+    interval_share,
     interval_sum,
     started_extremes,
 )
@@ -52,35 +53,69 @@ def test_group_rows_is_a_stable_sort_by_key(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_window_lo_is_the_first_row_inside(seed: int) -> None:
-    t, _, _, _ = _data(seed)
-    for width in (60 * NS, 3600 * NS, 86400 * NS, 10 * 86400 * NS):
-        assert np.array_equal(K.window_lo(t, width), np.searchsorted(t, t - width, side="right"))
+def test_window_starts_are_the_first_row_of_the_key_inside(seed: int) -> None:
+    t, codes, _, _ = _data(seed)
+    keyed = Keyed(codes, Timeline(t, pd.Series(np.arange(len(t)))))
+    for seconds in (60, 3600, 86400, None):
+        start = keyed.starts(seconds)
+        for i in range(len(t)):
+            rows = _earlier(t, codes, i, None if seconds is None else seconds * NS)
+            assert keyed.rank[i] - start[keyed.rank[i]] == len(rows)
+            if len(rows):
+                assert keyed.perm[start[keyed.rank[i]]] == rows[0]
+
+
+def test_interval_share_over_the_rows_in_the_window() -> None:
+    t, _, _, rng = _data(0)
+    n = len(t)
+    ev_pos, _, start, end = _events(rng, n, 1)
+    got = interval_share(Timeline(t, pd.Series(np.arange(n))), 3600, start, end)
+    for q in range(n):
+        rows = (np.arange(n) < q) & (t > t[q] - 3600 * NS)
+        live = ((start <= q) & (q < end)).sum()
+        assert got[q] == (live / rows.sum() if rows.any() else 0.0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_window_counts_and_sums_match_brute_force_and_pandas_cumsum(seed: int) -> None:
     t, codes, values, _ = _data(seed)
     keyed = Keyed(codes, Timeline(t, pd.Series(np.arange(len(t)))))
-    seconds = [60, 3600, 86400, None]
-    counts, sums = keyed.windows(seconds, {"v": values, "v2": values**2})
     # the sums the engine computed before: differences of pandas' (Kahan) group cumsum
     incl = pd.Series(values[keyed.perm]).groupby(codes[keyed.perm], sort=False).cumsum().to_numpy()
     excl = np.concatenate([[0.0], incl[:-1]])
     excl[keyed.off[:-1][np.diff(keyed.off) > 0]] = 0.0
-    for w, s in enumerate(seconds):
+    for s in (60, 3600, 86400, None):
         width = None if s is None else s * NS
+        count, total = keyed.count_sum(s, "v", values)
         for i in range(len(t)):
             rows = _earlier(t, codes, i, width)
-            assert counts[w][i] == len(rows)
-            assert sums["v"][w][i] == pytest.approx(values[rows].sum(), rel=1e-9, abs=1e-6)
+            assert count[i] == len(rows)
+            assert total[i] == pytest.approx(values[rows].sum(), rel=1e-9, abs=1e-6)
             r = keyed.rank[i]
-            start = r - len(rows)
-            assert sums["v"][w][i] == excl[r] - excl[start]  # bit for bit
-    # a second request reuses what was computed, and adds only what is missing
-    again, more = keyed.windows([3600, 7200], {"v": values})
-    assert again[0] is counts[1]
-    assert more["v"][0] is sums["v"][1]
+            assert total[i] == excl[r] - excl[r - len(rows)]  # bit for bit
+        # known windows are kept: asked again, the same arrays
+        assert keyed.count(s) is count and keyed.count_sum(s, "v", values)[1] is total
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ratio_and_z_over_the_window_and_all_history(seed: int) -> None:
+    t, codes, _, rng = _data(seed, n=400)
+    values = np.round(rng.exponential(50.0, len(t)), 2)  # prefix sums of like sizes: no cancellation
+    keyed = Keyed(codes, Timeline(t, pd.Series(np.arange(len(t)))))
+    ratio, z, ratio_all, z_all = keyed.ratio_z("v", values, 3600, 0.01, [None] * 4)
+    for i in range(len(t)):
+        for width, r_got, z_got in ((3600 * NS, ratio, z), (None, ratio_all, z_all)):
+            past = values[_earlier(t, codes, i, width)]
+            if not len(past):
+                assert np.isnan(r_got[i]) and np.isnan(z_got[i])
+                continue
+            mean = past.mean()
+            assert r_got[i] == pytest.approx(values[i] / mean, rel=1e-9)
+            if len(past) < 2:
+                assert np.isnan(z_got[i])
+            else:
+                spread = max(past.std(), 0.01 * mean)
+                assert z_got[i] == pytest.approx((values[i] - mean) / spread, rel=1e-6, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -90,14 +125,17 @@ def test_near_hours_pair_counts_distinct_others_and_first_seen(seed: int) -> Non
     hours = rng.integers(0, 24, len(t))
     other = rng.integers(-1, 5, len(t))
     width = 3600
-    near = keyed.near_hours(hours, width)
+    share = keyed.near_hour_share(hours, width)
     same = keyed.count_same(other, width)
     distinct = keyed.distinct_others(other, width)
     first = keyed.first_seen(other)
     for i in range(len(t)):
         rows = _earlier(t, codes, i, width * NS)
         apart = np.minimum((hours[rows] - hours[i]) % 24, (hours[i] - hours[rows]) % 24)
-        assert near[i] == (apart <= 1).sum()
+        if len(rows):
+            assert share[i] == (apart <= 1).sum() / len(rows)
+        else:
+            assert np.isnan(share[i])
         assert same[i] == (other[rows] == other[i]).sum()
         assert distinct[i] == len(set(other[rows]) - {other[i]})
         before = _earlier(t, codes, i, None)
@@ -133,7 +171,7 @@ def test_interval_counts_sums_and_started_extremes(seed: int) -> None:
     ev_pos, ev_codes, start, end = _events(rng, n, keys)
     end2 = start + 7
     value = rng.normal(0, 1e3, len(start)) * rng.choice([1.0, 1e12], len(start))
-    c1, c2 = interval_count(codes, ev_codes, start, [end, end2])
+    c1, c2 = (interval_count(codes, ev_codes, start, e) for e in (end, end2))
     total, count = interval_sum(codes, ev_codes, start, end, value)
     n_started, largest, smallest = started_extremes(codes, ev_codes, start, ev_pos)
     for q in range(n):
@@ -188,7 +226,7 @@ def test_fraud_streak_matches_the_definition(seed: int) -> None:
     day = 86400 * NS
     delay = 60 * 60 * NS
     K.fraud_streak(
-        keyed.off, keyed.t_s, keyed.perm, keyed.in_key_order(known), delay, never, day,
+        keyed.off, keyed.starts(delay // NS), keyed.t_s, keyed.perm, keyed.in_key_order(known), never, day,
         streak, run_days, clean_days,
     )  # fmt: skip
     streak, run_days, clean_days = (keyed.to_pos(a) for a in (streak, run_days, clean_days))
@@ -208,27 +246,21 @@ def test_calendar_matches_pandas() -> None:
     assert np.array_equal(hour, idx.hour) and np.array_equal(dow, idx.day_of_week)
 
 
-def test_divide_and_amount_vs_give_numpys_numbers() -> None:
+def test_divide_and_smoothed_share_give_numpys_numbers() -> None:
     rng = np.random.default_rng(0)
     m = 5000
     n = rng.integers(0, 5, m).astype(np.float64)
-    amount = np.round(rng.exponential(80.0, m), 2)
-    s1 = n * rng.choice([amount.mean(), 10.0], m) * rng.normal(1, 0.1, m)
-    s2 = s1**2 / np.maximum(n, 1) * rng.choice([1.0, 1.0 + 1e-15, 1.3], m)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(n == 0, np.nan, s1 / n)
-        var = np.maximum(np.where(n == 0, np.nan, s2 / n) - mean**2, 0.0)
-        spread = np.maximum(np.sqrt(var), 0.01 * mean)
-        z = np.where((n >= 2) & (spread != 0), (amount - mean) / spread, np.nan)
-        ratio = amount / mean
-    got_ratio, got_z = np.empty(m), np.empty(m)
-    K.amount_vs(amount, n, s1, s2, 0.01, got_ratio, got_z)
-    assert np.array_equal(got_ratio, ratio, equal_nan=True)
-    assert np.array_equal(got_z, z, equal_nan=True)
+    k = np.minimum(rng.integers(0, 3, m), n)
+    g = rng.random(m) * rng.choice([0.0, 1.0], m)
     out = np.empty(m)
-    K.divide(s1, n, out)
+    K.divide(k, n, out)
     with np.errstate(divide="ignore", invalid="ignore"):
-        assert np.array_equal(out, np.where(n == 0, np.nan, s1 / n), equal_nan=True)
+        assert np.array_equal(out, np.where(n == 0, np.nan, k / n), equal_nan=True)
+    for a in (0.0, 2.0):
+        K.smoothed_share(k, g, n, a, out)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want = np.where(n + a == 0, np.nan, (k + a * g) / (n + a))
+        assert np.array_equal(out, want, equal_nan=True)
 
 
 def test_any_infinite() -> None:

@@ -6,17 +6,18 @@ Two orders of rows appear. *pos order* is the global order (timestamp, transacti
 ``rank[i]``, and key group ``g`` holds ``off[g]:off[g + 1]`` (:func:`group_rows`, a
 counting sort). Group ``g`` is key code ``g - 1``: code ``-1`` (a missing key) is group 0.
 
-* Pos-order kernels walk the rows once and keep a little state per key: how many of the
-  key's rows they have met (which gives each row's key-order slot), and per window a
-  pointer to the key's first row still inside it. Rows a window has dropped are never
-  looked at again (two pointers), and outputs are written in pos order, sequentially.
-* Key-order kernels need a structure per key (a sorted buffer, a monotone deque, an hour
-  histogram, a table of who is in the window); they run one key at a time on key-ordered
-  inputs and their outputs go back to pos order with one scatter per column.
+A row's trailing window of width ``w`` (ns) holds the earlier rows of its key with time
+``> t - w``: in key order the rows just before it, from ``start[r]`` (:func:`window_starts`,
+two pointers over each key's rows; a negative width means all earlier rows of the key).
 
-Windows follow :mod:`okml.features.engine`: row ``j`` is in row ``i``'s window of width
-``w`` (ns) when it is an earlier row of the same key with ``t_j > t_i - w``; a negative
-width means all earlier rows of the key.
+* Key-order kernels walk one key at a time, sequentially, with what they need per key: a
+  sorted buffer (median), a monotone deque (maximum), an hour histogram, a table of who is
+  in the window. Their outputs go back to pos order with one scatter per column.
+* Pos-order kernels walk the rows in order and look up each row's slot ``rank[i]`` in
+  key-ordered arrays (window starts, prefix sums), whose accesses stay near each key's
+  latest rows; they write their outputs sequentially, straight into the feature table.
+* Sweeps walk the rows in order adding events (known frauds) as they start and removing
+  them as they end, with a counter per key.
 
 Compiled with ``cache=True`` (the machine code is stored next to this file, or under
 ``NUMBA_CACHE_DIR``, so a new process loads it in milliseconds) and ``nogil=True``;
@@ -61,75 +62,132 @@ def group_rows(codes: np.ndarray, n_keys: int, t: np.ndarray) -> tuple:
 
 
 @_jit
-def window_lo(t: np.ndarray, width: int) -> np.ndarray:
-    """Per row, the first pos with time > t - width (``t`` sorted)."""
-    n = t.shape[0]
-    lo = np.empty(n, dtype=np.int64)
-    p = 0
-    for i in range(n):
-        edge = t[i] - width
-        while p < n and t[p] <= edge:
-            p += 1
-        lo[i] = p
-    return lo
+def window_starts(off: np.ndarray, t_s: np.ndarray, width: int) -> np.ndarray:
+    """Key order: per row, the first row of its key inside its window (time > t - width),
+    itself if none is; the key's first row for a negative width."""
+    start = np.empty(t_s.shape[0], dtype=np.int64)
+    for g in range(off.shape[0] - 1):
+        p = off[g]
+        for r in range(off[g], off[g + 1]):
+            if width >= 0:
+                edge = t_s[r] - width
+                while p < r and t_s[p] <= edge:
+                    p += 1
+            start[r] = p
+    return start
+
+
+@_jit
+def prefix_sums(off: np.ndarray, v_s: np.ndarray) -> np.ndarray:
+    """Key order: per row, the sum of ``v_s`` (key order) over the earlier rows of its key,
+    accumulated with Kahan compensation exactly as pandas' ``groupby().cumsum()`` does.
+    Sums restart at each key, so other keys' rows cannot change them in the last bit; a
+    window's sum is the difference of two of them."""
+    cum = np.empty(v_s.shape[0])
+    for g in range(off.shape[0] - 1):
+        acc, comp = 0.0, 0.0
+        for r in range(off[g], off[g + 1]):
+            cum[r] = acc
+            y = v_s[r] - comp
+            s = acc + y
+            comp = (s - acc) - y
+            acc = s
+    return cum
 
 
 # ------------------------------------------------------------------ pos-order kernels
 @_jit
-def window_stats(
+def window_count_sum(
+    rank: np.ndarray, start: np.ndarray, cum: np.ndarray, count: np.ndarray, total: np.ndarray
+) -> None:
+    """Per row (pos order): ``count``, the earlier rows of its key in the window (``start``:
+    the key-order window starts), and when ``cum`` (key-order prefix sums) is not empty,
+    ``total``, the sum of the values over them."""
+    with_sum = cum.shape[0] > 0
+    for i in range(rank.shape[0]):
+        r = rank[i]
+        p = start[r]
+        count[i] = r - p
+        if with_sum:
+            total[i] = cum[r] - cum[p]
+
+
+@_jit
+def _ratio_z(amount: float, n: int, s1: float, s2: float, floor: float) -> tuple[float, float]:
+    """Ratio of ``amount`` to the mean ``s1 / n`` (NaN for ``n == 0``) and z-score against
+    the population standard deviation from ``s2 / n`` (>= 0 despite rounding), floored at
+    ``floor`` times the mean (NaN for ``n < 2``); numpy's numbers for the same formulas."""
+    if n == 0:
+        return np.nan, np.nan
+    mean = s1 / n
+    var = s2 / n - mean * mean
+    if var < 0:  # NaN stays NaN, as with np.maximum
+        var = 0.0
+    spread = np.sqrt(var)
+    low = floor * mean
+    if spread < low or np.isnan(low):
+        spread = low
+    z = (amount - mean) / spread if n >= 2 and spread != 0 else np.nan
+    return amount / mean, z
+
+
+@_jit
+def ratio_z(
     codes: np.ndarray,
     off: np.ndarray,
-    t: np.ndarray,
-    widths: np.ndarray,
+    rank: np.ndarray,
+    start: np.ndarray,
     values: np.ndarray,
-    need: np.ndarray,
-    counts: np.ndarray,
-    sums: np.ndarray,
+    cum: np.ndarray,
+    cum2: np.ndarray,
+    floor: float,
+    ratio: np.ndarray,
+    z: np.ndarray,
+    ratio_all: np.ndarray,
+    z_all: np.ndarray,
 ) -> None:
-    """Per row (pos order) and window ``w``: ``counts[w]``, the key's rows in the window,
-    and where ``need[w, k]``, ``sums[w, k]``, the sum of ``values[k]`` over them.
-
-    A sum is the difference of two exclusive prefix sums of the key's rows, accumulated
-    with Kahan compensation exactly as pandas' ``groupby().cumsum()`` does; prefix sums
-    restart at each key, so other keys' rows cannot change a sum in the last bit.
-    """
-    n = t.shape[0]
-    n_w, m = widths.shape[0], values.shape[0]
-    groups = off.shape[0] - 1
-    fill = off[:-1].copy()
-    ptr = np.empty((groups, n_w), dtype=np.int64)
-    for g in range(groups):
-        ptr[g, :] = off[g]
-    acc = np.zeros((groups, m))
-    comp = np.zeros((groups, m))
-    t_s = np.empty(n, dtype=np.int64)  # times in key order, filled as rows are met
-    cum = np.empty((n, m))  # exclusive prefix sums in key order
-    for i in range(n):
-        g = codes[i] + 1
-        r = fill[g]
-        fill[g] = r + 1
-        ti = t[i]
-        t_s[r] = ti
-        for k in range(m):
-            a = acc[g, k]
-            cum[r, k] = a
-            y = values[k, i] - comp[g, k]
-            s = a + y
-            comp[g, k] = (s - a) - y
-            acc[g, k] = s
-        for w in range(n_w):
-            p = ptr[g, w]
-            if widths[w] >= 0:
-                edge = ti - widths[w]
-                while p < r and t_s[p] <= edge:
-                    p += 1
-                ptr[g, w] = p
-            counts[w, i] = r - p
-            for k in range(m):
-                if need[w, k]:
-                    sums[w, k, i] = cum[r, k] - cum[p, k]
+    """Per row (pos order), :func:`_ratio_z` of its value against the earlier rows of its
+    key in the window (``start``: key-order window starts; into ``ratio``, ``z``) and
+    against all of them (``ratio_all``, ``z_all``); ``cum`` and ``cum2`` are the key-order
+    prefix sums of the values and of their squares."""
+    for i in range(rank.shape[0]):
+        r = rank[i]
+        p = start[r]
+        ratio[i], z[i] = _ratio_z(values[i], r - p, cum[r] - cum[p], cum2[r] - cum2[p], floor)
+        a = off[codes[i] + 1]
+        ratio_all[i], z_all[i] = _ratio_z(values[i], r - a, cum[r] - cum[a], cum2[r] - cum2[a], floor)
 
 
+@_jit
+def interval_share(
+    t: np.ndarray,
+    width: int,
+    ev_start: np.ndarray,
+    by_start: np.ndarray,
+    ev_end: np.ndarray,
+    by_end: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Per row ``q``: the events (any key) whose interval ``[ev_start, ev_end)`` holds
+    ``q``, over the earlier rows with time > t - width; 0 where there are none. One sweep
+    (``by_start``, ``by_end``: the events in order of start, of end) and one pointer."""
+    n_ev = ev_start.shape[0]
+    active = 0
+    s, e, p = 0, 0, 0
+    for q in range(t.shape[0]):
+        while s < n_ev and ev_start[by_start[s]] <= q:
+            active += ev_start[by_start[s]] < ev_end[by_start[s]]
+            s += 1
+        while e < n_ev and ev_end[by_end[e]] <= q:
+            active -= ev_start[by_end[e]] < ev_end[by_end[e]]
+            e += 1
+        edge = t[q] - width
+        while p < q and t[p] <= edge:
+            p += 1
+        out[q] = active / (q - p) if q > p else 0.0
+
+
+# ----------------------------------------------------------------- sweeps, elementwise
 @_jit
 def secs_since_prev(codes: np.ndarray, n_keys: int, t: np.ndarray, ns: int, out: np.ndarray) -> None:
     """Per row, seconds since the previous row of its key (NaN for the first)."""
@@ -143,7 +201,7 @@ def secs_since_prev(codes: np.ndarray, n_keys: int, t: np.ndarray, ns: int, out:
 
 
 @_jit
-def interval_counts(
+def interval_count(
     codes: np.ndarray,
     n_keys: int,
     ev_codes: np.ndarray,
@@ -153,29 +211,26 @@ def interval_counts(
     by_end: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """Per row ``q`` (pos order) and column ``w`` of ``ev_end``: ``out[w, q]``, the events of
-    q's key whose interval ``[ev_start, ev_end[w])`` holds ``q``, in one sweep over the rows
-    (``by_start``, ``by_end[w]``: the events in order of start, of end)."""
-    n_w, n_ev = ev_end.shape
-    active = np.zeros((n_keys + 1, n_w), dtype=np.int64)
+    """Per row ``q`` (pos order), the events of its key whose interval ``[ev_start,
+    ev_end)`` holds ``q``, in one sweep over the rows that adds events as they start and
+    removes them as they end (``by_start``, ``by_end``: the events in order of start, of
+    end)."""
+    n_ev = ev_start.shape[0]
+    active = np.zeros(n_keys + 1, dtype=np.int64)
     s = 0
-    e = np.zeros(n_w, dtype=np.int64)
+    e = 0
     for q in range(codes.shape[0]):
         while s < n_ev and ev_start[by_start[s]] <= q:
             k = by_start[s]
-            for w in range(n_w):
-                if ev_start[k] < ev_end[w, k]:
-                    active[ev_codes[k] + 1, w] += 1
+            if ev_start[k] < ev_end[k]:
+                active[ev_codes[k] + 1] += 1
             s += 1
-        for w in range(n_w):
-            while e[w] < n_ev and ev_end[w, by_end[w, e[w]]] <= q:
-                k = by_end[w, e[w]]
-                if ev_start[k] < ev_end[w, k]:  # then it has started: ev_start < q
-                    active[ev_codes[k] + 1, w] -= 1
-                e[w] += 1
-        g = codes[q] + 1
-        for w in range(n_w):
-            out[w, q] = active[g, w]
+        while e < n_ev and ev_end[by_end[e]] <= q:
+            k = by_end[e]
+            if ev_start[k] < ev_end[k]:  # then it has started: ev_start < q
+                active[ev_codes[k] + 1] -= 1
+            e += 1
+        out[q] = active[codes[q] + 1]
 
 
 @_jit
@@ -282,33 +337,11 @@ def divide(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
 
 
 @_jit
-def amount_vs(
-    amount: np.ndarray,
-    n: np.ndarray,
-    s1: np.ndarray,
-    s2: np.ndarray,
-    floor: float,
-    ratio: np.ndarray,
-    z: np.ndarray,
-) -> None:
-    """Ratio of ``amount`` to the mean ``s1 / n`` (NaN for ``n == 0``) and z-score against
-    the population standard deviation from ``s2 / n``, floored at ``floor`` times the mean
-    (NaN for ``n < 2``): the engine's ``_amount_vs``, one pass."""
-    for i in range(amount.shape[0]):
-        if n[i] == 0:
-            ratio[i] = np.nan
-            z[i] = np.nan
-            continue
-        mean = s1[i] / n[i]
-        var = s2[i] / n[i] - mean * mean
-        if var < 0:  # rounding; NaN stays NaN, as with np.maximum
-            var = 0.0
-        spread = np.sqrt(var)
-        low = floor * mean
-        if spread < low or np.isnan(low):
-            spread = low
-        ratio[i] = amount[i] / mean
-        z[i] = (amount[i] - mean) / spread if n[i] >= 2 and spread != 0 else np.nan
+def smoothed_share(k: np.ndarray, g: np.ndarray, n: np.ndarray, a: float, out: np.ndarray) -> None:
+    """``(k + a * g) / (n + a)``, NaN where ``n + a`` is 0."""
+    for i in range(k.shape[0]):
+        den = n[i] + a
+        out[i] = (k[i] + a * g[i]) / den if den != 0 else np.nan
 
 
 @_jit
@@ -333,28 +366,24 @@ def any_infinite(block: np.ndarray) -> bool:
 
 # ------------------------------------------------------------------ key-order kernels
 @_jit
-def recent_median(off: np.ndarray, t_s: np.ndarray, v_s: np.ndarray, width: int, most: int) -> np.ndarray:
+def recent_median(off: np.ndarray, start: np.ndarray, v_s: np.ndarray, most: int) -> np.ndarray:
     """Key order: median of ``v_s`` (no NaN) over the latest ``most`` rows of the window
-    (the mean of the two middle ones for an even count; NaN with none).
+    (``start``: the window starts; the mean of the two middle ones for an even count; NaN
+    with none).
 
     Each key keeps its window's values in a sorted buffer: a row's value goes in after its
     own median is read, and values that leave the window (too old, or more than ``most``
     back) come out; each step moves at most ``most`` values.
     """
-    n = t_s.shape[0]
+    n = v_s.shape[0]
     out = np.empty(n)
-    buf = np.empty(max(most, 1))
+    buf = np.empty(most + 1)  # up to `most` values of the window, and the row's own
     for g in range(off.shape[0] - 1):
         a, b = off[g], off[g + 1]
-        p = a  # first row of the time window
         lo = a  # first row in the buffer
         size = 0
         for r in range(a, b):
-            if width >= 0:
-                edge = t_s[r] - width
-                while p < r and t_s[p] <= edge:
-                    p += 1
-            keep = max(p, r - most)
+            keep = max(start[r], r - most)
             while lo < keep:  # drop v_s[lo]: find one equal value and close the gap
                 x = v_s[lo]
                 j, top = 0, size
@@ -380,21 +409,17 @@ def recent_median(off: np.ndarray, t_s: np.ndarray, v_s: np.ndarray, width: int,
 
 
 @_jit
-def window_max(off: np.ndarray, t_s: np.ndarray, v_s: np.ndarray, width: int) -> np.ndarray:
-    """Key order: the largest ``v_s`` (no NaN) in the window, NaN with none (a monotone
-    deque of row indices whose values decrease)."""
-    n = t_s.shape[0]
+def window_max(off: np.ndarray, start: np.ndarray, v_s: np.ndarray) -> np.ndarray:
+    """Key order: the largest ``v_s`` (no NaN) in the window (``start``: the window
+    starts), NaN with none; a monotone deque of row indices whose values decrease."""
+    n = v_s.shape[0]
     out = np.empty(n)
     dq = np.empty(n, dtype=np.int64)
     for g in range(off.shape[0] - 1):
         a, b = off[g], off[g + 1]
-        p, head, tail = a, a, a  # the deque is dq[head:tail], inside a's slice of dq
+        head, tail = a, a  # the deque is dq[head:tail], inside a's slice of dq
         for r in range(a, b):
-            if width >= 0:
-                edge = t_s[r] - width
-                while p < r and t_s[p] <= edge:
-                    p += 1
-            while head < tail and dq[head] < p:
+            while head < tail and dq[head] < start[r]:
                 head += 1
             out[r] = v_s[dq[head]] if head < tail else np.nan
             while head < tail and v_s[dq[tail - 1]] <= v_s[r]:
@@ -405,10 +430,11 @@ def window_max(off: np.ndarray, t_s: np.ndarray, v_s: np.ndarray, width: int) ->
 
 
 @_jit
-def near_hour_count(off: np.ndarray, t_s: np.ndarray, h_s: np.ndarray, width: int) -> np.ndarray:
-    """Key order: rows of the window whose hour (0-23) is within one of this row's (23 and
-    0 are neighbours), from a 24-bin histogram of the window per key."""
-    n = t_s.shape[0]
+def near_hour_share(off: np.ndarray, start: np.ndarray, h_s: np.ndarray) -> np.ndarray:
+    """Key order: the share of the window's rows (``start``: the window starts) whose hour
+    (0-23) is within one of this row's (23 and 0 are neighbours; NaN with none), from a
+    24-bin histogram of the window."""
+    n = h_s.shape[0]
     out = np.empty(n)
     hist = np.zeros(24, dtype=np.int64)
     for g in range(off.shape[0] - 1):
@@ -416,33 +442,31 @@ def near_hour_count(off: np.ndarray, t_s: np.ndarray, h_s: np.ndarray, width: in
         hist[:] = 0
         p = a
         for r in range(a, b):
-            if width >= 0:
-                edge = t_s[r] - width
-                while p < r and t_s[p] <= edge:
-                    hist[h_s[p]] -= 1
-                    p += 1
+            while p < start[r]:
+                hist[h_s[p]] -= 1
+                p += 1
             h = h_s[r]
-            out[r] = hist[(h + 23) % 24] + hist[h] + hist[(h + 1) % 24]
+            near = hist[(h + 23) % 24] + hist[h] + hist[(h + 1) % 24]
+            out[r] = near / (r - p) if r > p else np.nan
             hist[h] += 1
     return out
 
 
 @_jit
-def pair_count(off: np.ndarray, t_s: np.ndarray, o_s: np.ndarray, n_other: int, width: int) -> np.ndarray:
-    """Key order: rows of the window whose other key ``o_s`` (codes in ``[-1, n_other)``)
-    is this row's: per key, a table of the window's rows by other key."""
-    n = t_s.shape[0]
+def pair_count(off: np.ndarray, start: np.ndarray, o_s: np.ndarray, n_other: int) -> np.ndarray:
+    """Key order: rows of the window (``start``: the window starts) whose other key ``o_s``
+    (codes in ``[-1, n_other)``) is this row's: per key, a table of the window's rows by
+    other key."""
+    n = o_s.shape[0]
     out = np.empty(n)
     cnt = np.zeros(n_other + 1, dtype=np.int64)
     for g in range(off.shape[0] - 1):
         a, b = off[g], off[g + 1]
         p = a
         for r in range(a, b):
-            if width >= 0:
-                edge = t_s[r] - width
-                while p < r and t_s[p] <= edge:
-                    cnt[o_s[p] + 1] -= 1
-                    p += 1
+            while p < start[r]:
+                cnt[o_s[p] + 1] -= 1
+                p += 1
             o = o_s[r] + 1
             out[r] = cnt[o]
             cnt[o] += 1
@@ -452,12 +476,11 @@ def pair_count(off: np.ndarray, t_s: np.ndarray, o_s: np.ndarray, n_other: int, 
 
 
 @_jit
-def distinct_others(
-    off: np.ndarray, t_s: np.ndarray, o_s: np.ndarray, n_other: int, width: int
-) -> np.ndarray:
-    """Key order: distinct other keys ``o_s`` among the window's rows, this row's own left
-    out (a table of the window's rows by other key and a running count of non-zero ones)."""
-    n = t_s.shape[0]
+def distinct_others(off: np.ndarray, start: np.ndarray, o_s: np.ndarray, n_other: int) -> np.ndarray:
+    """Key order: distinct other keys ``o_s`` among the window's rows (``start``: the
+    window starts), this row's own left out; a table of the window's rows by other key and
+    a running count of its non-zero entries."""
+    n = o_s.shape[0]
     out = np.empty(n)
     cnt = np.zeros(n_other + 1, dtype=np.int64)
     for g in range(off.shape[0] - 1):
@@ -465,14 +488,12 @@ def distinct_others(
         p = a
         distinct = 0
         for r in range(a, b):
-            if width >= 0:
-                edge = t_s[r] - width
-                while p < r and t_s[p] <= edge:
-                    o = o_s[p] + 1
-                    cnt[o] -= 1
-                    if cnt[o] == 0:
-                        distinct -= 1
-                    p += 1
+            while p < start[r]:
+                o = o_s[p] + 1
+                cnt[o] -= 1
+                if cnt[o] == 0:
+                    distinct -= 1
+                p += 1
             o = o_s[r] + 1
             out[r] = distinct - (cnt[o] > 0)
             if cnt[o] == 0:
@@ -505,18 +526,19 @@ def first_seen(off: np.ndarray, o_s: np.ndarray, n_other: int) -> np.ndarray:
 @_jit
 def fraud_streak(
     off: np.ndarray,
+    settled: np.ndarray,
     t_s: np.ndarray,
     q_s: np.ndarray,
     known_s: np.ndarray,
-    delay: int,
     never: int,
     day: int,
     streak: np.ndarray,
     streak_days: np.ndarray,
     clean_days: np.ndarray,
 ) -> None:
-    """Key order: the run of known frauds among each row's *settled* rows of its key (time
-    at most ``t - delay``, and earlier); see ``_fraud_streak`` in the engine.
+    """Key order: the run of known frauds among each row's *settled* rows of its key, those
+    before ``settled[r]`` (the window starts for the label delay: time at most ``t -
+    delay``, and earlier); see ``_fraud_streak`` in the engine.
 
     ``q_s`` is each row's pos, ``known_s`` the first pos that knows it as a fraud
     (``never`` when no label ever comes). A settled row ``j`` breaks the run at query
@@ -532,8 +554,7 @@ def fraud_streak(
         last_never = a - 1
         top = a  # the stack is stack[a:top]
         for r in range(a, b):
-            edge = t_s[r] - delay
-            while hi < r and t_s[hi] <= edge:
+            while hi < settled[r]:
                 if known_s[hi] == never:
                     last_never = hi
                     top = a

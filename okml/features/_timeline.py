@@ -3,13 +3,13 @@
 
 Every transaction gets a position ``pos`` in the global order (timestamp, transaction_id).
 "Earlier" means a smaller ``pos``. A trailing window of length ``w`` at a transaction with
-time ``t`` holds the earlier transactions with timestamp in ``(t - w, t]``; because times
-never decrease along ``pos``, that is the position range ``[lo, pos)`` where
-``lo = first pos with time > t - w`` (:meth:`Timeline.lo`). Per-key windows work in *key
-order*, the rows grouped by key and each key's rows in pos order (a counting sort,
-:class:`Keyed`): there a row's window is the run of rows just before it, and its start
-only moves forward from one row of the key to the next, so a pointer per window and key
-finds every start in one pass.
+time ``t`` holds the earlier transactions with timestamp in ``(t - w, t]``. Per-key windows
+work in *key order*, the rows grouped by key and each key's rows in pos order (a counting
+sort, :class:`Keyed`): there a row's window is the run of rows just before it, and its
+start only moves forward from one row of the key to the next, so one pointer per key finds
+every start in one pass (:meth:`Keyed.starts`). Counts and sums (differences of prefix
+sums) then need only those starts; medians, maxima, hour shares and the like come from a
+structure kept per key while its rows go by.
 
 Label-aware counts are interval events: an event contributes to the queries of its key
 whose ``pos`` lies in ``[start, end)``; a sweep over the rows in pos order adds events as
@@ -87,13 +87,6 @@ class Timeline:
         self.pos = np.arange(self.n, dtype=np.int64)
         # input already in order: pos-order arrays need no reordering
         self.in_order = bool(np.array_equal(order, self.pos))
-        self._lo: dict[int, np.ndarray] = {}
-
-    def lo(self, seconds: int) -> np.ndarray:
-        """Per transaction, the first ``pos`` with time > t - ``seconds``."""
-        if seconds not in self._lo:
-            self._lo[seconds] = kernels().window_lo(self.t, seconds * NS)
-        return self._lo[seconds]
 
     def first_after(self, times: np.ndarray) -> np.ndarray:
         """First ``pos`` whose time is strictly after each of ``times`` (ns)."""
@@ -138,6 +131,9 @@ class Keyed:
         # key order: off[g]:off[g + 1] holds key code g - 1; rank[pos] is a row's slot there,
         # perm[slot] its pos, t_s the times in key order
         self.off, self.rank, self.perm, self.t_s = kernels().group_rows(self.codes, self.n_keys, timeline.t)
+        self._starts: dict[int | None, np.ndarray] = {}
+        self._values: dict[str, np.ndarray] = {}
+        self._cums: dict[tuple[str, int], np.ndarray] = {}
         self._counts: dict[int | None, np.ndarray] = {}
         self._sums: dict[tuple[str, int | None], np.ndarray] = {}
 
@@ -145,101 +141,148 @@ class Keyed:
         """Reorder a ``pos``-order array to key order."""
         return np.ascontiguousarray(values[self.perm])
 
-    def to_pos(self, values_s: np.ndarray) -> np.ndarray:
-        """Reorder a key-order array to ``pos`` order."""
-        out = np.empty_like(values_s)
+    def to_pos(self, values_s: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Reorder a key-order array to ``pos`` order (into ``out`` when given)."""
+        if out is None:
+            out = np.empty_like(values_s)
         out[self.perm] = values_s
         return out
 
-    def windows(
-        self, seconds: Sequence[int | None], values: dict[str, np.ndarray] | None = None
-    ) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
-        """Per window (``None``: all earlier rows of the key), the earlier rows of the same
-        key in it and the sum of each of ``values`` (``pos`` order, by name) over them.
+    def starts(self, seconds: int | None) -> np.ndarray:
+        """Key order: per row, the first row of its key in its trailing window (``None``:
+        the key's first row), itself when the window holds no earlier row; kept."""
+        if seconds not in self._starts:
+            width = -1 if seconds is None else seconds * NS
+            self._starts[seconds] = kernels().window_starts(self.off, self.t_s, width)
+        return self._starts[seconds]
 
-        Returns the counts and, per name, the sums, one float64 array per window in
-        ``pos`` order. The windows not yet known (for these names) are computed in one
-        pass and kept: families share them. Prefix sums restart at each key, so a row's
-        sum depends only on its own key's earlier rows (appending other rows cannot change
-        it in the last bit).
+    def key_values(self, values: np.ndarray, name: str | None = None) -> np.ndarray:
+        """``values`` (``pos`` order) as float64 in key order, kept under ``name`` if given."""
+        if name is None:
+            return self.in_key_order(values.astype(np.float64, copy=False))
+        if name not in self._values:
+            self._values[name] = self.in_key_order(values.astype(np.float64, copy=False))
+        return self._values[name]
+
+    def _cum(self, name: str, values: np.ndarray, power: int = 1) -> np.ndarray:
+        """Key-order prefix sums of ``values ** power`` (``pos`` order), kept under ``name``."""
+        if (name, power) not in self._cums:
+            v_s = self.key_values(values, name)
+            self._cums[name, power] = kernels().prefix_sums(self.off, v_s if power == 1 else v_s**power)
+        return self._cums[name, power]
+
+    def count(self, seconds: int | None, out: np.ndarray | None = None) -> np.ndarray:
+        """Earlier rows of the same key in the trailing window (``None``: all of them), in
+        ``pos`` order; computed into ``out`` unless already known (then the known array)."""
+        if seconds not in self._counts:
+            count = np.empty(self.tl.n) if out is None else out
+            none = np.empty(0)
+            kernels().window_count_sum(self.rank, self.starts(seconds), none, count, none)
+            self._counts[seconds] = count
+        return self._counts[seconds]
+
+    def count_sum(
+        self,
+        seconds: int | None,
+        name: str,
+        values: np.ndarray,
+        count: np.ndarray | None = None,
+        total: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`count` and the sum of ``values`` (``pos`` order, kept under ``name``) over
+        the same rows, computed into ``count`` and ``total`` unless already known.
+
+        Prefix sums restart at each key, so a row's sum depends only on its own key's
+        earlier rows (appending other rows cannot change it in the last bit).
         """
-        values = values or {}
-        todo = [
-            s
-            for s in dict.fromkeys(seconds)
-            if s not in self._counts or any((name, s) not in self._sums for name in values)
-        ]
-        if todo:
-            n = self.tl.n
-            widths = np.array([self._width(s) for s in todo], dtype=np.int64)
-            need = np.array([[(name, s) not in self._sums for name in values] for s in todo], dtype=bool)
-            need = need.reshape(len(todo), len(values))
-            stacked = np.empty((len(values), n))
-            for k, v in enumerate(values.values()):
-                stacked[k] = v
-            counts = np.empty((len(todo), n))
-            sums = np.empty((len(todo), len(values), n))  # pages of unneeded sums stay untouched
-            kernels().window_stats(self.codes, self.off, self.tl.t, widths, stacked, need, counts, sums)
-            for w, s in enumerate(todo):
-                self._counts[s] = counts[w]
-                for j, name in enumerate(values):
-                    if need[w, j]:
-                        self._sums[name, s] = sums[w, j]
-        return [self._counts[s] for s in seconds], {
-            name: [self._sums[name, s] for s in seconds] for name in values
-        }
+        if (name, seconds) not in self._sums:
+            if seconds in self._counts:  # the same numbers again, into the known array
+                count = self._counts[seconds]
+            count = np.empty(self.tl.n) if count is None else count
+            total = np.empty(self.tl.n) if total is None else total
+            cum = self._cum(name, values)
+            kernels().window_count_sum(self.rank, self.starts(seconds), cum, count, total)
+            self._counts[seconds], self._sums[name, seconds] = count, total
+        return self._counts[seconds], self._sums[name, seconds]
 
-    def count(self, seconds: int | None) -> np.ndarray:
-        """Earlier rows of the same key in the trailing window, in ``pos`` order."""
-        return self.windows([seconds])[0][0]
+    def ratio_z(
+        self, name: str, values: np.ndarray, seconds: int, floor: float, out: Sequence[np.ndarray | None]
+    ) -> list[np.ndarray]:
+        """Per row, its value (``pos`` order, kept under ``name``) over the mean of the
+        earlier values of its key in the window, and its z-score there (the population
+        standard deviation, floored at ``floor`` times the mean); then the same over all
+        earlier values of the key. NaN without earlier values (z: with fewer than 2). Four
+        arrays, into ``out``."""
+        ratio, z, ratio_all, z_all = (np.empty(self.tl.n) if o is None else o for o in out)
+        v = np.ascontiguousarray(values, dtype=np.float64)
+        cum, cum2 = self._cum(name, v), self._cum(name, v, power=2)
+        k = kernels()
+        k.ratio_z(
+            self.codes, self.off, self.rank, self.starts(seconds), v, cum, cum2, floor,
+            ratio, z, ratio_all, z_all,
+        )  # fmt: skip
+        return [ratio, z, ratio_all, z_all]
 
-    def _width(self, seconds: int | None) -> int:
-        return -1 if seconds is None else seconds * NS
+    def recent_median(
+        self,
+        values: np.ndarray,
+        seconds: int,
+        most: int,
+        out: np.ndarray | None = None,
+        name: str | None = None,
+    ) -> np.ndarray:
+        """Median of ``values`` (``pos`` order, no NaN; kept under ``name`` if given) over
+        the latest ``most`` earlier rows of the same key in the trailing window (mean of the
+        two middle values for an even count, NaN with none), in ``pos`` order."""
+        v_s = self.key_values(values, name)
+        median = kernels().recent_median(self.off, self.starts(seconds), v_s, most)
+        return self.to_pos(median, out)
 
-    def recent_median(self, values: np.ndarray, seconds: int, most: int) -> np.ndarray:
-        """Median of ``values`` (``pos`` order, no NaN) over the latest ``most`` earlier rows
-        of the same key in the trailing window (mean of the two middle values for an even
-        count, NaN with none), in ``pos`` order."""
-        v_s = self.in_key_order(values.astype(np.float64))
-        return self.to_pos(kernels().recent_median(self.off, self.t_s, v_s, self._width(seconds), most))
+    def window_max(
+        self, values: np.ndarray, seconds: int, out: np.ndarray | None = None, name: str | None = None
+    ) -> np.ndarray:
+        """Largest of ``values`` (``pos`` order, no NaN; kept under ``name`` if given) over
+        the earlier rows of the same key in the trailing window, NaN with none, in ``pos``
+        order."""
+        v_s = self.key_values(values, name)
+        return self.to_pos(kernels().window_max(self.off, self.starts(seconds), v_s), out)
 
-    def window_max(self, values: np.ndarray, seconds: int) -> np.ndarray:
-        """Largest of ``values`` (``pos`` order, no NaN) over the earlier rows of the same key
-        in the trailing window, NaN with none, in ``pos`` order."""
-        v_s = self.in_key_order(values.astype(np.float64))
-        return self.to_pos(kernels().window_max(self.off, self.t_s, v_s, self._width(seconds)))
-
-    def near_hours(self, hours: np.ndarray, seconds: int | None) -> np.ndarray:
-        """Earlier rows of the same key in the window whose hour of day (``hours``, 0-23,
-        ``pos`` order) is within one hour of the row's own (23 and 0 are neighbours)."""
+    def near_hour_share(
+        self, hours: np.ndarray, seconds: int | None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Share of the earlier rows of the same key in the window whose hour of day
+        (``hours``, 0-23, ``pos`` order) is within one hour of the row's own (23 and 0 are
+        neighbours); NaN with none."""
         h_s = self.in_key_order(_int64(hours))
-        return self.to_pos(kernels().near_hour_count(self.off, self.t_s, h_s, self._width(seconds)))
+        return self.to_pos(kernels().near_hour_share(self.off, self.starts(seconds), h_s), out)
 
-    def count_same(self, other: np.ndarray, seconds: int | None) -> np.ndarray:
+    def count_same(self, other: np.ndarray, seconds: int | None, out: np.ndarray | None = None) -> np.ndarray:
         """Earlier rows of the same key in the window that also share the ``other`` key
         (codes, ``pos`` order; a missing one counts as a value of its own)."""
         o_s = self.in_key_order(_int64(other))
         n_other = int(o_s.max(initial=-1)) + 1
-        return self.to_pos(kernels().pair_count(self.off, self.t_s, o_s, n_other, self._width(seconds)))
+        return self.to_pos(kernels().pair_count(self.off, self.starts(seconds), o_s, n_other), out)
 
-    def distinct_others(self, other: np.ndarray, seconds: int | None) -> np.ndarray:
+    def distinct_others(
+        self, other: np.ndarray, seconds: int | None, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Distinct values of the ``other`` key (codes, ``pos`` order) among the earlier rows
         of the same key in the window, leaving out the row's own value."""
         o_s = self.in_key_order(_int64(other))
         n_other = int(o_s.max(initial=-1)) + 1
         k = kernels()
-        return self.to_pos(k.distinct_others(self.off, self.t_s, o_s, n_other, self._width(seconds)))
+        return self.to_pos(k.distinct_others(self.off, self.starts(seconds), o_s, n_other), out)
 
-    def first_seen(self, other: np.ndarray) -> np.ndarray:
+    def first_seen(self, other: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """1 where no earlier row of the same key had this ``other`` key (codes, ``pos``
         order), else 0; NaN where either key is missing."""
         o_s = self.in_key_order(_int64(other))
         n_other = int(o_s.max(initial=-1)) + 1
-        return self.to_pos(kernels().first_seen(self.off, o_s, n_other))
+        return self.to_pos(kernels().first_seen(self.off, o_s, n_other), out)
 
-    def secs_since_prev(self) -> np.ndarray:
+    def secs_since_prev(self, out: np.ndarray | None = None) -> np.ndarray:
         """Seconds since the previous row with the same key (NaN for the first)."""
-        out = np.empty(self.tl.n)
+        out = np.empty(self.tl.n) if out is None else out
         kernels().secs_since_prev(self.codes, self.n_keys, self.tl.t, NS, out)
         return out
 
@@ -250,21 +293,31 @@ def _by(values: np.ndarray) -> np.ndarray:
 
 
 def interval_count(
-    codes: np.ndarray, ev_codes: np.ndarray, ev_start: np.ndarray, ev_ends: list[np.ndarray]
-) -> list[np.ndarray]:
-    """Per row (``codes``: its key, ``pos`` order) and per list of ends, the events of its
-    key whose interval ``[start, end)`` holds its ``pos`` (float64); ends may be ``n + 1``
-    for "never ends"."""
-    codes, ev_codes, ev_start = _int64(codes), _int64(ev_codes), _int64(ev_start)
+    codes: np.ndarray,
+    ev_codes: np.ndarray,
+    ev_start: np.ndarray,
+    ev_end: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per row (``codes``: its key, ``pos`` order), the events of its key whose interval
+    ``[start, end)`` holds its ``pos`` (float64, into ``out`` when given); ends may be
+    ``n + 1`` for "never ends"."""
+    codes, ev_codes = _int64(codes), _int64(ev_codes)
+    ev_start, ev_end = _int64(ev_start), _int64(ev_end)
     n_keys = int(max(codes.max(initial=-1), ev_codes.max(initial=-1))) + 1
-    ends = np.empty((len(ev_ends), len(ev_start)), dtype=np.int64)
-    by_end = np.empty_like(ends)
-    for w, end in enumerate(ev_ends):
-        ends[w] = end
-        by_end[w] = _by(ends[w])
-    out = np.empty((len(ev_ends), len(codes)))
-    kernels().interval_counts(codes, n_keys, ev_codes, ev_start, _by(ev_start), ends, by_end, out)
-    return list(out)
+    out = np.empty(len(codes)) if out is None else out
+    kernels().interval_count(codes, n_keys, ev_codes, ev_start, _by(ev_start), ev_end, _by(ev_end), out)
+    return out
+
+
+def interval_share(timeline: Timeline, seconds: int, ev_start: np.ndarray, ev_end: np.ndarray) -> np.ndarray:
+    """Per row, the events (any key) whose interval ``[start, end)`` holds its ``pos``, as
+    a share of the earlier rows in its trailing window of ``seconds``; 0 with none."""
+    ev_start, ev_end = _int64(ev_start), _int64(ev_end)
+    out = np.empty(timeline.n)
+    k = kernels()
+    k.interval_share(timeline.t, seconds * NS, ev_start, _by(ev_start), ev_end, _by(ev_end), out)
+    return out
 
 
 def interval_sum(
@@ -319,14 +372,19 @@ def interval_sum(
 
 
 def started_extremes(
-    codes: np.ndarray, ev_codes: np.ndarray, ev_start: np.ndarray, ev_value: np.ndarray
+    codes: np.ndarray,
+    ev_codes: np.ndarray,
+    ev_start: np.ndarray,
+    ev_value: np.ndarray,
+    count: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row, over the events of its key with ``start <= pos``: how many (float64), and
-    the largest and the smallest ``value`` (a ``pos``; ``-1`` if there is none)."""
+    """Per row, over the events of its key with ``start <= pos``: how many (float64, into
+    ``count`` when given), and the largest and the smallest ``value`` (a ``pos``; ``-1`` if
+    there is none)."""
     codes, ev_codes, ev_start = _int64(codes), _int64(ev_codes), _int64(ev_start)
     n = len(codes)
     n_keys = int(max(codes.max(initial=-1), ev_codes.max(initial=-1))) + 1
-    count = np.empty(n)
+    count = np.empty(n) if count is None else count
     largest, smallest = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     kernels().started_extremes(
         codes, n_keys, ev_codes, ev_start, _by(ev_start), _int64(ev_value), count, largest, smallest

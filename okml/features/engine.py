@@ -102,6 +102,7 @@ from okml.features._timeline import (
     Timeline,
     codes_of,
     interval_count,
+    interval_share,
     interval_sum,
     kernels,
     started_extremes,
@@ -140,6 +141,35 @@ class _Context:
         self._keyed: dict[str, Keyed] = {}
         self._merchant_known: dict[int, np.ndarray] = {}
         self._global_rate: dict[int, np.ndarray] = {}
+        self._table: tuple[np.ndarray, dict[str, int]] | None = None
+        self._placed: dict[str, np.ndarray] = {}
+
+    def place(self, table: np.ndarray, slot: dict[str, int]) -> None:
+        """Compute features straight into their rows of ``table`` (``table[slot[name]]``):
+        only for input already in order, whose ``pos`` order is the output's."""
+        self._table = table, slot
+
+    def column(self, name: str) -> np.ndarray:
+        """An array to compute feature ``name`` into: its row of the placed table when it
+        has one (the family's result then needs no copy), else a new one."""
+        if self._table is not None and name in self._table[1]:
+            table, slot = self._table
+            self._placed[name] = table[slot[name]]
+            return self._placed[name]
+        return np.empty(self.tl.n)
+
+    def in_place(self, name: str, values: np.ndarray) -> bool:
+        """Whether ``values`` is feature ``name``'s row of the placed table."""
+        return self._placed.get(name) is values
+
+    def _given(self, name: str) -> np.ndarray:
+        """A given intermediate (input order, one value per row) in ``pos`` order."""
+        values = np.ascontiguousarray(self.given[name], dtype=np.float64)
+        if values.shape != (self.tl.n,):
+            raise FeatureError(
+                f"given {name} has shape {values.shape} for {self.tl.n:,} transactions; this is a bug in okml"
+            )
+        return self.tl.in_pos_order(values)
 
     def codes(self, column: str) -> np.ndarray:
         if column not in self._codes:
@@ -171,13 +201,13 @@ class _Context:
         ``history_window`` (``pos`` order, NaN with none)."""
         ((hw, _),) = _windows(self.params.history_window)
         cust = self.keyed("customer_id")
-        return cust.recent_median(self.amount, hw, self.params.median_payments)
+        return cust.recent_median(self.amount, hw, self.params.median_payments, name="amount")
 
     @cached_property
     def median_ratio(self) -> np.ndarray:
         """Amount / :attr:`customer_median` (``pos`` order, NaN with no median)."""
         if "median_ratio" in self.given:
-            return self.tl.in_pos_order(np.asarray(self.given["median_ratio"], dtype=np.float64))
+            return self._given("median_ratio")
         return self.amount / self.customer_median
 
     def global_rate(self, seconds: int) -> np.ndarray:
@@ -185,18 +215,12 @@ class _Context:
         (every merchant) that are known fraud at ``t``; 0 when there are none."""
         name = f"global_rate_{seconds}"
         if name in self.given:
-            return self.tl.in_pos_order(np.asarray(self.given[name], dtype=np.float64))
+            return self._given(name)
         if seconds not in self._global_rate:
-            # the merchant windows are asked for one after the other: one sweep counts all
-            wanted = {w for w in rate_windows(self.params) if f"global_rate_{w}" not in self.given}
-            todo = sorted(({seconds} | wanted) - set(self._global_rate))
-            tl, (pos, known_from) = self.tl, self.frauds
-            ends = [tl.first_at_or_after(self.t[pos] + w * NS) for w in todo]
-            everyone = np.zeros(tl.n, dtype=np.int64)
-            counts = interval_count(everyone, everyone[: len(pos)], known_from, ends)
-            for w, known in zip(todo, counts, strict=True):
-                # nothing earlier in the window: no known fraud
-                self._global_rate[w] = np.nan_to_num(_div(known, tl.pos - tl.lo(w)), nan=0.0)
+            pos, known_from = self.frauds
+            until = self.tl.first_at_or_after(self.t[pos] + seconds * NS)
+            # nothing earlier in the window: no known fraud (0)
+            self._global_rate[seconds] = interval_share(self.tl, seconds, known_from, until)
         return self._global_rate[seconds]
 
     @cached_property
@@ -210,46 +234,37 @@ class _Context:
         pos = np.flatnonzero(is_fraud & ~unlabelled)
         return pos, self.tl.first_after(label_ns[pos])
 
-    def merchant_known(self, *seconds: int) -> list[np.ndarray]:
-        """Per window and transaction (``pos`` order), the merchant's earlier payments with
-        time in ``(t - seconds, t]`` whose fraud label is known at ``t``; the windows not
-        yet known are counted in one sweep."""
-        todo = sorted({s for s in seconds if s not in self._merchant_known})
-        if todo:
+    def merchant_known(self, seconds: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Per transaction (``pos`` order), the merchant's earlier payments with time in
+        ``(t - seconds, t]`` whose fraud label is known at ``t`` (into ``out`` unless
+        already known)."""
+        if seconds not in self._merchant_known:
             merch, (pos, known_from) = self.keyed("merchant_id"), self.frauds
             # a fraud at t_j counts for queries in (label_time_j, t_j + seconds)
-            ends = [self.tl.first_at_or_after(self.t[pos] + s * NS) for s in todo]
-            counts = interval_count(merch.codes, merch.codes[pos], known_from, ends)
-            self._merchant_known.update(zip(todo, counts, strict=True))
-        return [self._merchant_known[s] for s in seconds]
+            until = self.tl.first_at_or_after(self.t[pos] + seconds * NS)
+            self._merchant_known[seconds] = interval_count(
+                merch.codes, merch.codes[pos], known_from, until, out
+            )
+        return self._merchant_known[seconds]
 
 
-def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a / b, NaN where b is 0."""
+def _div(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a / b, NaN where b is 0 (into ``out`` when given)."""
     if a.dtype == b.dtype == np.float64 and a.ndim == b.ndim == 1 and len(a) == len(b):
-        out = np.empty(len(a))
+        out = np.empty(len(a)) if out is None else out
         kernels().divide(np.ascontiguousarray(a), np.ascontiguousarray(b), out)  # one pass
         return out
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.true_divide(a, b)
-    out[np.broadcast_to(b == 0, out.shape)] = np.nan
+        ratio = np.true_divide(a, b)
+    ratio[np.broadcast_to(b == 0, ratio.shape)] = np.nan
+    if out is None:
+        return ratio
+    out[...] = ratio
     return out
 
 
-def _amount_vs(
-    amount: np.ndarray, n: np.ndarray, s1: np.ndarray, s2: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ratio to the mean (NaN with no history) and z-score (NaN with under 2 payments):
-    mean = s1 / n, population variance s2 / n - mean**2 (>= 0 despite rounding), spread =
-    its square root floored at ``_STD_FLOOR`` times the mean."""
-    ratio, z = np.empty(len(amount)), np.empty(len(amount))
-    kernels().amount_vs(amount, n, s1, s2, _STD_FLOOR, ratio, z)
-    return ratio, z
-
-
-def _days_since(ctx: _Context, at: np.ndarray) -> np.ndarray:
-    """Days since the payment at pos ``at`` (NaN where ``at`` is -1)."""
-    out = np.empty(ctx.tl.n)
+def _days_since(ctx: _Context, at: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Days since the payment at pos ``at`` (NaN where ``at`` is -1), into ``out``."""
     kernels().days_since(ctx.t, np.ascontiguousarray(at, dtype=np.int64), _DAY, out)
     return out
 
@@ -261,42 +276,48 @@ def _windows(values: list[str | int] | str | int) -> list[tuple[int, str]]:
 
 
 # ------------------------------------------------------------------------------ families
+# Each family computes its features into ctx.column(name): when the input is in order that
+# is the feature's row of the output table, so nothing is copied afterwards.
+def _columns(ctx: _Context, *names: str) -> Columns:
+    return {name: ctx.column(name) for name in names}
+
+
 def _calendar(ctx: _Context, want: set[str]) -> Columns:
     hour, dow = ctx.local
-    return {
-        "hour": hour,
-        "is_night": hour < 6,
-        "is_weekend": dow >= 5,
-        "cust_secs_since_prev": ctx.keyed("customer_id").secs_since_prev(),
-    }
+    out = _columns(ctx, "hour", "is_night", "is_weekend", "cust_secs_since_prev")
+    np.copyto(out["hour"], hour)
+    np.less(hour, 6, out=out["is_night"])
+    np.greater_equal(dow, 5, out=out["is_weekend"])
+    ctx.keyed("customer_id").secs_since_prev(out["cust_secs_since_prev"])
+    return out
 
 
 def _customer_velocity(ctx: _Context, want: set[str]) -> Columns:
-    windows = _windows(ctx.params.customer_windows)
-    counts, sums = ctx.keyed("customer_id").windows([w for w, _ in windows], {"amount": ctx.amount})
-    out: Columns = {}
-    for (_, suffix), n, s in zip(windows, counts, sums["amount"], strict=True):
-        out |= {
-            f"cust_count_{suffix}": n,
-            f"cust_sum_{suffix}": s,
-            f"cust_mean_{suffix}": _div(s, n),
-        }
+    cust, out = ctx.keyed("customer_id"), Columns()
+    for w, suffix in _windows(ctx.params.customer_windows):
+        count, total, mean = (f"cust_{kind}_{suffix}" for kind in ("count", "sum", "mean"))
+        n, s = cust.count_sum(w, "amount", ctx.amount, ctx.column(count), ctx.column(total))
+        out |= {count: n, total: s, mean: _div(s, n, ctx.column(mean))}
     return out
 
 
 def _customer_history(ctx: _Context, want: set[str]) -> Columns:
-    p, out = ctx.params, {}
+    p = ctx.params
     cust = ctx.keyed("customer_id")
     ((hw, suffix),) = _windows(p.history_window)
-    # the history window and all history, each with the sums of amount and amount squared
-    (n, n_all), sums = cust.windows([hw, None], {"amount": ctx.amount, "amount2": ctx.amount**2})
-    (s1, s1_all), (s2, s2_all) = sums["amount"], sums["amount2"]
-    out[f"cust_amount_ratio_{suffix}"], out[f"cust_amount_z_{suffix}"] = _amount_vs(ctx.amount, n, s1, s2)
-    out["cust_amount_ratio_all"], out["cust_amount_z_all"] = _amount_vs(ctx.amount, n_all, s1_all, s2_all)
+    names = [
+        f"cust_amount_ratio_{suffix}",
+        f"cust_amount_z_{suffix}",
+        "cust_amount_ratio_all",
+        "cust_amount_z_all",
+    ]
+    columns = [ctx.column(name) for name in names]
+    out = dict(zip(names, cust.ratio_z("amount", ctx.amount, hw, _STD_FLOOR, columns), strict=True))
     ((bw, bsuffix),) = _windows(p.burst_window)
     if f"cust_amount_median_ratio_{suffix}" in want or f"cust_max_median_ratio_{bsuffix}" in want:
         out[f"cust_amount_median_ratio_{suffix}"] = ctx.median_ratio
-        out[f"cust_max_median_ratio_{bsuffix}"] = cust.window_max(ctx.amount, bw) / ctx.customer_median
+        largest = cust.window_max(ctx.amount, bw, ctx.column(f"cust_max_median_ratio_{bsuffix}"), "amount")
+        out[f"cust_max_median_ratio_{bsuffix}"] = np.divide(largest, ctx.customer_median, out=largest)
 
     for name, column in (
         ("cust_first_merchant", "merchant_id"),
@@ -304,25 +325,28 @@ def _customer_history(ctx: _Context, want: set[str]) -> Columns:
         ("cust_new_region", "region"),
     ):
         if name in want:
-            out[name] = cust.first_seen(ctx.codes(column))
+            out[name] = cust.first_seen(ctx.codes(column), ctx.column(name))
 
     # unusual hour: share of the window's payments within one hour of this time of day
     hour, _ = ctx.local
-    out[f"cust_hour_share_{suffix}"] = _div(cust.near_hours(hour, hw), n)
+    name = f"cust_hour_share_{suffix}"
+    out[name] = cust.near_hour_share(hour, hw, ctx.column(name))
 
     if "account_age_days" in want:
         created, missing = ctx.time_column("account_created_at")
-        out["account_age_days"] = np.where(missing, np.nan, (ctx.t - created) / _DAY)
+        age = np.divide(ctx.t - created, _DAY, out=ctx.column("account_age_days"))
+        age[missing] = np.nan
+        out["account_age_days"] = age
     return out
 
 
 def _merchant(ctx: _Context, want: set[str]) -> Columns:
-    windows = _windows(ctx.params.merchant_windows)
-    counts, sums = ctx.keyed("merchant_id").windows([w for w, _ in windows], {"amount": ctx.amount})
-    out = {}
-    for (_, suffix), n, s in zip(windows, counts, sums["amount"], strict=True):
-        out[f"merch_count_{suffix}"] = n
-        out[f"merch_sum_{suffix}"] = s
+    merch, out = ctx.keyed("merchant_id"), {}
+    for w, suffix in _windows(ctx.params.merchant_windows):
+        count, total = f"merch_count_{suffix}", f"merch_sum_{suffix}"
+        out[count], out[total] = merch.count_sum(
+            w, "amount", ctx.amount, ctx.column(count), ctx.column(total)
+        )
     return out
 
 
@@ -330,41 +354,42 @@ def _merchant_risk(ctx: _Context, want: set[str]) -> Columns:
     """(known frauds + a * rate) / (payments + a) over the window, rate = the same share
     over all merchants in the same window (so it too uses only what was known)."""
     merch, a = ctx.keyed("merchant_id"), ctx.params.risk_smoothing
-    windows = _windows(ctx.params.merchant_windows)
-    seconds = [w for w, _ in windows]
-    counts, _ = merch.windows(seconds)
     out = {}
-    for (w, suffix), n, frauds in zip(windows, counts, ctx.merchant_known(*seconds), strict=True):
-        out[f"merch_risk_{suffix}"] = _div(frauds + a * ctx.global_rate(w), n + a)
+    for w, suffix in _windows(ctx.params.merchant_windows):
+        name = f"merch_risk_{suffix}"
+        out[name] = ctx.column(name)
+        kernels().smoothed_share(ctx.merchant_known(w), ctx.global_rate(w), merch.count(w), a, out[name])
     return out
 
 
 def _customer_fraud_history(ctx: _Context, want: set[str]) -> Columns:
     cust = ctx.keyed("customer_id")
     pos, known_from = ctx.frauds
-    known, last, _ = started_extremes(cust.codes, cust.codes[pos], known_from, pos)
-    return {"cust_known_frauds": known, "cust_days_since_known_fraud": _days_since(ctx, last)}
+    out = _columns(ctx, "cust_known_frauds", "cust_days_since_known_fraud")
+    _, last, _ = started_extremes(cust.codes, cust.codes[pos], known_from, pos, out["cust_known_frauds"])
+    _days_since(ctx, last, out["cust_days_since_known_fraud"])
+    return out
 
 
 def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
     p, tl, merch = ctx.params, ctx.tl, ctx.keyed("merchant_id")
-    fraud_windows = _windows(p.merchant_fraud_windows)
-    d = parse_duration(p.label_delay)
-    delayed = _windows(p.delayed_risk_windows)
-    # every window's known frauds in one sweep; (t - d - w, t - d] is the window d + w less
-    # the window d, for payments and frauds alike
-    ctx.merchant_known(*[w for w, _ in fraud_windows], d, *[d + w for w, _ in delayed])
-    out = {f"merch_known_frauds_{suffix}": ctx.merchant_known(w)[0] for w, suffix in fraud_windows}
+    out = {}
+    for w, suffix in _windows(p.merchant_fraud_windows):
+        name = f"merch_known_frauds_{suffix}"
+        out[name] = ctx.merchant_known(w, ctx.column(name))
     pos, known_from = ctx.frauds
     _, latest, earliest = started_extremes(merch.codes, merch.codes[pos], known_from, pos)
-    out["merch_days_since_known_fraud"] = _days_since(ctx, latest)
-    out["merch_days_since_first_known_fraud"] = _days_since(ctx, earliest)
-    if delayed:
-        (settled, *spans), _ = merch.windows([d, *[d + w for w, _ in delayed]])
-        (known_settled,) = ctx.merchant_known(d)
-        for (w, suffix), span in zip(delayed, spans, strict=True):
-            (frauds,) = ctx.merchant_known(d + w)
-            out[f"merch_delayed_risk_{suffix}"] = _div(frauds - known_settled, span - settled)
+    for name, at in (
+        ("merch_days_since_known_fraud", latest),
+        ("merch_days_since_first_known_fraud", earliest),
+    ):
+        out[name] = _days_since(ctx, at, ctx.column(name))
+    # (t - d - w, t - d] is the window d + w less the window d, for payments and frauds alike
+    d = parse_duration(p.label_delay)
+    for w, suffix in _windows(p.delayed_risk_windows):
+        frauds = ctx.merchant_known(d + w) - ctx.merchant_known(d)
+        name = f"merch_delayed_risk_{suffix}"
+        out[name] = _div(frauds, merch.count(d + w) - merch.count(d), ctx.column(name))
     if {"merch_fraud_streak", "merch_fraud_streak_days", "merch_days_since_clean_payment"} & want:
         out.update(_fraud_streak(ctx, d))
     ((w, suffix),) = _windows(p.merchant_fraud_profile_window)
@@ -377,7 +402,7 @@ def _merchant_fraud_history(ctx: _Context, want: set[str]) -> Columns:
         fpos, start = pos[ok], known_from[ok]
         until = tl.first_at_or_after(ctx.t[fpos] + w * NS)
         total, count = interval_sum(merch.codes, merch.codes[fpos], start, until, ratio[ok])
-        out[name] = _div(total, count)
+        out[name] = _div(total, count, ctx.column(name))
     return out
 
 
@@ -397,13 +422,13 @@ def _fraud_streak(ctx: _Context, delay: int) -> Columns:
     known[fpos] = known_from
     streak, run_days, clean_days = (np.empty(tl.n) for _ in range(3))
     kernels().fraud_streak(
-        merch.off, merch.t_s, merch.perm, merch.in_key_order(known), delay * NS, never, _DAY,
+        merch.off, merch.starts(delay), merch.t_s, merch.perm, merch.in_key_order(known), never, _DAY,
         streak, run_days, clean_days,
     )  # fmt: skip
+    names = ("merch_fraud_streak", "merch_fraud_streak_days", "merch_days_since_clean_payment")
     return {
-        "merch_fraud_streak": merch.to_pos(streak),
-        "merch_fraud_streak_days": merch.to_pos(run_days),
-        "merch_days_since_clean_payment": merch.to_pos(clean_days),
+        name: merch.to_pos(values, ctx.column(name))
+        for name, values in zip(names, (streak, run_days, clean_days), strict=True)
     }
 
 
@@ -412,11 +437,14 @@ def _ring(ctx: _Context, want: set[str]) -> Columns:
     if any(n.startswith("device_customers_") for n in want):
         ((dw, dsuffix),) = _windows(p.device_window)
         device = ctx.keyed("device_id")
-        seen = device.distinct_others(ctx.codes("customer_id"), dw)
-        out[f"device_customers_{dsuffix}"] = np.where(device.missing, np.nan, seen)
+        name = f"device_customers_{dsuffix}"
+        out[name] = device.distinct_others(ctx.codes("customer_id"), dw, ctx.column(name))
+        out[name][device.missing] = np.nan
     ((pw, psuffix),) = _windows(p.pair_window)
-    out[f"pair_count_{psuffix}"] = ctx.keyed("customer_id").count_same(ctx.codes("merchant_id"), pw)
-    out["is_round_amount"] = np.abs(ctx.amount - _ROUND_TO * np.round(ctx.amount / _ROUND_TO)) < _ROUND_TOL
+    name = f"pair_count_{psuffix}"
+    out[name] = ctx.keyed("customer_id").count_same(ctx.codes("merchant_id"), pw, ctx.column(name))
+    off = np.abs(ctx.amount - _ROUND_TO * np.round(ctx.amount / _ROUND_TO))
+    out["is_round_amount"] = np.less(off, _ROUND_TOL, out=ctx.column("is_round_amount"))
     return out
 
 
@@ -514,6 +542,8 @@ def build_features(
     row = ctx.tl.input_rows()  # row[i] = pos of input row i, or None when already sorted
     want = set(names)
     slot = {name: i for i, name in enumerate(names)}
+    if row is None:  # pos order is the output's: families fill the table's rows directly
+        ctx.place(block, slot)
     specs = registry(params)
     families = [f for f in FAMILIES if any(specs[n].family == f for n in names)]
     bar = tqdm(families, desc="features", unit="family", disable=not progress)
@@ -523,7 +553,8 @@ def build_features(
         for name, values in _FAMILY[family](ctx, want).items():
             _check_emitted(name, family, specs, written)
             if name in slot:
-                block[slot[name]] = values if row is None else values[row]
+                if not ctx.in_place(name, values):  # computed elsewhere: copy it in
+                    block[slot[name]] = values if row is None else values[row]
                 written[name] = family
     unwritten = [n for n in names if n not in written]
     if unwritten:
