@@ -272,13 +272,23 @@ def load(
         spec.check(params)
     file = resolve(path)
     raw, origin = _read_all(file, spec, params)
+    out = canonical(raw, origin, spec, params, file)
+    return out.sort_values(["timestamp", "transaction_id"], kind="stable", ignore_index=True)
+
+
+def canonical(
+    raw: pd.DataFrame, origin: Origin, spec: Preset, params: DataParams, source: Path
+) -> pd.DataFrame:
+    """Raw rows read from ``source`` through ``spec`` into validated canonical columns (canonical
+    order, then the source columns the preset does not map); errors name the user's file,
+    column and rows (``origin``)."""
     frame = spec.map(raw, params, origin)
     if params.nonpositive_amounts == "drop":
         frame, origin = _drop_nonpositive(frame, origin)
     try:
         out = validate(
             frame,
-            source=file,
+            source=source,
             timezone=spec.timezone(params),
             amount_min=params.amount_min,
             amount_max=params.amount_max,
@@ -288,4 +298,4 @@ def load(
     if spec.label_time is not None:
         out = spec.label_time(out, params)
     order = [c for c in CANONICAL if c in out] + [c for c in out if c not in CANONICAL]
-    return out[order].sort_values(["timestamp", "transaction_id"], kind="stable", ignore_index=True)
+    return out[order]

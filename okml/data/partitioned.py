@@ -31,12 +31,13 @@ from okml.data.loading import (
     _preset_hint,
     _read_file,
     _suffix,
+    canonical,
 )
 from okml.data.origin import Origin, one_line
 from okml.data.presets import Preset
 from okml.errors import DataError
 from okml.paths import resolve
-from okml.schema import CANONICAL, validate
+from okml.schema import CANONICAL
 
 
 def _schema(file: Path) -> dict[str, str]:
@@ -126,27 +127,10 @@ def load_file(
     if raw.empty:
         raise DataError("no payments: the file has a header but no rows", file=file)
     origin = Origin(file, (file,), np.zeros(len(raw), dtype=np.int64), np.arange(len(raw)))
-    frame = preset.map(raw.reset_index(drop=True), params, origin)
-    if params.nonpositive_amounts == "drop":
-        amount = pd.to_numeric(frame["amount"], errors="coerce")
-        keep_rows = ~(amount <= 0).fillna(False).to_numpy(dtype=bool)
-        frame, origin = frame.loc[keep_rows].reset_index(drop=True), origin.take(keep_rows)
-    try:
-        out = validate(
-            frame,
-            source=file,
-            timezone=preset.timezone(params),
-            amount_min=params.amount_min,
-            amount_max=params.amount_max,
-        )
-    except DataError as e:
-        raise origin.translate(e, preset.name, preset.source_names(params)) from e
-    if preset.label_time is not None:
-        out = preset.label_time(out, params)
-    order = [c for c in CANONICAL if c in out] + [c for c in out if c not in CANONICAL]
-    if columns is not None:
-        order = [c for c in order if c in set(columns) or c in CANONICAL and c in need.values()]
-    return out[order]
+    out = canonical(raw.reset_index(drop=True), origin, preset, params, file)
+    if columns is None:
+        return out
+    return out[[c for c in out if c in set(columns) or c in CANONICAL and c in need.values()]]
 
 
 def partition_files(path: str | os.PathLike[str], preset: Preset) -> list[Path]:

@@ -126,3 +126,16 @@ def operating_threshold(scored: pd.DataFrame, k: int) -> float:
     per_customer = scored.assign(day=day).groupby(["day", "customer_id"])["score"].max()
     kth = per_customer.groupby(level="day").apply(lambda s: np.sort(s.to_numpy())[::-1][min(k, len(s)) - 1])
     return float(np.median(kth.to_numpy()))
+
+
+def evaluate_test(
+    test_tx: pd.DataFrame, scores: Any, params: Params
+) -> tuple[dict[str, float], pd.DataFrame, float]:
+    """What a training run reports on its test window, from either engine: the metrics, the
+    scored rows (``transaction_id``, the metric columns, ``score``, ``flag``) and the
+    operating threshold (top-k customers a day, as a score)."""
+    metrics = evaluate_scores(test_tx, scores, params)
+    scored = scored_frame(test_tx, scores)
+    scored.insert(0, "transaction_id", test_tx["transaction_id"].to_numpy())
+    scored["flag"] = operating_flags(scored, params)
+    return metrics, scored, operating_threshold(scored, params.evaluate.k)

@@ -215,7 +215,7 @@ class _ReadPart:
 def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = False) -> DaskRun:
     """:func:`okml.jobs.train.train_model` on the dask engine (XGBoost only)."""
     from okml import cluster
-    from okml.evaluate import evaluate_scores, operating_flags, operating_threshold, scored_frame
+    from okml.evaluate.scoring import evaluate_test
     from okml.evaluate.splits import as_of_day, known_compromised, training_fold, training_labels
     from okml.features import feature_names
     from okml.features.distributed import enrich
@@ -283,11 +283,7 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
         test_tx = test_tx.assign(is_fraud=training_labels(test_tx, known_at))
     if len(test_tx) == 0 or test_tx["is_fraud"].sum() == 0:
         raise OkmlError(f"{fold.name}: no fraud among the {len(test_tx):,} test transactions")
-    metrics = evaluate_scores(test_tx, scores, params)
-    scored = scored_frame(test_tx, scores)
-    scored.insert(0, "transaction_id", test_tx["transaction_id"].to_numpy())
-    scored["flag"] = operating_flags(scored, params)
-    threshold = operating_threshold(scored, params.evaluate.k)
+    metrics, scored, threshold = evaluate_test(test_tx, scores, params)
     timings["evaluate_s"] = time.perf_counter() - t0
     feats = test_local[names].astype("float64").reset_index(drop=True)
     return DaskRun(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -21,6 +22,19 @@ def default_output(params: Params, input_path: str | Path, scored: pd.DataFrame)
     return resolve(params.explain.scored_dir) / f"{Path(input_path).stem}-{span}.parquet"
 
 
+def load_scoring_model(params: Params, model: str | None) -> tuple[str, str | None, Any]:
+    """The model URI asked for (default ``@champion``), its registry version and the model."""
+    from okml import tracking
+
+    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
+    if tracking.is_registry_uri(uri):
+        tracking.configure(params.mlflow)
+    # resolve the alias once, then load that version: a promotion in between cannot make the
+    # file name a version that did not score it
+    version = tracking.registry_version(uri)
+    return uri, version, tracking.load_model(f"models:/{version}" if version else uri, params.mlflow)
+
+
 def score_cli(
     params: Params,
     input: str,
@@ -34,20 +48,13 @@ def score_cli(
 
     Prints where the file went and how many payments (and customers) were flagged.
     """
-    from okml import tracking
     from okml.data import load
     from okml.io import write_parquet
     from okml.paths import resolve
 
     new = load(input, params=params.data)
     hist = load(history, params=params.data) if history else None
-    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
-    if tracking.is_registry_uri(uri):
-        tracking.configure(params.mlflow)
-    # resolve the alias once, then load that version: a promotion in between cannot make the
-    # file name a version that did not score it
-    version = tracking.registry_version(uri)
-    fm = tracking.load_model(f"models:/{version}" if version else uri, params.mlflow)
+    uri, version, fm = load_scoring_model(params, model)
     scored = score_transactions(fm, new, hist, params, progress=progress, top_k=top_k)
     summary = flag_summary(scored, params.evaluate.k)
     # in the file's metadata (pandas attrs in Parquet): which model scored it and how it flagged
@@ -87,15 +94,10 @@ def score_dask_cli(
     """``okml score --engine dask``: score a partitioned ``input`` with its full ``history``
     on the cluster and write a dataset partitioned by day (``day=YYYY-MM-DD/``) with the
     columns of the local engine's scored file."""
-    from okml import tracking
     from okml.jobs.distributed import score_job
     from okml.paths import resolve
 
-    uri = model or tracking.model_uri(params.mlflow, tracking.CHAMPION)
-    if tracking.is_registry_uri(uri):
-        tracking.configure(params.mlflow)
-    version = tracking.registry_version(uri)
-    fm = tracking.load_model(f"models:/{version}" if version else uri, params.mlflow)
+    uri, version, fm = load_scoring_model(params, model)
     name = Path(input).name.removesuffix(".parquet")
     target = resolve(output) if output else resolve(params.explain.scored_dir) / f"{name}-scored"
     rows, flagged = score_job(params, fm, input, history, target, quiet=not progress, top_k=top_k)

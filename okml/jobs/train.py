@@ -83,7 +83,7 @@ def train_model(
     features:
         The feature table of ``tx`` if already built (one row per transaction, same order).
     """
-    from okml.evaluate import evaluate_scores, operating_flags, operating_threshold, scored_frame
+    from okml.evaluate.scoring import evaluate_test
     from okml.features import feature_matrix
     from okml.models import build_estimator
 
@@ -113,11 +113,7 @@ def train_model(
 
     t0 = time.perf_counter()
     scores = est.predict_proba(X.iloc[data.test])[:, 1]
-    metrics = evaluate_scores(test_tx, scores, params)
-    scored = scored_frame(test_tx, scores)
-    scored.insert(0, "transaction_id", test_tx["transaction_id"].to_numpy())
-    scored["flag"] = operating_flags(scored, params)
-    threshold = operating_threshold(scored, params.evaluate.k)
+    metrics, scored, threshold = evaluate_test(test_tx, scores, params)
     timings["evaluate_s"] = time.perf_counter() - t0
     return TrainResult(
         fold,

@@ -11,7 +11,7 @@ from imblearn.pipeline import Pipeline
 
 from okml.config import ModelParams
 from okml.errors import ConfigError
-from okml.models.estimators import XGBFraudClassifier
+from okml.models.estimators import _classifier
 
 
 def check_dask_model(params: ModelParams) -> None:
@@ -62,18 +62,7 @@ def fit_xgboost_dask(client: Any, X: Any, y: Any, params: ModelParams, threads: 
     out = xgb_dask.train(
         client, booster_params(params, weight, threads), dtrain, num_boost_round=params.n_estimators
     )
-    model = XGBFraudClassifier(
-        n_estimators=params.n_estimators,
-        max_depth=params.max_depth,
-        learning_rate=params.learning_rate,
-        subsample=params.subsample,
-        colsample_bytree=params.colsample_bytree,
-        min_child_weight=params.min_child_weight,
-        max_bin=params.max_bin,
-        scale_pos_weight="balanced" if params.imbalance == "class_weight" else None,
-        n_jobs=params.n_jobs,
-        random_state=params.random_state,
-    )
+    model = _classifier(params)  # the local engine's classifier, holding this booster
     inner = xgboost.XGBClassifier()
     inner.load_model(bytearray(out["booster"].save_raw("ubj")))
     model.model_ = inner
