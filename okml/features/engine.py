@@ -145,8 +145,8 @@ class _Context:
         self._placed: dict[str, np.ndarray] = {}
 
     def place(self, table: np.ndarray, slot: dict[str, int]) -> None:
-        """Compute features straight into their rows of ``table`` (``table[slot[name]]``):
-        only for input already in order, whose ``pos`` order is the output's."""
+        """Compute features straight into their rows of ``table`` (``table[slot[name]]``,
+        ``pos`` order)."""
         self._table = table, slot
 
     def column(self, name: str) -> np.ndarray:
@@ -276,8 +276,8 @@ def _windows(values: list[str | int] | str | int) -> list[tuple[int, str]]:
 
 
 # ------------------------------------------------------------------------------ families
-# Each family computes its features into ctx.column(name): when the input is in order that
-# is the feature's row of the output table, so nothing is copied afterwards.
+# Each family computes its features into ctx.column(name), the feature's row of the output
+# table (in pos order until the end), so nothing is copied afterwards.
 def _columns(ctx: _Context, *names: str) -> Columns:
     return {name: ctx.column(name) for name in names}
 
@@ -542,8 +542,9 @@ def build_features(
     row = ctx.tl.input_rows()  # row[i] = pos of input row i, or None when already sorted
     want = set(names)
     slot = {name: i for i, name in enumerate(names)}
-    if row is None:  # pos order is the output's: families fill the table's rows directly
-        ctx.place(block, slot)
+    # families fill the table's rows directly, in pos order; rows of input not in that
+    # order are put in input order at the end
+    ctx.place(block, slot)
     specs = registry(params)
     families = [f for f in FAMILIES if any(specs[n].family == f for n in names)]
     bar = tqdm(families, desc="features", unit="family", disable=not progress)
@@ -554,7 +555,7 @@ def build_features(
             _check_emitted(name, family, specs, written)
             if name in slot:
                 if not ctx.in_place(name, values):  # computed elsewhere: copy it in
-                    block[slot[name]] = values if row is None else values[row]
+                    block[slot[name]] = values
                 written[name] = family
     unwritten = [n for n in names if n not in written]
     if unwritten:
@@ -563,8 +564,19 @@ def build_features(
             f"family (family {specs[unwritten[0]].family!r} should emit them); "
             "this is a bug in okml"
         )
+    if row is not None:
+        _to_input_order(block, row)
     _check_finite(block, names, index)
     return pd.DataFrame(block.T, index=index, columns=names, copy=False)
+
+
+def _to_input_order(block: np.ndarray, row: np.ndarray) -> None:
+    """Reorder each row of ``block`` from ``pos`` order to input order (``row[i]``: the pos
+    of input row ``i``), in place through one scratch row."""
+    scratch = np.empty(block.shape[1])
+    for values in block:
+        np.copyto(scratch, values)
+        np.take(scratch, row, out=values, mode="clip")  # "clip": no buffering; rows are valid
 
 
 def _check_emitted(name: str, family: str, specs: dict, written: dict[str, str]) -> None:
