@@ -179,16 +179,25 @@ def split_fold(tx: pd.DataFrame, fold: Fold, remove_known_compromised: bool = Tr
     test = np.flatnonzero(test_mask)
     y_train = training_labels(tx.iloc[train], fold.test_start)
     if len(train) == 0 or y_train.sum() == 0:
-        raise DataError(
-            f"{fold.name}: no fraud label known by {_day(fold.test_start)} among "
-            f"{len(train):,} training transactions; use longer split.train_days or other dates"
-        )
+        raise no_training_fraud(fold, len(train))
     if len(test) == 0 or tx["is_fraud"].to_numpy()[test].sum() == 0:
-        raise DataError(
-            f"{fold.name}: no fraud among {len(test):,} test transactions; "
-            "use longer split.test_days or other dates"
-        )
+        raise no_test_fraud(fold, len(test))
     return FoldData(fold, train, test, y_train)
+
+
+def no_training_fraud(fold: Fold, rows: int) -> DataError:
+    """The error of a fold whose training rows hold no fraud label known at go-live."""
+    return DataError(
+        f"{fold.name}: no fraud label known by {_day(fold.test_start)} among "
+        f"{rows:,} training transactions; use longer split.train_days or other dates"
+    )
+
+
+def no_test_fraud(fold: Fold, rows: int) -> DataError:
+    """The error of a fold whose test window holds no fraud."""
+    return DataError(
+        f"{fold.name}: no fraud among {rows:,} test transactions; use longer split.test_days or other dates"
+    )
 
 
 def as_of_day(text: str | pd.Timestamp) -> pd.Timestamp:

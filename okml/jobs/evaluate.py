@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from tqdm import tqdm
@@ -102,27 +104,78 @@ def _warn_short_history(tx: pd.DataFrame, folds: list[Fold], params: Params) -> 
 
 
 # -------------------------------------------------------------------------- fitting
-def _cost_threshold(
-    tx: pd.DataFrame, X: pd.DataFrame, data: FoldData, model_params: Any, params: Params
-) -> float:
+class FoldSource(Protocol):
+    """Where a fold's rows come from and where its models are fitted: this process
+    (:class:`LocalFolds`) or a Dask cluster (:class:`okml.jobs.distributed.DaskFolds`)."""
+
+    def test(self, fold: Fold) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        """The fold's test transactions (known-compromised removed as configured), their
+        features (same rows) and the number of training rows; the errors of :func:`split_fold`."""
+        ...
+
+    def fit(self, model_params: Any, fold: Fold, end: pd.Timestamp | None = None) -> Any:
+        """A fitted estimator on the training rows before ``end`` (default: all of them),
+        with the labels known at the fold's go-live; a :class:`DataError` naming the fold
+        when none of them is a known fraud."""
+        ...
+
+    def rows(self, fold: Fold, start: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The training rows from ``start`` on, labelled as known at go-live, and their features."""
+        ...
+
+
+def no_fraud_before(fold: Fold, end: pd.Timestamp) -> DataError:
+    """The error of a cost-threshold model with no fraud label to learn from."""
+    return DataError(
+        f"{fold.name}: no fraud label known before {end:%Y-%m-%d} to fit the model that "
+        "picks the cost threshold; use fewer evaluate.cost_validation_days"
+    )
+
+
+class LocalFolds:
+    """Folds of transactions and features held in this process."""
+
+    def __init__(self, tx: pd.DataFrame, X: pd.DataFrame, params: Params) -> None:
+        self.tx, self.X, self.params = tx, X, params
+        self._data: dict[int, FoldData] = {}
+
+    def split(self, fold: Fold) -> FoldData:
+        if fold.index not in self._data:
+            self._data[fold.index] = split_fold(self.tx, fold, self.params.split.remove_known_compromised)
+        return self._data[fold.index]
+
+    def test(self, fold: Fold) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        data = self.split(fold)
+        return self.tx.iloc[data.test], self.X.iloc[data.test], len(data.train)
+
+    def fit(self, model_params: Any, fold: Fold, end: pd.Timestamp | None = None) -> Any:
+        data = self.split(fold)
+        rows, y = data.train, data.y_train
+        if end is not None:
+            inner = (self.tx["timestamp"].iloc[rows] < end).to_numpy()
+            rows, y = rows[inner], y[inner]
+            if y.sum() == 0:
+                raise no_fraud_before(fold, end)
+        return build_estimator(model_params).fit(self.X.iloc[rows], y)
+
+    def rows(self, fold: Fold, start: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+        data = self.split(fold)
+        hold = (self.tx["timestamp"].iloc[data.train] >= start).to_numpy()
+        rows = data.train[hold]
+        return self.tx.iloc[rows].assign(is_fraud=data.y_train[hold]), self.X.iloc[rows]
+
+
+def _cost_threshold(source: FoldSource, fold: Fold, model_params: Any, params: Params) -> float:
     days = params.evaluate.cost_validation_days
-    fold = data.fold
     start = fold.train_end - pd.Timedelta(days=days)
     if start <= fold.train_start:
         raise ConfigError(
             f"evaluate.cost_validation_days ({days}) must be shorter than split.train_days "
             f"({params.split.train_days})"
         )
-    inner = (tx["timestamp"].iloc[data.train] < start).to_numpy()
-    if data.y_train[inner].sum() == 0:
-        raise DataError(
-            f"{fold.name}: no fraud label known before {start:%Y-%m-%d} to fit the model that "
-            "picks the cost threshold; use fewer evaluate.cost_validation_days"
-        )
-    est = build_estimator(model_params).fit(X.iloc[data.train[inner]], data.y_train[inner])
-    hold = data.train[~inner]
-    val = tx.iloc[hold].assign(is_fraud=data.y_train[~inner])  # labels known at go-live
-    scores = est.predict_proba(X.iloc[hold])[:, 1]
+    est = source.fit(model_params, fold, end=start)
+    val, X_val = source.rows(fold, start)  # labels known at go-live
+    scores = est.predict_proba(X_val)[:, 1]
     return m.cost_threshold(scored_frame(val, scores), params.evaluate.cost)
 
 
@@ -269,6 +322,36 @@ def _report(
 
 
 # ------------------------------------------------------------------------------- main
+@contextmanager
+def fold_source(
+    params: Params,
+    progress: bool,
+    transactions: pd.DataFrame | None = None,
+    features: pd.DataFrame | None = None,
+) -> Iterator[tuple[list[Fold], FoldSource]]:
+    """The folds of ``params.split`` and where their rows and fits come from: the Dask
+    cluster of ``compute`` (features over the whole history there, XGBoost fitted there),
+    or this process (``transactions`` and ``features`` given, or the local engine)."""
+    if params.compute.engine == "dask" and transactions is None:
+        from okml.jobs.distributed import dask_folds
+
+        with dask_folds(params, quiet=not progress) as found:
+            yield found
+        return
+    tx = transactions if transactions is not None else load_transactions(params, progress)
+    if "is_fraud" not in tx:
+        raise DataError("evaluation needs labelled transactions", file=params.data.path, column="is_fraud")
+    folds = make_folds(tx["timestamp"], params.split)
+    X = (
+        check_feature_matrix(features, tx)
+        if features is not None
+        else feature_matrix(tx, params.features, progress)
+    )
+    if transactions is None or features is None:
+        _warn_short_history(tx, folds, params)
+    yield folds, LocalFolds(tx, X, params)
+
+
 def run_evaluation(
     params: Params,
     output_dir: str | None = None,
@@ -308,65 +391,46 @@ def run_evaluation(
     """
     ev = params.evaluate
     _check_select_metric(ev.select_metric)
-    full_history = transactions is None or features is None
-    if params.compute.engine == "dask" and transactions is None:
-        # features over the whole history on the cluster; the folds' rows come back here
-        from okml.jobs.distributed import fold_windows_dask
-
-        transactions, features = fold_windows_dask(params, quiet=not progress)
-        full_history = False
-    tx = transactions if transactions is not None else load_transactions(params, progress)
-    if "is_fraud" not in tx:
-        raise DataError("evaluation needs labelled transactions", file=params.data.path, column="is_fraud")
-    folds = make_folds(tx["timestamp"], params.split)
-    X = (
-        check_feature_matrix(features, tx)
-        if features is not None
-        else feature_matrix(tx, params.features, progress)
-    )
-    if full_history:
-        _warn_short_history(tx, folds, params)
     out = resolve(output_dir or ev.output)
-
     rows: list[dict[str, Any]] = []
     score_parts: list[pd.DataFrame] = []
     scored_by_model: dict[str, list[pd.DataFrame]] = {c.label: [] for c in ev.candidates}
     sizes: dict[int, tuple[int, int, int]] = {}
-    bar = tqdm(total=len(folds) * len(ev.candidates), disable=not progress, desc="evaluate", unit="fit")
-    try:
-        for fold in folds:
-            data = split_fold(tx, fold, params.split.remove_known_compromised)
-            test_tx = tx.iloc[data.test]
-            sizes[fold.index] = (len(data.train), len(data.test), int(test_tx["is_fraud"].sum()))
-            X_train, X_test = X.iloc[data.train], X.iloc[data.test]
-            for cand in ev.candidates:
-                bar.set_postfix_str(f"fold {fold.index} {cand.label}")
-                model_params = candidate_params(params.model, cand)
-                started = time.perf_counter()
-                est = build_estimator(model_params).fit(X_train, data.y_train)
-                fit_seconds = time.perf_counter() - started
-                scores = est.predict_proba(X_test)[:, 1]
-                threshold = (
-                    _cost_threshold(tx, X, data, model_params, params)
-                    if ev.operating_point == "cost"
-                    else None
-                )
-                result = evaluate_scores(test_tx, scores, params, threshold=threshold)
-                rows.append({**_fold_ids(cand.label, fold), **result, "fit_seconds": fit_seconds})
-                score_parts.append(
-                    pd.DataFrame(
-                        {
-                            "transaction_id": test_tx["transaction_id"].to_numpy(),
-                            "fold": fold.index,
-                            "model": cand.label,
-                            "score": scores,
-                        }
+    with fold_source(params, progress, transactions, features) as (folds, source):
+        bar = tqdm(total=len(folds) * len(ev.candidates), disable=not progress, desc="evaluate", unit="fit")
+        try:
+            for fold in folds:
+                test_tx, X_test, n_train = source.test(fold)
+                sizes[fold.index] = (n_train, len(test_tx), int(test_tx["is_fraud"].sum()))
+                for cand in ev.candidates:
+                    bar.set_postfix_str(f"fold {fold.index} {cand.label}")
+                    model_params = candidate_params(params.model, cand)
+                    started = time.perf_counter()
+                    est = source.fit(model_params, fold)
+                    fit_seconds = time.perf_counter() - started
+                    scores = est.predict_proba(X_test)[:, 1]
+                    threshold = (
+                        _cost_threshold(source, fold, model_params, params)
+                        if ev.operating_point == "cost"
+                        else None
                     )
-                )
-                scored_by_model[cand.label].append(scored_frame(test_tx, scores).assign(fold=fold.index))
-                bar.update(1)
-    finally:
-        bar.close()
+                    result = evaluate_scores(test_tx, scores, params, threshold=threshold)
+                    rows.append({**_fold_ids(cand.label, fold), **result, "fit_seconds": fit_seconds})
+                    score_parts.append(
+                        pd.DataFrame(
+                            {
+                                "transaction_id": test_tx["transaction_id"].to_numpy(),
+                                "fold": fold.index,
+                                "model": cand.label,
+                                "score": scores,
+                            }
+                        )
+                    )
+                    scored = scored_frame(test_tx, scores).assign(fold=fold.index)
+                    scored_by_model[cand.label].append(scored)
+                    bar.update(1)
+        finally:
+            bar.close()
 
     fold_metrics = pd.DataFrame(rows)
     all_scores = pd.concat(score_parts, ignore_index=True)

@@ -14,9 +14,15 @@ from okml.errors import ConfigError
 from okml.models.estimators import _classifier
 
 
+def dask_trainable(params: ModelParams) -> bool:
+    """Whether ``xgboost.dask`` can fit this model: XGBoost without resampling (class
+    weights are fine)."""
+    return params.kind == "xgboost" and params.imbalance in ("none", "class_weight")
+
+
 def check_dask_model(params: ModelParams) -> None:
-    """The dask engine trains XGBoost without resampling (class weights are fine)."""
-    if params.kind != "xgboost" or params.imbalance not in ("none", "class_weight"):
+    """Refuse, in one line, a model that the dask engine cannot train."""
+    if not dask_trainable(params):
         raise ConfigError(
             f"compute.engine=dask trains model.kind=xgboost with model.imbalance none or "
             f"class_weight; got kind={params.kind}, imbalance={params.imbalance} (use "
@@ -41,20 +47,40 @@ def booster_params(params: ModelParams, pos_weight: float, threads: int) -> dict
     }
 
 
-def fit_xgboost_dask(client: Any, X: Any, y: Any, params: ModelParams, threads: int = 1) -> Pipeline:
+def persist_training(client: Any, X: Any, y: Any) -> tuple[Any, Any, int, int]:
+    """``X`` and ``y`` computed once into the workers' memory (``xgboost.dask`` holds them
+    there while it trains anyway), with the number of positive labels and of rows."""
+    import dask
+
+    X, y = client.persist([X, y])
+    positives, rows = dask.compute(y.sum(), y.shape[0])
+    return X, y, int(positives), int(rows)
+
+
+def fit_xgboost_dask(
+    client: Any,
+    X: Any,
+    y: Any,
+    params: ModelParams,
+    threads: int = 1,
+    counts: tuple[int, int] | None = None,
+) -> Pipeline:
     """Fit on dask ``X`` (float features, NaN allowed) and 0/1 ``y`` held by the workers.
 
     The data go into a ``DaskQuantileDMatrix`` (each worker quantizes its own partitions) and
-    ``xgboost.dask.train`` builds the trees across workers. Returns a fitted
+    ``xgboost.dask.train`` builds the trees across workers; with one worker and the rows in
+    the local engine's order, the trees are the local engine's. ``counts``: (positives,
+    rows) when :func:`persist_training` already counted them. Returns a fitted
     ``Pipeline([("model", XGBFraudClassifier)])`` holding the booster.
     """
-    import dask
     import xgboost
     import xgboost.dask as xgb_dask
 
     check_dask_model(params)
-    positives, rows = dask.compute(y.sum(), y.shape[0])
-    positives, rows = int(positives), int(rows)
+    if counts is None:
+        X, y, positives, rows = persist_training(client, X, y)
+    else:
+        positives, rows = counts
     if positives == 0 or positives == rows:
         raise ValueError(f"training labels must contain both 0 and 1; found {positives} of {rows}")
     weight = (rows - positives) / positives if params.imbalance == "class_weight" else 1.0
