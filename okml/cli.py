@@ -82,6 +82,7 @@ typical day:
   okml retrain --as-of 2026-06-01    # what cron runs nightly; promotes only a better model
   okml score --input new.parquet --history data/raw/transactions.parquet
   okml report --date 2026-06-28      # reviewers' HTML report of the day's flagged cases
+  okml serve --warm-from data/raw/transactions.parquet   # score payments as they arrive
 
 every command takes --params FILE (default: params.yaml) and --set section.key=value
 """
@@ -229,6 +230,12 @@ def cmd_score(args: argparse.Namespace, params: Params) -> int:
     )
 
 
+def cmd_serve(args: argparse.Namespace, params: Params) -> int:
+    from okml.jobs.serve import serve_cli
+
+    return serve_cli(params, model=args.model, warm_from=args.warm_from, port=args.port, host=args.host)
+
+
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.report import report_cli
 
@@ -370,6 +377,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--top-k",
         action="store_true",
         help="flag the top evaluate.k customers per day instead of the model's threshold",
+    )
+
+    sv = defaults.serve
+    p = add(
+        "serve",
+        cmd_serve,
+        "real-time scoring service (HTTP, 127.0.0.1)",
+        "Score each payment as it arrives, with exactly the features the model was trained on:\n"
+        "an online feature state (customers, merchants, devices, and the global fraud share)\n"
+        "gives every payment the numbers the batch engine computes over all history.\n"
+        '  POST /v1/score    one payment (canonical fields as JSON) or {"payments": [...]}\n'
+        '  POST /v1/labels   {"transaction_id", "is_fraud", "source", "time"} or {"labels": [...]}\n'
+        "  GET  /healthz, /metrics (Prometheus), /docs (OpenAPI)\n"
+        f"Events are logged and fsynced under serve.state_dir ({sv.state_dir}) before the\n"
+        "answer, with a snapshot every serve.snapshot_every events: a restart continues where\n"
+        "it stopped. --warm-from builds a new state from history first. The model is\n"
+        f"models:/{ml.model_name}@champion unless --model; when the alias moves the service\n"
+        "swaps models between requests. Set serve.token (or OKML_SERVE_TOKEN) to require\n"
+        "Authorization: Bearer TOKEN.",
+    )
+    p.add_argument("--port", type=int, metavar="P", help=f"port (default: serve.port, {sv.port})")
+    p.add_argument("--host", metavar="ADDR", help=f"address to bind (default: serve.host, {sv.host})")
+    p.add_argument("--warm-from", metavar="PATH", help="history to build a new feature state from")
+    p.add_argument(
+        "--model",
+        metavar="URI",
+        help=f"MLflow model URI or model folder (default: models:/{ml.model_name}@champion)",
     )
 
     ex = defaults.explain

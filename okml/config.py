@@ -550,6 +550,33 @@ class ComputeParams(_Section):
     dask: DaskParams = DaskParams()
 
 
+class ServeParams(_Section):
+    host: str = Field("127.0.0.1", description="address the scoring service binds (0.0.0.0: every interface)")
+    port: int = Field(8765, ge=0, le=65535, description="its port (0: any free one)")
+    model: str | None = Field(None, description="model URI; default models:/<registered_model>@champion")
+    token: str | None = Field(
+        None, description="bearer token the service requires (default: $OKML_SERVE_TOKEN, else none)"
+    )
+    state_dir: str = Field(
+        "data/serve", description="the feature state's snapshot and write-ahead log (embedded store)"
+    )
+    store: Literal["local", "redis"] = Field(
+        "local", description="local: snapshot + log on this disk; redis: shared by several processes"
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="the Redis of store=redis")
+    horizon: Duration = Field(
+        "180d", description="how long labels are awaited: a later label no longer changes features"
+    )
+    snapshot_every: int = Field(
+        100_000, ge=1, description="events between snapshots of the state (the log replays the rest)"
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get HTTP 413")
+    max_batch: int = Field(1000, ge=1, description="payments or labels per request")
+    poll_seconds: float = Field(
+        10.0, gt=0, description="how often the service asks the registry whether its alias moved"
+    )
+
+
 class Params(_Section):
     data: DataParams = DataParams()
     simulate: SimulateParams = SimulateParams()
@@ -560,6 +587,7 @@ class Params(_Section):
     explain: ExplainParams = ExplainParams()
     mlflow: MlflowParams = MlflowParams()
     compute: ComputeParams = ComputeParams()
+    serve: ServeParams = ServeParams()
 
     def flat(self) -> dict[str, Any]:
         """Parameters flattened to ``section.key`` for MLflow."""

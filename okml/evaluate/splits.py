@@ -193,6 +193,14 @@ def no_training_fraud(fold: Fold, rows: int) -> DataError:
     )
 
 
+def no_fraud_before(fold: Fold, end: pd.Timestamp) -> DataError:
+    """The error of a cost-threshold model with no fraud label to learn from."""
+    return DataError(
+        f"{fold.name}: no fraud label known before {end:%Y-%m-%d} to fit the model that "
+        "picks the cost threshold; use fewer evaluate.cost_validation_days"
+    )
+
+
 def no_test_fraud(fold: Fold, rows: int) -> DataError:
     """The error of a fold whose test window holds no fraud."""
     return DataError(

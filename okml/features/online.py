@@ -262,7 +262,7 @@ class OnlineFeatures:
         How long labels are awaited (see the module docstring).
     """
 
-    def __init__(self, params: FeatureParams, columns: Iterable[str], horizon: str = "180d") -> None:
+    def __init__(self, params: FeatureParams, columns: Iterable[str], horizon: str | int = "180d") -> None:
         self.params = params
         self.names = feature_names(params, columns)
         self._want = set(self.names)

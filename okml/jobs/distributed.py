@@ -556,8 +556,7 @@ class DaskFolds:
 
     def fit(self, model_params: Any, fold: Any, end: pd.Timestamp | None = None) -> Any:
         from okml import cluster
-        from okml.evaluate.splits import no_training_fraud
-        from okml.jobs.evaluate import no_fraud_before
+        from okml.evaluate.splits import no_fraud_before, no_training_fraud
         from okml.models import build_estimator
         from okml.models.distributed import dask_trainable
 

@@ -34,7 +34,7 @@ from okml.evaluate.scoring import (
     evaluate_scores,
     scored_frame,
 )
-from okml.evaluate.splits import Fold, FoldData, data_days, make_folds, split_fold
+from okml.evaluate.splits import Fold, FoldData, data_days, make_folds, no_fraud_before, split_fold
 from okml.features.engine import check_feature_matrix, feature_matrix
 from okml.io import write_parquet, write_text
 from okml.jobs.data import load_transactions
@@ -122,14 +122,6 @@ class FoldSource(Protocol):
     def rows(self, fold: Fold, start: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The training rows from ``start`` on, labelled as known at go-live, and their features."""
         ...
-
-
-def no_fraud_before(fold: Fold, end: pd.Timestamp) -> DataError:
-    """The error of a cost-threshold model with no fraud label to learn from."""
-    return DataError(
-        f"{fold.name}: no fraud label known before {end:%Y-%m-%d} to fit the model that "
-        "picks the cost threshold; use fewer evaluate.cost_validation_days"
-    )
 
 
 class LocalFolds:

@@ -1,0 +1,557 @@
+"""``okml serve``: the real-time scoring service (FastAPI on uvicorn, 127.0.0.1 by default).
+
+Endpoints: ``POST /v1/score`` (one payment or ``{"payments": [...]}``), ``POST /v1/labels``
+(one label event or ``{"labels": [...]}``), ``GET /healthz``, ``GET /metrics`` (Prometheus
+text) and the OpenAPI docs at ``/docs``.
+
+Durability (the embedded store, ``serve.store: local``): every accepted event (payment or
+label) is appended to a write-ahead log under ``serve.state_dir`` and the log is fsynced
+before the response is sent, so an acknowledged event survives kill -9 and power loss.
+Every ``serve.snapshot_every`` events the whole state is written to a snapshot (temporary
+file, fsync, rename, fsync of the folder) and a new log segment starts; older segments are
+removed. A restart loads the latest snapshot and replays the log after it: the state equals
+an uninterrupted run's (``tests/test_serve.py`` kills the process with SIGKILL).
+
+Events are applied in the order they are logged, under one lock: scoring is sequential per
+process (the feature state is one stream), and a model swap happens between requests.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+import os
+import pickle
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request  # at module level: FastAPI reads the handlers' annotations
+
+from okml.config import Params
+from okml.errors import DataError, OkmlError
+from okml.paths import resolve
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_PREFIX, LOG_PREFIX = "state-", "events-"
+LABEL_SOURCES = ("chargeback", "user_report", "review")
+# latency histogram buckets (seconds), Prometheus style
+BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+# ------------------------------------------------------------------------- event store
+class EventStore:
+    """The embedded store: snapshots and a write-ahead log of events in ``folder``.
+
+    Files: ``state-<n>.pkl`` (the state after the first ``n`` events; written by this
+    service only) and ``events-<n>.log`` (JSON lines, the events from number ``n`` on).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0  # events in the state (snapshot + log)
+        self._log: Any = None
+        self._segment = 0
+
+    # -- start
+    def load(self) -> tuple[Any | None, list[dict[str, Any]]]:
+        """The latest snapshot's state (or None) and the logged events after it."""
+        snaps = sorted(self._numbered(SNAPSHOT_PREFIX, ".pkl"))
+        state, start = None, 0
+        if snaps:
+            start, path = snaps[-1]
+            with path.open("rb") as f:
+                state = pickle.load(f)  # noqa: S301 - written by this service into its own folder
+        events: list[dict[str, Any]] = []
+        for first, path in sorted(self._numbered(LOG_PREFIX, ".log")):
+            if first < start:
+                continue
+            with path.open("rb") as f:
+                for line in f:
+                    if not line.endswith(b"\n"):  # a torn last write: never acknowledged
+                        break
+                    events.append(json.loads(line))
+        self.count = start + len(events)
+        self._open_segment(start if not events else self._last_segment(start))
+        return state, events
+
+    def _last_segment(self, start: int) -> int:
+        segs = [n for n, _ in self._numbered(LOG_PREFIX, ".log") if n >= start]
+        return max(segs) if segs else start
+
+    def _numbered(self, prefix: str, suffix: str) -> Iterator[tuple[int, Path]]:
+        for p in self.folder.glob(f"{prefix}*{suffix}"):
+            number = p.name[len(prefix) : -len(suffix)]
+            if number.isdigit():
+                yield int(number), p
+
+    def _open_segment(self, first: int) -> None:
+        if self._log is not None:
+            self._log.close()
+        self._segment = first
+        self._log = (self.folder / f"{LOG_PREFIX}{first:012d}.log").open("ab")
+
+    # -- write
+    def append(self, events: list[dict[str, Any]]) -> None:
+        """Log ``events`` and fsync: after this returns they survive a crash."""
+        data = b"".join(json.dumps(e, separators=(",", ":"), default=str).encode() + b"\n" for e in events)
+        self._log.write(data)
+        self._log.flush()
+        os.fsync(self._log.fileno())
+        self.count += len(events)
+
+    def snapshot(self, state: Any) -> Path:
+        """Write the state after :attr:`count` events, start a new log segment, remove older
+        files."""
+        path = self.folder / f"{SNAPSHOT_PREFIX}{self.count:012d}.pkl"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._open_segment(self.count)
+        for n, old in list(self._numbered(SNAPSHOT_PREFIX, ".pkl")):
+            if n < self.count:
+                old.unlink(missing_ok=True)
+        for n, old in list(self._numbered(LOG_PREFIX, ".log")):
+            if n < self.count:
+                old.unlink(missing_ok=True)
+        return path
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+# ---------------------------------------------------------------------------- metrics
+@dataclass
+class Metrics:
+    """Counters for ``/metrics`` (Prometheus text format)."""
+
+    requests: dict[tuple[str, int], int] = field(default_factory=dict)
+    latency: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    latency_sum: float = 0.0
+    latency_count: int = 0
+    scored: int = 0
+    flagged: int = 0
+    labels: int = 0
+    swaps: int = 0
+
+    def request(self, path: str, status: int) -> None:
+        self.requests[path, status] = self.requests.get((path, status), 0) + 1
+
+    def observe(self, seconds: float) -> None:
+        for i, edge in enumerate(BUCKETS):
+            if seconds <= edge:
+                self.latency[i] += 1
+                break
+        else:
+            self.latency[-1] += 1
+        self.latency_sum += seconds
+        self.latency_count += 1
+
+    def text(self, model_version: str, state_events: int) -> str:
+        lines = [
+            "# HELP okml_requests_total HTTP requests by path and status.",
+            "# TYPE okml_requests_total counter",
+        ]
+        for (path, status), n in sorted(self.requests.items()):
+            lines.append(f'okml_requests_total{{path="{path}",status="{status}"}} {n}')
+        lines += [
+            "# HELP okml_score_seconds Time to score one payment (state, features, model, reasons).",
+            "# TYPE okml_score_seconds histogram",
+        ]
+        cum = 0
+        for edge, n in zip(BUCKETS, self.latency, strict=False):
+            cum += n
+            lines.append(f'okml_score_seconds_bucket{{le="{edge}"}} {cum}')
+        lines.append(f'okml_score_seconds_bucket{{le="+Inf"}} {self.latency_count}')
+        lines.append(f"okml_score_seconds_sum {self.latency_sum:.6f}")
+        lines.append(f"okml_score_seconds_count {self.latency_count}")
+        for name, value, help_ in (
+            ("okml_payments_scored_total", self.scored, "Payments scored."),
+            ("okml_payments_flagged_total", self.flagged, "Payments flagged for review."),
+            ("okml_labels_total", self.labels, "Label events taken."),
+            ("okml_model_swaps_total", self.swaps, "Times the service changed model."),
+            ("okml_state_events", state_events, "Events in the feature state."),
+        ):
+            kind = "gauge" if name == "okml_state_events" else "counter"
+            lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        lines += [
+            "# HELP okml_model_info The model being served.",
+            "# TYPE okml_model_info gauge",
+            f'okml_model_info{{version="{_label(model_version)}"}} 1',
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _label(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+# ---------------------------------------------------------------------------- service
+class Service:
+    """The scoring service's state: the live scorer, the event store, the metrics."""
+
+    def __init__(self, params: Params, model_uri: str, loaded: tuple[str | None, Any]) -> None:
+        from okml.live import LiveScorer
+
+        self.params = params
+        self.uri = model_uri
+        self.version, model = loaded
+        self.lock = threading.Lock()
+        self.metrics = Metrics()
+        self.store = EventStore(resolve(params.serve.state_dir))
+        state, events = self.store.load()
+        self.live = LiveScorer(model, params, state)
+        if events:
+            self._replay(events)
+            log.info("state: %d events replayed from the log after the snapshot", len(events))
+        self._since_snapshot = 0
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def version_text(self) -> str:
+        return self.version or self.uri
+
+    # -- events
+    def _replay(self, events: list[dict[str, Any]]) -> None:
+        for e in events:
+            if e["kind"] == "payment":
+                self.live.state.payment(e["payment"])
+            else:
+                self.live.state.label(e["transaction_id"], e["is_fraud"], e["time"])
+
+    def score(self, payments: list[dict[str, Any]], with_features: bool = False) -> list[dict[str, Any]]:
+        """Score ``payments`` (checked by :func:`check_payment`) in order, after logging them;
+        each result has the score, flag, reasons, model version, the state's event count
+        and, ``with_features``, the feature values (NaN as null)."""
+        from okml.features.online import LateEvent
+
+        with self.lock:
+            last = self.live.state.last_key
+            keys = [(p["timestamp_ns"], p["transaction_id"]) for p in payments]
+            for i, key in enumerate(keys):
+                prev = last if i == 0 else keys[i - 1]
+                if prev is not None and key <= prev:
+                    raise LateEvent(
+                        f"payments[{i}] ({key[1]}) is not after the latest payment ({prev[1]}): "
+                        "payments must come in time order"
+                    )
+            events = [{"kind": "payment", "payment": _stored(p)} for p in payments]
+            self.store.append(events)  # logged before the state moves: replay gives the same
+            results = self.live.score([_stored(p) for p in payments])
+            for r in results:
+                self.metrics.observe(r.seconds)
+                self.metrics.scored += 1
+                self.metrics.flagged += bool(r.flag)
+            self._maybe_snapshot(len(events))
+            state_version = self.store.count
+            version = self.version_text
+        out = [{**r.as_dict(), "model": version, "state_version": state_version} for r in results]
+        if with_features:
+            for o, r in zip(out, results, strict=True):
+                o["features"] = {k: (None if math.isnan(v) else v) for k, v in r.features.items()}
+        return out
+
+    def labels(self, labels: list[dict[str, Any]]) -> int:
+        with self.lock:
+            events = [
+                {"kind": "label", "transaction_id": lab["transaction_id"], "is_fraud": lab["is_fraud"],
+                 "source": lab["source"], "time": lab["time_ns"]}
+                for lab in labels
+            ]  # fmt: skip
+            self.store.append(events)
+            for e in events:
+                self.live.label(e["transaction_id"], e["is_fraud"], e["time"])
+            self.metrics.labels += len(events)
+            self._maybe_snapshot(len(events))
+            return self.store.count
+
+    def _maybe_snapshot(self, n: int) -> None:
+        self._since_snapshot += n
+        if self._since_snapshot >= self.params.serve.snapshot_every:
+            self.store.snapshot(self.live.state)
+            self._since_snapshot = 0
+
+    def snapshot(self) -> Path:
+        with self.lock:
+            self._since_snapshot = 0
+            return self.store.snapshot(self.live.state)
+
+    # -- models
+    def swap(self, version: str | None, model: Any) -> None:
+        """Serve ``model`` from the next request on (the feature state carries over when
+        its feature parameters are the same; otherwise the swap is refused)."""
+        from okml.live import LiveScorer
+        from okml.score import _model
+
+        new_params = _model(model).feature_params
+        if new_params != self.live.feature_params:
+            log.error(
+                "model %s uses other feature parameters than the served one: not swapped "
+                "(restart okml serve with --warm-from to build its state)",
+                version,
+            )
+            return
+        with self.lock:
+            self.live = LiveScorer(model, self.params, self.live.state)
+            old, self.version = self.version, version
+            self.metrics.swaps += 1
+        log.info("model swapped: %s -> %s", old, version)
+
+    def watch(self) -> None:
+        """Poll the registry alias every ``serve.poll_seconds`` in a thread; swap on a move."""
+        from okml import tracking
+
+        if not tracking.is_registry_uri(self.uri) or "@" not in self.uri:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.params.serve.poll_seconds):
+                try:
+                    version = tracking.registry_version(self.uri)
+                    if version and version != self.version:
+                        self.swap(version, tracking.load_model(f"models:/{version}", self.params.mlflow))
+                except Exception as e:  # the service keeps serving the model it has
+                    log.warning("registry check failed: %s", e)
+
+        self._watcher = threading.Thread(target=loop, name="okml-registry-watch", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.store.close()
+
+
+def _stored(p: dict[str, Any]) -> dict[str, Any]:
+    """A payment as the log and the state keep it (times as int ns)."""
+    out = {k: v for k, v in p.items() if k not in ("timestamp_ns", "created_ns")}
+    out["timestamp"] = p["timestamp_ns"]
+    if "created_ns" in p:
+        out["account_created_at"] = p["created_ns"]
+    return out
+
+
+# ----------------------------------------------------------------------------- checks
+def check_payment(raw: Any, params: Params, where: str = "payment") -> dict[str, Any]:
+    """One payment as JSON gives it, checked by the canonical schema; :class:`DataError`
+    naming the field otherwise."""
+    from okml.features.online import to_ns
+    from okml.live import canonical_payment
+
+    if not isinstance(raw, dict):
+        raise DataError(f"{where}: expected an object with the payment's fields")
+    try:
+        rec = canonical_payment(raw, params)
+    except DataError as e:
+        raise DataError(f"{where}: {e}") from None
+    rec["timestamp_ns"] = to_ns(rec["timestamp"])
+    if "account_created_at" in rec:
+        rec["created_ns"] = to_ns(rec["account_created_at"])
+    rec.pop("timestamp", None)
+    rec.pop("account_created_at", None)
+    return rec
+
+
+def check_label(raw: Any, where: str = "label") -> dict[str, Any]:
+    from okml.features.online import to_ns
+
+    if not isinstance(raw, dict):
+        raise DataError(f"{where}: expected an object with transaction_id, is_fraud, source, time")
+    for key in ("transaction_id", "is_fraud", "source", "time"):
+        if key not in raw or raw[key] is None:
+            raise DataError(f"{where}: missing field {key!r}", column=key)
+    extra = sorted(set(raw) - {"transaction_id", "is_fraud", "source", "time"})
+    if extra:
+        raise DataError(f"{where}: unknown field {extra[0]!r}", column=extra[0])
+    if isinstance(raw["is_fraud"], bool) or raw["is_fraud"] not in (0, 1):
+        raise DataError(f"{where}: is_fraud must be 0 or 1, got {raw['is_fraud']!r}", column="is_fraud")
+    if raw["source"] not in LABEL_SOURCES:
+        raise DataError(
+            f"{where}: source must be one of {', '.join(LABEL_SOURCES)}, got {raw['source']!r}",
+            column="source",
+        )
+    try:
+        at = to_ns(raw["time"])
+    except (ValueError, TypeError):
+        at = None
+    if at is None:
+        raise DataError(f"{where}: time {raw['time']!r} is not a timestamp", column="time")
+    return {"transaction_id": raw["transaction_id"], "is_fraud": int(raw["is_fraud"]),
+            "source": raw["source"], "time_ns": at}  # fmt: skip
+
+
+# -------------------------------------------------------------------------------- app
+def create_app(service: Service) -> Any:
+    """The FastAPI application of ``service``."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, PlainTextResponse
+
+    from okml.features.online import LateEvent
+
+    params = service.params
+    token = params.serve.token or os.environ.get("OKML_SERVE_TOKEN") or None
+    app = FastAPI(
+        title="okml scoring service",
+        description="Scores OKPay payments as they arrive with the features the model was trained on.",
+        version="1",
+    )
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Any:
+        path = request.url.path
+        status = 500
+        try:
+            if token is not None and path.startswith("/v1/"):
+                given = request.headers.get("authorization", "")
+                ok = given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())
+                if not ok:
+                    status = 401
+                    return error(401, "missing or wrong bearer token")
+            size = request.headers.get("content-length")
+            limit = params.serve.max_body_bytes
+            if size is not None and size.isdigit() and int(size) > limit:
+                status = 413
+                return error(413, f"request body over {limit:,} bytes")
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            service.metrics.request(path if path in _PATHS else "other", status)
+
+    async def body(request: Request) -> Any:
+        data = b""
+        limit = params.serve.max_body_bytes
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > limit:
+                raise _HTTPError(413, f"request body over {limit:,} bytes")
+        try:
+            return json.loads(data)
+        except ValueError as e:
+            raise _HTTPError(422, f"body is not JSON: {e}") from None
+
+    def many(raw: Any, key: str) -> list[Any]:
+        items = raw[key] if isinstance(raw, dict) and key in raw else [raw]
+        if not isinstance(items, list) or not items:
+            raise _HTTPError(422, f"{key}: expected a non-empty list")
+        if len(items) > params.serve.max_batch:
+            raise _HTTPError(413, f"{key}: at most {params.serve.max_batch} per request, got {len(items)}")
+        return items
+
+    @app.exception_handler(_HTTPError)
+    async def http_error(request: Request, exc: _HTTPError) -> JSONResponse:
+        return error(exc.status, exc.message)
+
+    @app.post("/v1/score", summary="Score one payment or a batch ({'payments': [...]}) in time order")
+    async def score(request: Request) -> Any:
+        raw = await body(request)
+        items = many(raw, "payments")
+        try:
+            payments = [
+                check_payment(p, params, f"payments[{i}]" if len(items) > 1 else "payment")
+                for i, p in enumerate(items)
+            ]
+        except DataError as e:
+            return error(422, str(e))
+        try:
+            results = service.score(payments, with_features=request.query_params.get("features") in _YES)
+        except LateEvent as e:
+            return error(409, str(e))
+        return results[0] if not (isinstance(raw, dict) and "payments" in raw) else {"results": results}
+
+    @app.post("/v1/labels", summary="Label events: transaction_id, is_fraud, source, time")
+    async def labels(request: Request) -> Any:
+        raw = await body(request)
+        items = many(raw, "labels")
+        try:
+            checked = [
+                check_label(x, f"labels[{i}]" if len(items) > 1 else "label") for i, x in enumerate(items)
+            ]
+        except DataError as e:
+            return error(422, str(e))
+        version = service.labels(checked)
+        return {"accepted": len(checked), "state_version": version}
+
+    @app.get("/healthz", summary="Liveness: the model and the state")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "model": service.version_text, "state_version": service.store.count}
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    def metrics() -> str:
+        return service.metrics.text(service.version_text, service.store.count)
+
+    return app
+
+
+_YES = ("1", "true", "yes")
+_PATHS = {"/v1/score", "/v1/labels", "/healthz", "/metrics", "/docs", "/openapi.json"}
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# -------------------------------------------------------------------------------- cli
+def warm_start(service: Service, path: str, params: Params) -> int:
+    """Take the history at ``path`` into an empty state (in time order)."""
+    from okml.data import load
+
+    if service.store.count:
+        raise OkmlError(
+            f"the state in {service.store.folder} already holds {service.store.count:,} events; "
+            "--warm-from starts a new state: remove that folder first"
+        )
+    history = load(path, preset=params.data.preset, params=params.data)
+    started = time.perf_counter()
+    n = service.live.warm(history)
+    # the warm state is the snapshot every restart starts from
+    service.store.count = 0
+    service.snapshot()
+    log.info("warm start: %d payments in %.1f s", n, time.perf_counter() - started)
+    return n
+
+
+def serve_cli(
+    params: Params, model: str | None, warm_from: str | None, port: int | None, host: str | None
+) -> int:
+    import uvicorn
+
+    from okml.jobs.score import load_scoring_model
+
+    uri, version, loaded = load_scoring_model(params, model or params.serve.model)
+    service = Service(params, uri, (version, loaded))
+    if warm_from:
+        started = time.perf_counter()
+        n = warm_start(service, warm_from, params)
+        print(f"warm start: {n:,} payments from {warm_from} in {time.perf_counter() - started:.1f} s")
+    service.watch()
+    bind = host or params.serve.host
+    where = port if port is not None else params.serve.port
+    print(f"serving {service.version_text} on http://{bind}:{where} (docs: /docs); Ctrl-C stops")
+    try:
+        uvicorn.run(create_app(service), host=bind, port=where, log_level="warning", access_log=False)
+    finally:
+        service.close()
+    return 0

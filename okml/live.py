@@ -1,0 +1,172 @@
+"""Scoring each payment as it arrives: the online feature state, the model, the flag at its
+operating point and the top reasons, in one call (:class:`LiveScorer`).
+
+The features come from :class:`okml.features.online.OnlineFeatures`, which gives the numbers
+of the batch engine over the full history (``tests/test_online.py``), so a payment scored
+here gets the score the trained model gives it in a batch over all data. The reasons are
+those of the reviewers' report (:func:`okml.explain.explain`), in ``explain.language``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from okml.config import Params
+from okml.errors import DataError
+from okml.features.online import OnlineFeatures, replay
+from okml.schema import validate
+
+#: The payment fields the service takes (canonical names).
+PAYMENT_FIELDS = (
+    "transaction_id",
+    "timestamp",
+    "customer_id",
+    "merchant_id",
+    "amount",
+    "device_id",
+    "region",
+    "account_created_at",
+    "merchant_name",
+    "merchant_category",
+    "channel",
+)
+_LABEL_COLUMNS = ("is_fraud", "label_time")
+
+
+@dataclass
+class Scored:
+    """One scored payment."""
+
+    transaction_id: Any
+    score: float
+    flag: bool | None  # None: the model has no threshold (top-k models flag per day)
+    reasons: list[str]
+    features: dict[str, float]
+    seconds: float  # time spent in :meth:`LiveScorer.score`
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "transaction_id": self.transaction_id,
+            "score": self.score,
+            "flag": self.flag,
+            "reasons": self.reasons,
+        }
+
+
+class LiveScorer:
+    """A model and the feature state it scores with.
+
+    Parameters
+    ----------
+    model:
+        A loaded okml model (``okml.pyfunc.FraudModel`` or the pyfunc wrapping it).
+    params:
+        All parameters (``explain.language``, ``explain.top_reasons``, ``serve``).
+    state:
+        The feature state to continue from (default: empty).
+    """
+
+    def __init__(self, model: Any, params: Params, state: OnlineFeatures | None = None) -> None:
+        from okml.models import as_scorer
+        from okml.score import _model, operating_point
+
+        self.model = _model(model)
+        self.params = params
+        self.scorer = as_scorer(self.model)
+        self.columns = list(self.model.columns)
+        self.feature_params = self.model.feature_params
+        point = operating_point(self.model, params)
+        self.threshold = point.threshold if point.kind == "threshold" else None
+        self.state = state or self.new_state()
+        if self.state.names != self.columns[: len(self.state.names)] and set(self.columns) - set(
+            self.state.names
+        ):
+            raise DataError(
+                f"the model needs features the state does not compute: "
+                f"{', '.join(sorted(set(self.columns) - set(self.state.names))[:3])}"
+            )
+
+    def new_state(self) -> OnlineFeatures:
+        """An empty state for this model's features."""
+        return OnlineFeatures(self.feature_params, self.input_columns(), str(self.params.serve.horizon))
+
+    def input_columns(self) -> list[str]:
+        """The input columns whose features the model uses (optional families included)."""
+        from okml.features import registry
+
+        specs = registry(self.feature_params)
+        needs = {col for c in self.columns if c in specs for col in specs[c].needs}
+        base = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount"]
+        return base + sorted(needs)
+
+    # ------------------------------------------------------------------------- warm
+    def warm(self, history: pd.DataFrame) -> int:
+        """Take ``history`` (canonical transactions with labels, validated) into the state,
+        in time order; returns the number of payments taken."""
+        replay(history, self.feature_params, self.state)
+        return len(history)
+
+    # ------------------------------------------------------------------------ score
+    def score(self, payments: Iterable[Mapping[str, Any]]) -> list[Scored]:
+        """Score payments in order (each one sees the ones before it)."""
+        out = []
+        for pay in payments:
+            started = time.perf_counter()
+            feats = self.state.payment(pay)
+            row = pd.DataFrame([feats], columns=self.columns)
+            score = float(self.scorer.predict_proba(row)[0])
+            flag = None if self.threshold is None else bool(score >= self.threshold)
+            reasons = self._reasons(row, pay) if flag else []
+            out.append(
+                Scored(pay["transaction_id"], score, flag, reasons, feats, time.perf_counter() - started)
+            )
+        return out
+
+    def _reasons(self, row: pd.DataFrame, pay: Mapping[str, Any]) -> list[str]:
+        from okml.explain import explain
+
+        top = self.params.explain.top_reasons
+        explained = explain(
+            self.scorer,
+            row,
+            self.columns,
+            self.feature_params,
+            self.params.explain.language,
+            top,
+            transactions=pd.Series([float(pay["amount"])], index=row.index, name="amount"),
+        )
+        texts = explained.reason_columns(top).iloc[0]
+        return [str(t) for t in texts if isinstance(t, str) and t]
+
+    def label(self, transaction_id: Any, is_fraud: int, at: Any) -> None:
+        """A label event (see :meth:`OnlineFeatures.label`)."""
+        self.state.label(transaction_id, is_fraud, at)
+
+
+def canonical_payment(raw: Mapping[str, Any], params: Params) -> dict[str, Any]:
+    """One payment as JSON gives it, checked against the canonical schema (the same rules
+    as loading a file); the first problem raises :class:`DataError` naming the field."""
+    known = {k: v for k, v in raw.items() if k in PAYMENT_FIELDS}
+    unknown = sorted(set(raw) - set(PAYMENT_FIELDS) - set(_LABEL_COLUMNS))
+    if unknown:
+        raise DataError(f"unknown field {unknown[0]!r}", column=unknown[0])
+    frame = validate(
+        pd.DataFrame([known]),
+        source="payment",
+        amount_min=params.data.amount_min,
+        amount_max=params.data.amount_max,
+    )
+    rec = frame.iloc[0].to_dict()
+    for key, value in list(rec.items()):
+        if isinstance(value, float) and math.isnan(value):
+            rec[key] = None
+        elif isinstance(value, np.generic):
+            rec[key] = value.item()
+    return rec

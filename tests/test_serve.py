@@ -1,0 +1,229 @@
+"""Real-time scoring: the live scorer against the batch model over all history, and the
+service end to end over real HTTP (start, score, labels, bad input, kill -9 and restart)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from okml.config import FeatureParams, ModelParams, Params, SimulateParams
+from okml.features import build_features
+
+DAY = pd.Timestamp("2026-02-05", tz="UTC")  # scored day; data from 2026-01-01 to 02-09
+FIELDS = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount", "device_id", "region",
+          "account_created_at"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict[str, Any]:
+    """A simulated month, a tiny model trained on its first two weeks, saved as an MLflow
+    model folder; the day to score and the history before it."""
+    import mlflow.pyfunc
+
+    from okml.models import build_estimator, final_booster
+    from okml.models.scorers import XGBoostScorer
+    from okml.pyfunc import FraudModel, write_model_files
+    from okml.simulate import simulate
+
+    root = tmp_path_factory.mktemp("serve")
+    tx = simulate(SimulateParams(n_customers=150, n_merchants=60, n_days=40, seed=5))
+    fp = FeatureParams()
+    feats = build_features(tx, fp)
+    train = (tx["timestamp"] < pd.Timestamp("2026-01-15", tz="UTC")).to_numpy()
+    est = build_estimator(ModelParams(n_estimators=15, max_depth=3, n_jobs=1))
+    est.fit(feats[train], tx["is_fraud"].to_numpy()[train])
+    booster = final_booster(est)
+    columns = list(feats.columns)
+    scorer = XGBoostScorer(booster, columns)
+    in_day = ((tx["timestamp"] >= DAY) & (tx["timestamp"] < DAY + pd.Timedelta(days=1))).to_numpy()
+    threshold = float(np.quantile(scorer.predict_proba(feats[in_day]), 0.9))
+    arts = write_model_files(scorer, fp, root / "files", extra={"threshold": threshold, "k": 10})
+    mlflow.pyfunc.save_model(
+        str(root / "model"), python_model=FraudModel(), artifacts=arts, pip_requirements=["xgboost"]
+    )
+    history = tx[tx["timestamp"] < DAY]
+    history.to_parquet(root / "history.parquet", index=False)
+    return {"tx": tx, "feats": feats, "scorer": scorer, "columns": columns, "root": root,
+            "model": root / "model", "day": tx[in_day], "history": history,
+            "threshold": threshold}  # fmt: skip
+
+
+def _payment(row: pd.Series) -> dict[str, Any]:
+    out = {}
+    for c in FIELDS:
+        v = row[c]
+        out[c] = None if pd.isna(v) else (v.isoformat() if isinstance(v, pd.Timestamp) else v)
+    out["amount"] = float(out["amount"])
+    out["transaction_id"] = int(out["transaction_id"])
+    return out
+
+
+def _live(world: dict[str, Any], params: Params) -> Any:
+    import mlflow.pyfunc
+
+    from okml.live import LiveScorer
+
+    return LiveScorer(mlflow.pyfunc.load_model(str(world["model"])), params)
+
+
+def test_live_scores_equal_the_batch_model_over_all_history(world) -> None:
+    """Warm from the history, then the day payment by payment (labels queued at their
+    times): every feature and every score as the batch engine and the model give them over
+    the whole month."""
+    live = _live(world, Params())
+    live.warm(world["history"])
+    day = world["day"]
+    frauds = world["tx"][(world["tx"]["is_fraud"] == 1) & (world["tx"]["timestamp"] >= DAY)]
+    for tx_id, at in zip(frauds["transaction_id"], frauds["label_time"], strict=True):
+        if pd.notna(at):
+            live.label(tx_id, 1, at)
+    got = live.score(_payment(r) for _, r in day.iterrows())
+    want = world["feats"].loc[day["transaction_id"]]
+    feats = pd.DataFrame([g.features for g in got], index=want.index)[world["columns"]]
+    np.testing.assert_allclose(feats.to_numpy(), want.to_numpy(), rtol=1e-9, atol=1e-9)
+    scores = np.array([g.score for g in got])
+    np.testing.assert_allclose(scores, world["scorer"].predict_proba(want), rtol=0, atol=1e-7)
+    flagged = [g for g in got if g.flag]
+    assert flagged and all(g.reasons for g in flagged)
+    assert all(g.flag == (g.score >= world["threshold"]) for g in got)
+
+
+# ------------------------------------------------------------------------ the service
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _call(port: int, path: str, body: Any = None, raw: bytes | None = None, token: str | None = None):
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method="POST" if data else "GET"
+    )
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            text = r.read().decode()
+            return r.status, (
+                json.loads(text) if r.headers.get_content_type() == "application/json" else text
+            )
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode())
+
+
+def _nan(features: dict[str, Any]) -> dict[str, float]:
+    return {k: float("nan") if v is None else v for k, v in features.items()}
+
+
+class Server:
+    def __init__(self, world: dict[str, Any], state: Path, warm: bool, extra: list[str] = ()) -> None:
+        self.port = _free_port()
+        params = world["root"] / "params.yaml"
+        params.write_text(yaml.safe_dump({"serve": {"state_dir": str(state), "snapshot_every": 7}}))
+        okml = str(Path(sys.executable).parent / "okml")
+        cmd = [okml, "serve", "--params", str(params), "--model", str(world["model"]),
+               "--port", str(self.port), *extra]  # fmt: skip
+        if warm:
+            cmd += ["--warm-from", str(world["root"] / "history.parquet")]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"okml serve exited: {self.proc.stdout.read()}")
+            try:
+                if _call(self.port, "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("okml serve did not answer in 120 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> str:
+        self.proc.send_signal(sig)
+        out, _ = self.proc.communicate(timeout=30)
+        return out
+
+
+def test_service_scores_takes_labels_refuses_bad_input_and_survives_kill_9(world, tmp_path) -> None:
+    day = world["day"].reset_index(drop=True)
+    pays = [_payment(r) for _, r in day.iterrows()]
+    live = _live(world, Params())  # the uninterrupted run, in process
+    live.warm(world["history"])
+    server = Server(world, tmp_path / "state", warm=True)
+    try:
+        port = server.port
+        status, body = _call(port, "/v1/score", pays[0])
+        assert status == 200, body
+        want = live.score([pays[0]])[0]
+        assert body["score"] == pytest.approx(want.score, abs=1e-9)
+        assert (
+            body["transaction_id"] == pays[0]["transaction_id"]
+            and "model" in body
+            and body["state_version"] > 0
+        )
+        status, body = _call(port, "/v1/score", {"payments": pays[1:6]})
+        assert status == 200 and len(body["results"]) == 5
+        for got, w in zip(body["results"], live.score(pays[1:6]), strict=True):
+            assert got["score"] == pytest.approx(w.score, abs=1e-9)
+            assert got["flag"] == w.flag and got["reasons"] == w.reasons
+        # a label on a payment of a merchant, then that merchant's next payment sees it
+        merchant = pays[6]["merchant_id"]
+        later = next(i for i in range(7, len(pays)) if pays[i]["merchant_id"] == merchant)
+        label = {"transaction_id": pays[3]["transaction_id"], "is_fraud": 1, "source": "review",
+                 "time": pays[6]["timestamp"]}  # fmt: skip
+        status, body = _call(port, "/v1/score", pays[6])
+        live.score([pays[6]])
+        assert _call(port, "/v1/labels", label)[0] == 200
+        live.label(label["transaction_id"], 1, label["time"])
+        status, body = _call(port, "/v1/score?features=true", {"payments": pays[7 : later + 1]})
+        assert status == 200, body
+        mine = live.score(pays[7 : later + 1])
+        assert [r["score"] for r in body["results"]] == pytest.approx([m.score for m in mine], abs=1e-9)
+        assert _nan(body["results"][-1]["features"]) == pytest.approx(mine[-1].features, nan_ok=True)
+        # bad input: one line naming the field, nothing taken into the state
+        before = _call(port, "/healthz")[1]["state_version"]
+        status, body = _call(port, "/v1/score", {**pays[later + 1], "amount": "lots"})
+        assert status == 422 and "amount" in body["error"] and "\n" not in body["error"]
+        status, body = _call(
+            port, "/v1/score", {k: v for k, v in pays[later + 1].items() if k != "customer_id"}
+        )
+        assert status == 422 and "customer_id" in body["error"]
+        status, body = _call(port, "/v1/score", pays[0])
+        assert status == 409 and "not after the latest" in body["error"]
+        status, body = _call(port, "/v1/labels", {**label, "source": "rumour"})
+        assert status == 422 and "source" in body["error"]
+        status, body = _call(port, "/v1/score", raw=b"x" * 2_000_000)
+        assert status == 413
+        status, body = _call(port, "/v1/score", raw=b"{not json")
+        assert status == 422
+        assert _call(port, "/healthz")[1]["state_version"] == before
+        status, text = _call(port, "/metrics")
+        assert status == 200 and "okml_payments_scored_total" in text and "okml_score_seconds_bucket" in text
+        # kill -9 between requests; the restart (no warm start) continues from snapshot + log
+        server.stop(signal.SIGKILL)
+        server = Server(world, tmp_path / "state", warm=False)
+        port = server.port
+        assert _call(port, "/healthz")[1]["state_version"] == before
+        rest = pays[later + 1 : later + 20]
+        status, body = _call(port, "/v1/score?features=true", {"payments": rest})
+        assert status == 200
+        mine = live.score(rest)
+        for got, m in zip(body["results"], mine, strict=True):
+            assert got["score"] == pytest.approx(m.score, abs=1e-9)
+            assert _nan(got["features"]) == pytest.approx(m.features, nan_ok=True)
+    finally:
+        server.stop()
