@@ -205,7 +205,8 @@ def test_evaluation_on_the_cluster_matches_local_evaluation(project, tmp_path) -
     a, b = local.scores, dist.scores
     assert a[["transaction_id", "fold", "model"]].equals(b[["transaction_id", "fold", "model"]])
     np.testing.assert_allclose(b["score"], a["score"], rtol=0, atol=1e-6)
-    assert (tmp_path / "dask" / "comparison.md").read_text() == (tmp_path / "local" / "comparison.md").read_text()
+    md = "comparison.md"
+    assert (tmp_path / "dask" / md).read_text() == (tmp_path / "local" / md).read_text()
 
 
 def test_scoring_on_the_cluster_writes_days_with_the_local_columns(project, tmp_path) -> None:

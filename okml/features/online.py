@@ -143,12 +143,16 @@ class _Row:
 
 class _Windows:
     """An entity's rows in time order, as long as its longest window needs them, with the
-    running prefix sums (``abs`` indices count every row the entity ever had)."""
+    running prefix sums (``abs`` indices count every row the entity ever had). Rows live in
+    a list from ``head`` on (binary search needs random access; the list is compacted when
+    half of it is gone)."""
 
-    __slots__ = ("rows", "base", "n", "s1", "s2", "keep")
+    __slots__ = ("rows", "times", "head", "base", "n", "s1", "s2", "keep")
 
     def __init__(self, keep: int) -> None:
-        self.rows: deque[_Row] = deque()
+        self.rows: list[_Row] = []
+        self.times: list[int] = []  # the rows' times, for bisect
+        self.head = 0  # rows[head:] are kept
         self.base = 0  # abs index of rows[0]
         self.n = 0  # rows ever
         self.s1, self.s2 = _Kahan(), _Kahan()
@@ -156,15 +160,7 @@ class _Windows:
 
     def start(self, t: int, seconds: int) -> int:
         """Abs index of the first row with time > t - seconds (``n`` when none)."""
-        edge = t - seconds * NS
-        rows, lo, hi = self.rows, 0, len(self.rows)
-        while lo < hi:  # rows are in time order: binary search
-            mid = (lo + hi) // 2
-            if rows[mid].t <= edge:
-                lo = mid + 1
-            else:
-                hi = mid
-        return self.base + lo
+        return self.base + bisect_right(self.times, t - seconds * NS, self.head)
 
     def row(self, i: int) -> _Row:
         return self.rows[i - self.base]
@@ -173,7 +169,7 @@ class _Windows:
         """Prefix sums before abs row ``i`` (``i == n``: now)."""
         if i == self.n:
             return self.s1.acc, self.s2.acc
-        r = self.row(i)
+        r = self.rows[i - self.base]
         return r.cum, r.cum2
 
     def count_sum(self, t: int, seconds: int) -> tuple[int, float]:
@@ -181,12 +177,12 @@ class _Windows:
         return self.n - p, self.s1.acc - self.cum(p)[0]
 
     def window(self, t: int, seconds: int) -> list[_Row]:
-        p = self.start(t, seconds) - self.base
-        return [self.rows[i] for i in range(p, len(self.rows))]
+        return self.rows[self.start(t, seconds) - self.base :]
 
     def add(self, row: _Row) -> None:
         row.cum, row.cum2 = self.s1.acc, self.s2.acc
         self.rows.append(row)
+        self.times.append(row.t)
         self.n += 1
         self.s1.add(row.amount)
         self.s2.add(row.amount**2)
@@ -194,10 +190,14 @@ class _Windows:
     def evict(self, t: int, floor: int | None = None) -> None:
         """Drop rows no window of a payment at ``t`` or later needs (none at or past abs
         index ``floor``)."""
-        edge = t - self.keep * NS
-        while self.rows and self.rows[0].t <= edge and (floor is None or self.base < floor):
-            self.rows.popleft()
-            self.base += 1
+        cut = bisect_right(self.times, t - self.keep * NS, self.head)
+        if floor is not None:
+            cut = min(cut, floor - self.base)
+        self.head = max(self.head, cut)
+        if self.head > 64 and self.head * 2 > len(self.rows):
+            del self.rows[: self.head], self.times[: self.head]
+            self.base += self.head
+            self.head = 0
 
 
 @dataclass(slots=True)
@@ -287,9 +287,8 @@ class OnlineFeatures:
         self.merchants: dict[Any, _Merchant] = {}
         self.devices: dict[Any, _Device] = {}
         self.payments: OrderedDict[Any, _Payment] = OrderedDict()  # by stream order
-        self.global_times: deque[int] = deque()  # all payments in the longest merchant window
-        self.global_n = 0
-        self.global_base = 0
+        self.global_times: list[int] = []  # all payments in the longest merchant window,
+        self.global_head = 0  # from this index on
         self.global_known: list[int] = []  # times of known frauds in that window, sorted
         self.pending: list[tuple[int, int, Any]] = []  # (label ns, seq, transaction id)
         self._seq = 0
@@ -495,7 +494,6 @@ class OnlineFeatures:
         self.payments[tx] = _Payment(key, cid, mid, mw.n, ratio)
         mw.add(mrow)
         self.global_times.append(t)
-        self.global_n += 1
         cw.evict(t)
         mw.evict(t, floor=merch.settled)
         self._evict_global(t)
@@ -509,15 +507,7 @@ class OnlineFeatures:
 
     def _global_rate(self, t: int, seconds: int) -> float:
         edge = t - seconds * NS
-        times = self.global_times
-        lo, hi = 0, len(times)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if times[mid] <= edge:
-                lo = mid + 1
-            else:
-                hi = mid
-        n = len(times) - lo
+        n = len(self.global_times) - bisect_right(self.global_times, edge, self.global_head)
         known = len(self.global_known) - bisect_right(self.global_known, edge)
         return known / n if n else 0.0
 
@@ -566,9 +556,10 @@ class OnlineFeatures:
 
     def _evict_global(self, t: int) -> None:
         edge = t - max(self.merch_w) * NS
-        while self.global_times and self.global_times[0] <= edge:
-            self.global_times.popleft()
-            self.global_base += 1
+        self.global_head = bisect_right(self.global_times, edge, self.global_head)
+        if self.global_head > 1024 and self.global_head * 2 > len(self.global_times):
+            del self.global_times[: self.global_head]
+            self.global_head = 0
         cut = bisect_right(self.global_known, edge)
         if cut:
             del self.global_known[:cut]

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,10 @@ class Service:
 
         with self.lock:
             last = self.live.state.last_key
+            for p in payments:  # no timestamp: it happens now, by this service's clock
+                if p.get("stamp"):
+                    latest = max([last[0] if last else 0] + [q["timestamp_ns"] or 0 for q in payments])
+                    p["timestamp_ns"] = max(time.time_ns(), latest + 1)
             keys = [(p["timestamp_ns"], p["transaction_id"]) for p in payments]
             for i, key in enumerate(keys):
                 prev = last if i == 0 else keys[i - 1]
@@ -263,7 +268,15 @@ class Service:
             self._maybe_snapshot(len(events))
             state_version = self.store.count
             version = self.version_text
-        out = [{**r.as_dict(), "model": version, "state_version": state_version} for r in results]
+        out = [
+            {
+                **r.as_dict(),
+                "timestamp": _iso(p["timestamp_ns"]),
+                "model": version,
+                "state_version": state_version,
+            }
+            for r, p in zip(results, payments, strict=True)
+        ]
         if with_features:
             for o, r in zip(out, results, strict=True):
                 o["features"] = {k: (None if math.isnan(v) else v) for k, v in r.features.items()}
@@ -339,9 +352,17 @@ class Service:
         self.store.close()
 
 
+def _iso(ns: int) -> str:
+    return (
+        datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
+        .replace(microsecond=(ns % 1_000_000_000) // 1000)
+        .isoformat()
+    )
+
+
 def _stored(p: dict[str, Any]) -> dict[str, Any]:
     """A payment as the log and the state keep it (times as int ns)."""
-    out = {k: v for k, v in p.items() if k not in ("timestamp_ns", "created_ns")}
+    out = {k: v for k, v in p.items() if k not in ("timestamp_ns", "created_ns", "stamp")}
     out["timestamp"] = p["timestamp_ns"]
     if "created_ns" in p:
         out["account_created_at"] = p["created_ns"]
@@ -357,11 +378,13 @@ def check_payment(raw: Any, params: Params, where: str = "payment") -> dict[str,
 
     if not isinstance(raw, dict):
         raise DataError(f"{where}: expected an object with the payment's fields")
+    stamp = raw.get("timestamp") is None  # the service stamps it with its clock
     try:
-        rec = canonical_payment(raw, params)
+        rec = canonical_payment({**raw, "timestamp": time.time_ns()} if stamp else raw, params)
     except DataError as e:
         raise DataError(f"{where}: {e}") from None
-    rec["timestamp_ns"] = to_ns(rec["timestamp"])
+    rec["timestamp_ns"] = None if stamp else to_ns(rec["timestamp"])
+    rec["stamp"] = stamp
     if "account_created_at" in rec:
         rec["created_ns"] = to_ns(rec["account_created_at"])
     rec.pop("timestamp", None)

@@ -1,0 +1,257 @@
+"""Benchmark real-time scoring: the online path in process and ``okml serve`` over HTTP.
+
+1. The default data (``okml simulate``, 180 days) and a model trained on it with the
+   default model parameters (XGBoost, 300 trees), saved as an MLflow model folder with the
+   threshold that flags the top 0.5% of the training window's scores.
+2. **Warm start**: the online feature state built from every payment before the last day
+   (:meth:`okml.live.LiveScorer.warm`): seconds.
+3. **In process**: each payment of the last day scored one at a time (state update,
+   features, booster, reasons for the flagged ones): p50, p99 and max per payment.
+4. **Over HTTP on 127.0.0.1** (``okml serve`` in its own process, warm-started from the
+   same history, its events fsynced to a temporary folder): one client sending payments one
+   at a time on one keep-alive connection, p50 and p99 per request; then 8 concurrent
+   clients (threads, one connection each) for throughput. The concurrent clients send the
+   payments without a timestamp (the service stamps each on arrival, so that arrival order
+   is time order), against a history shifted to end just before now.
+
+Targets (issue 13): in-process p99 <= 2 ms, HTTP p99 <= 10 ms, >= 1,000 payments/s with 8
+clients, warm start <= 30 s. Only 127.0.0.1 is contacted; every loop is bounded.
+
+    .venv/bin/python bench/serve.py                 # about 3 minutes
+    .venv/bin/python bench/serve.py --payments 2000 --http 1000 --concurrent 4000
+
+Run it alone: it measures wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+IN_PROCESS_P99_MS = 2.0
+HTTP_P99_MS = 10.0
+MIN_THROUGHPUT = 1000.0
+MAX_WARM_S = 30.0
+FIELDS = ["transaction_id", "timestamp", "customer_id", "merchant_id", "amount", "device_id", "region",
+          "account_created_at"]  # fmt: skip
+
+
+def _model(tx: pd.DataFrame, folder: Path) -> tuple[Path, float]:
+    """The default model trained on all but the last 8 days, saved as an MLflow folder."""
+    import mlflow.pyfunc
+
+    from okml.config import Params
+    from okml.features import build_features
+    from okml.models import build_estimator, final_booster
+    from okml.models.scorers import XGBoostScorer
+    from okml.pyfunc import FraudModel, write_model_files
+
+    params = Params()
+    feats = build_features(tx, params.features)
+    end = tx["timestamp"].max().floor("D") - pd.Timedelta(days=8)
+    train = (tx["timestamp"] < end).to_numpy()
+    est = build_estimator(params.model).fit(feats[train], tx["is_fraud"].to_numpy()[train])
+    scorer = XGBoostScorer(final_booster(est), list(feats.columns))
+    threshold = float(np.quantile(scorer.predict_proba(feats[train]), 0.995))
+    arts = write_model_files(
+        scorer, params.features, folder / "files", extra={"threshold": threshold, "k": 10}
+    )
+    mlflow.pyfunc.save_model(
+        str(folder / "model"), python_model=FraudModel(), artifacts=arts, pip_requirements=["xgboost"]
+    )
+    return folder / "model", threshold
+
+
+def _payments(day: pd.DataFrame, stamp: bool = False) -> list[dict]:
+    out = []
+    for rec in day[[c for c in FIELDS if c in day]].to_dict("records"):
+        pay = {}
+        for k, v in rec.items():
+            if pd.isna(v):
+                pay[k] = None
+            elif isinstance(v, pd.Timestamp):
+                pay[k] = v.isoformat()
+            elif isinstance(v, np.generic):
+                pay[k] = v.item()
+            else:
+                pay[k] = v
+        if stamp:
+            pay.pop("timestamp")
+        out.append(pay)
+    return out
+
+
+def _ms(seconds: list[float]) -> tuple[float, float, float]:
+    a = np.asarray(seconds) * 1000
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99)), float(a.max())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """``okml serve`` in its own process."""
+
+    def __init__(self, model: Path, history: Path, state: Path) -> None:
+        self.port = _free_port()
+        okml = str(Path(sys.executable).parent / "okml")
+        cmd = [okml, "serve", "--model", str(model), "--port", str(self.port), "--warm-from", str(history),
+               "--set", f"serve.state_dir={state}", "--set", "serve.max_batch=1000"]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.warm_s = float("nan")
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"okml serve exited: {self.proc.stdout.read()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise SystemExit("okml serve did not start in 600 s")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=60)
+        return out
+
+
+def _post(conn: http.client.HTTPConnection, body: dict) -> dict:
+    conn.request("POST", "/v1/score", json.dumps(body), {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = json.loads(r.read())
+    if r.status != 200:
+        raise SystemExit(f"HTTP {r.status}: {data}")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--payments", type=int, default=5000, help="payments scored in process")
+    ap.add_argument("--http", type=int, default=2000, help="payments sent by the single client")
+    ap.add_argument("--concurrent", type=int, default=8000, help="payments sent by the 8 clients")
+    ap.add_argument("--clients", type=int, default=8)
+    args = ap.parse_args(argv)
+
+    import mlflow.pyfunc
+
+    from okml.config import Params
+    from okml.jobs.data import load_transactions
+    from okml.live import LiveScorer
+
+    params = Params()
+    tx = load_transactions(params, progress=False)
+    last_day = tx["timestamp"].max().floor("D")
+    history, day = tx[tx["timestamp"] < last_day], tx[tx["timestamp"] >= last_day]
+    with tempfile.TemporaryDirectory(prefix="okml-serve-bench-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        model_path, threshold = _model(tx, root)
+        print(f"data: {len(tx):,} payments; model trained and saved in {time.perf_counter() - t0:.1f} s")
+
+        live = LiveScorer(mlflow.pyfunc.load_model(str(model_path)), params)
+        t0 = time.perf_counter()
+        live.warm(history)
+        warm_s = time.perf_counter() - t0
+        print(f"warm start: {len(history):,} payments in {warm_s:.1f} s ({len(history) / warm_s:,.0f}/s)")
+
+        pays = _payments(day)[: args.payments]
+        scored = live.score(pays)
+        p50, p99, worst = _ms([s.seconds for s in scored])
+        flagged = sum(bool(s.flag) for s in scored)
+        print(
+            f"in process: {len(pays):,} payments, p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {worst:.1f} ms "
+            f"({flagged} flagged, with reasons)"
+        )
+
+        history.to_parquet(root / "history.parquet", index=False)
+        service = Service(model_path, root / "history.parquet", root / "state")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+            http_pays = _payments(day)[: args.http]
+            times = []
+            for pay in http_pays:
+                t0 = time.perf_counter()
+                _post(conn, pay)
+                times.append(time.perf_counter() - t0)
+            h50, h99, hmax = _ms(times)
+            figures = f"p50 {h50:.2f} ms, p99 {h99:.2f} ms, max {hmax:.1f} ms"
+            print(f"HTTP, 1 client: {len(http_pays):,} payments, {figures}")
+        finally:
+            print(service.stop().strip().splitlines()[0])
+
+        # 8 clients: the history shifted to end just before now, payments stamped on arrival
+        shift = pd.Timestamp.now(tz="UTC").floor("s") - last_day - pd.Timedelta(seconds=1)
+        shifted = history.copy()
+        for col in ("timestamp", "label_time", "account_created_at"):
+            if col in shifted:
+                shifted[col] = shifted[col] + shift
+        shifted.to_parquet(root / "shifted.parquet", index=False)
+        service = Service(model_path, root / "shifted.parquet", root / "state2")
+        try:
+            conc = _payments(day, stamp=True)
+            conc = (conc * (args.concurrent // max(len(conc), 1) + 1))[: args.concurrent]
+            for i, p in enumerate(conc):
+                p["transaction_id"] = 10**9 + i  # fresh ids
+            lock, it, done, errors = threading.Lock(), iter(conc), [0], []
+
+            def client() -> None:
+                conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+                while True:
+                    with lock:
+                        pay = next(it, None)
+                    if pay is None:
+                        return
+                    try:
+                        _post(conn, pay)
+                    except BaseException as e:  # noqa: BLE001 - reported below
+                        errors.append(repr(e))
+                        return
+                    with lock:
+                        done[0] += 1
+
+            threads = [threading.Thread(target=client) for _ in range(args.clients)]
+            t0 = time.perf_counter()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            elapsed = time.perf_counter() - t0
+            rate = done[0] / elapsed
+            print(f"HTTP, {args.clients} clients: {done[0]:,} payments in {elapsed:.1f} s: {rate:,.0f}/s"
+                  + (f"; {len(errors)} client error(s), e.g. {errors[0]}" if errors else ""))  # fmt: skip
+        finally:
+            service.stop()
+
+    print("\ntargets:")
+    for ok, text in (
+        (p99 <= IN_PROCESS_P99_MS, f"in-process p99 <= {IN_PROCESS_P99_MS} ms: {p99:.3f} ms"),
+        (h99 <= HTTP_P99_MS, f"HTTP p99 <= {HTTP_P99_MS} ms: {h99:.2f} ms"),
+        (
+            rate >= MIN_THROUGHPUT,
+            f">= {MIN_THROUGHPUT:,.0f} payments/s with {args.clients} clients: {rate:,.0f}/s",
+        ),
+        (warm_s <= MAX_WARM_S, f"warm start <= {MAX_WARM_S:.0f} s: {warm_s:.1f} s"),
+    ):
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
