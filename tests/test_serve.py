@@ -4,6 +4,7 @@ service end to end over real HTTP (start, score, labels, bad input, kill -9 and 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -131,10 +132,13 @@ def _nan(features: dict[str, Any]) -> dict[str, float]:
 
 
 class Server:
-    def __init__(self, world: dict[str, Any], state: Path, warm: bool, extra: list[str] = ()) -> None:
+    def __init__(
+        self, world: dict[str, Any], state: Path, warm: bool, extra: list[str] = (), serve: dict | None = None
+    ) -> None:
         self.port = _free_port()
-        params = world["root"] / "params.yaml"
-        params.write_text(yaml.safe_dump({"serve": {"state_dir": str(state), "snapshot_every": 7}}))
+        params = state.parent / f"params-{state.name}.yaml"
+        settings = {"state_dir": str(state), "snapshot_every": 7, **(serve or {})}
+        params.write_text(yaml.safe_dump({"serve": settings}))
         okml = str(Path(sys.executable).parent / "okml")
         cmd = [okml, "serve", "--params", str(params), "--model", str(world["model"]),
                "--port", str(self.port), *extra]  # fmt: skip
@@ -227,3 +231,149 @@ def test_service_scores_takes_labels_refuses_bad_input_and_survives_kill_9(world
             assert _nan(got["features"]) == pytest.approx(m.features, nan_ok=True)
     finally:
         server.stop()
+
+
+def test_service_swaps_model_when_the_champion_alias_moves_and_checks_the_token(world, tmp_path) -> None:
+    """Two registered versions; the service serves @champion, the alias moves while a client
+    keeps scoring: no request fails, later answers name the new version. With a token,
+    requests without it get 401."""
+    from okml import tracking
+    from okml.config import MlflowParams
+    from okml.models import build_estimator, final_booster
+    from okml.models.scorers import XGBoostScorer
+    from okml.pyfunc import log_model, write_model_files
+
+    ml = MlflowParams(
+        tracking_uri=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", artifact_root=str(tmp_path / "art")
+    )
+    train = (world["tx"]["timestamp"] < pd.Timestamp("2026-01-15", tz="UTC")).to_numpy()
+    versions = []
+    for depth in (3, 2):
+        est = build_estimator(ModelParams(n_estimators=10, max_depth=depth, n_jobs=1))
+        est.fit(world["feats"][train], world["tx"]["is_fraud"].to_numpy()[train])
+        scorer = XGBoostScorer(final_booster(est), world["columns"])
+        arts = write_model_files(scorer, FeatureParams(), tmp_path / f"files{depth}", {"threshold": 0.5})
+        with tracking.run(ml, f"depth {depth}") as run:
+            uri = log_model(run.info.run_id, arts, [], ["xgboost"])
+        versions.append(tracking.register(uri, ml))
+    tracking.set_alias(ml, "champion", versions[0])
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "mlflow": {"tracking_uri": ml.tracking_uri, "artifact_root": ml.artifact_root},
+        "serve": {"state_dir": str(tmp_path / "state"), "poll_seconds": 0.3, "token": "s3cret"},
+    }))  # fmt: skip
+    port = _free_port()
+    okml = str(Path(sys.executable).parent / "okml")
+    proc = subprocess.Popen(
+        [okml, "serve", "--params", str(params), "--port", str(port), "--warm-from",
+         str(world["root"] / "history.parquet")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if _call(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "okml serve did not start"
+                time.sleep(0.2)
+        pays = [_payment(r) for _, r in world["day"].iterrows()]
+        status, body = _call(port, "/v1/score", pays[0])
+        assert status == 401 and "token" in body["error"]
+        status, body = _call(port, "/v1/score", pays[0], token="wrong")
+        assert status == 401
+        seen = []
+        for i, pay in enumerate(pays[:400]):
+            status, body = _call(port, "/v1/score", pay, token="s3cret")
+            assert status == 200, body
+            seen.append(body["model"])
+            if i == 20:
+                tracking.configure(ml)
+                tracking.set_alias(ml, "champion", versions[1])
+            if i > 20 and body["model"].endswith(f"/{versions[1]}"):
+                break
+            time.sleep(0.01)
+        assert seen[0] == f"okpay-fraud/{versions[0]}" and seen[-1] == f"okpay-fraud/{versions[1]}"
+        assert _call(port, "/healthz")[1]["model"] == f"okpay-fraud/{versions[1]}"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "model swapped" in out and "s3cret" not in out
+
+
+def _redis_server(tmp_path: Path) -> tuple[subprocess.Popen, int]:
+    """A real redis-server on 127.0.0.1 (installed from Debian if missing and possible),
+    every write fsynced; skips the test where none can be had."""
+    import shutil
+
+    exe = shutil.which("redis-server")
+    if exe is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            subprocess.run(["apt-get", "install", "-y", "redis-server"], env=env, timeout=600,
+                           capture_output=True, check=False)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not available (apt-get install redis-server)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+         "--appendfsync", "always", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.skip("redis-server did not start")
+
+
+def test_two_services_share_one_redis_state_and_survive_kill_9(world, tmp_path) -> None:
+    """serve.store: redis: two processes, payments sent to either in turn, each answer the
+    uninterrupted single-state run's; a label sent to one is seen by the other; one is
+    killed with SIGKILL and restarted from its replica and the stream."""
+    redis_proc, rport = _redis_server(tmp_path)
+    shared = {"store": "redis", "redis_url": f"redis://127.0.0.1:{rport}/0"}
+    pays = [_payment(r) for _, r in world["day"].reset_index(drop=True).iterrows()]
+    live = _live(world, Params())
+    live.warm(world["history"])
+    a = Server(world, tmp_path / "a", warm=True, serve=shared)
+    b = Server(world, tmp_path / "b", warm=False, serve=shared)
+    try:
+        for i, pay in enumerate(pays[:30]):
+            server = (a, b)[i % 2]
+            status, body = _call(server.port, "/v1/score?features=true", pay)
+            assert status == 200, body
+            want = live.score([pay])[0]
+            assert body["score"] == pytest.approx(want.score, abs=1e-9)
+            assert _nan(body["features"]) == pytest.approx(want.features, nan_ok=True)
+        # the order holds across processes: an earlier payment sent to the other one is refused
+        assert _call(a.port, "/v1/score", pays[5])[0] == 409
+        label = {"transaction_id": pays[2]["transaction_id"], "is_fraud": 1, "source": "chargeback",
+                 "time": pays[29]["timestamp"]}  # fmt: skip
+        assert _call(b.port, "/v1/labels", label)[0] == 200
+        live.label(label["transaction_id"], 1, label["time"])
+        b.stop(signal.SIGKILL)
+        b = Server(world, tmp_path / "b", warm=False, serve=shared)
+        for i, pay in enumerate(pays[30:60]):
+            server = (a, b)[i % 2]
+            status, body = _call(server.port, "/v1/score?features=true", pay)
+            assert status == 200, body
+            want = live.score([pay])[0]
+            assert body["score"] == pytest.approx(want.score, abs=1e-9)
+            assert _nan(body["features"]) == pytest.approx(want.features, nan_ok=True)
+    finally:
+        for server in (a, b):
+            if server.proc.poll() is None:
+                server.stop()
+        redis_proc.terminate()
+        redis_proc.wait(timeout=10)

@@ -138,6 +138,136 @@ class EventStore:
             self._log = None
 
 
+# Appends payments to the shared stream only when each is after the latest one appended by
+# any process (keys: the order key's text, fixed-width: string order is (time, id) order).
+_APPEND_LUA = """
+local last = redis.call('GET', KEYS[2])
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local key = ARGV[2 * i]
+  if last and key <= last then return {-i, last} end
+  last = key
+end
+local ids = {}
+for i = 1, n do
+  ids[i] = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2 * i + 1])
+end
+redis.call('SET', KEYS[2], last)
+return ids
+"""
+
+
+def order_key(t_ns: int, transaction_id: Any) -> str:
+    """(time, id) as text whose string order is the batch engine's order: integer ids as
+    fixed-width numbers, text ids as themselves."""
+    if isinstance(transaction_id, int):
+        ident = f"i{transaction_id + 2**63:020d}"
+    else:
+        ident = f"s{transaction_id}"
+    return f"{t_ns + 2**63:020d}|{ident}"
+
+
+class RedisStore:
+    """Redis as the event store of several service processes (``serve.store: redis``).
+
+    The events are one Redis stream (``<prefix>:events``), the single order every process
+    applies: each process holds a replica of the feature state and, before it scores, applies
+    every event up to its own payments. Payments are appended by a Lua script that refuses
+    one not after the latest payment of any process (atomic in Redis), so all replicas see
+    one time order and compute the same features. Each process snapshots its replica to its
+    own ``serve.state_dir`` with the stream position; a new process replays the stream.
+    Durability is Redis's: run it with ``appendonly yes`` and ``appendfsync always`` for the
+    embedded store's guarantee (an acknowledged event is on disk).
+    """
+
+    def __init__(self, url: str, folder: Path, prefix: str = "okml") -> None:
+        import redis
+
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=10)  # sync client
+        self.stream, self.last_key = f"{prefix}:events", f"{prefix}:last_payment"
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0  # stream entries applied to this replica
+        self.applied = "0-0"  # the last applied entry's id
+        self._append = self.client.register_script(_APPEND_LUA)
+        try:
+            self.client.ping()
+        except redis.RedisError as e:
+            raise OkmlError(f"serve.redis_url: cannot reach Redis at {_redact(url)}: {e}") from None
+
+    def load(self) -> tuple[Any | None, list[dict[str, Any]]]:
+        path = self.folder / "replica.pkl"
+        if not path.exists():
+            return None, []
+        with path.open("rb") as f:
+            saved = pickle.load(f)  # noqa: S301 - written by this service into its own folder
+        self.applied, self.count = saved["applied"], saved["count"]
+        return saved["state"], []
+
+    def empty(self) -> bool:
+        return int(self.client.xlen(self.stream)) == 0
+
+    def append_payments(self, events: list[dict[str, Any]], keys: list[str]) -> list[str]:
+        """Append payment events in order; :class:`LateEvent` when one is not after the
+        latest payment appended by any process (nothing is appended then)."""
+        from okml.features.online import LateEvent
+
+        args: list[Any] = [len(events)]
+        for key, e in zip(keys, events, strict=True):
+            args += [key, _json(e)]
+        out = self._append(keys=[self.stream, self.last_key], args=args)
+        if out and isinstance(out[0], int) and out[0] < 0:
+            i = -out[0] - 1
+            raise LateEvent(
+                f"payments[{i}] ({events[i]['payment']['transaction_id']}) is not after the latest "
+                "payment: payments must come in time order"
+            )
+        return [x.decode() if isinstance(x, bytes) else str(x) for x in out]
+
+    def append(self, events: list[dict[str, Any]]) -> list[str]:
+        """Append label events (no order needed: a label waits for its time)."""
+        pipe = self.client.pipeline(transaction=True)
+        for e in events:
+            pipe.xadd(self.stream, {"e": _json(e)})
+        return [x.decode() if isinstance(x, bytes) else str(x) for x in pipe.execute()]
+
+    def since(self, batch: int = 10_000) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The entries after the last applied one, in stream order."""
+        start = self.applied
+        while True:
+            entries = self.client.xrange(self.stream, min=f"({start}", max="+", count=batch)
+            if not entries:
+                return
+            for raw_id, fields in entries:
+                entry = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                yield entry, json.loads(fields[b"e"])
+                start = entry
+
+    def snapshot(self, state: Any) -> Path:
+        path = self.folder / "replica.pkl"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump({"state": state, "applied": self.applied, "count": self.count}, f,
+                        protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _json(e: dict[str, Any]) -> str:
+    return json.dumps(e, separators=(",", ":"), default=str)
+
+
+def _redact(url: str) -> str:
+    from okml.tracking import redact_uri
+
+    return redact_uri(url)
+
+
 # ---------------------------------------------------------------------------- metrics
 @dataclass
 class Metrics:
@@ -216,13 +346,18 @@ class Service:
         self.version, model = loaded
         self.lock = threading.Lock()
         self.metrics = Metrics()
-        self.store = EventStore(resolve(params.serve.state_dir))
+        folder = resolve(params.serve.state_dir)
+        self.shared = params.serve.store == "redis"
+        self.store: Any = RedisStore(params.serve.redis_url, folder) if self.shared else EventStore(folder)
         state, events = self.store.load()
         self.live = LiveScorer(model, params, state)
+        self._since_snapshot = 0
         if events:
             self._replay(events)
             log.info("state: %d events replayed from the log after the snapshot", len(events))
-        self._since_snapshot = 0
+        if self.shared:
+            replayed = self._catch_up()
+            log.info("state: %d events of the Redis stream applied", len(replayed))
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -258,14 +393,20 @@ class Service:
                         f"payments[{i}] ({key[1]}) is not after the latest payment ({prev[1]}): "
                         "payments must come in time order"
                     )
-            events = [{"kind": "payment", "payment": _stored(p)} for p in payments]
-            self.store.append(events)  # logged before the state moves: replay gives the same
-            results = self.live.score([_stored(p) for p in payments])
+            events: list[dict[str, Any]] = [{"kind": "payment", "payment": _stored(p)} for p in payments]
+            if self.shared:
+                self._catch_up()
+                ids = self.store.append_payments(events, [order_key(*k) for k in keys])
+                results = self._catch_up(own=set(ids))
+            else:
+                self.store.append(events)  # logged before the state moves: replay gives the same
+                results = self.live.score([e["payment"] for e in events])
             for r in results:
                 self.metrics.observe(r.seconds)
                 self.metrics.scored += 1
                 self.metrics.flagged += bool(r.flag)
-            self._maybe_snapshot(len(events))
+            if not self.shared:
+                self._maybe_snapshot(len(events))
             state_version = self.store.count
             version = self.version_text
         out = [
@@ -290,11 +431,31 @@ class Service:
                 for lab in labels
             ]  # fmt: skip
             self.store.append(events)
-            for e in events:
-                self.live.label(e["transaction_id"], e["is_fraud"], e["time"])
+            if self.shared:
+                self._catch_up()
+            else:
+                for e in events:
+                    self.live.label(e["transaction_id"], e["is_fraud"], e["time"])
+                self._maybe_snapshot(len(events))
             self.metrics.labels += len(events)
-            self._maybe_snapshot(len(events))
             return self.store.count
+
+    def _catch_up(self, own: set[str] | None = None) -> list[Any]:
+        """Redis store: apply the stream's entries after the last applied one; this
+        process's own payments (``own``) are scored on the way. Returns their results."""
+        results = []
+        for entry, e in self.store.since():
+            if e["kind"] == "payment":
+                if own is not None and entry in own:
+                    results.extend(self.live.score([e["payment"]]))
+                else:
+                    self.live.state.payment(e["payment"])
+            else:
+                self.live.state.label(e["transaction_id"], e["is_fraud"], e["time"])
+            self.store.applied = entry
+            self.store.count += 1
+            self._maybe_snapshot(1)
+        return results
 
     def _maybe_snapshot(self, n: int) -> None:
         self._since_snapshot += n
@@ -541,19 +702,63 @@ def warm_start(service: Service, path: str, params: Params) -> int:
     """Take the history at ``path`` into an empty state (in time order)."""
     from okml.data import load
 
-    if service.store.count:
+    if service.store.count or (service.shared and not service.store.empty()):
+        where = f"the Redis stream {service.store.stream}" if service.shared else str(service.store.folder)
         raise OkmlError(
-            f"the state in {service.store.folder} already holds {service.store.count:,} events; "
-            "--warm-from starts a new state: remove that folder first"
+            f"the state in {where} already holds events; --warm-from starts a new state: remove it first"
         )
     history = load(path, preset=params.data.preset, params=params.data)
     started = time.perf_counter()
+    if service.shared:
+        # the history goes into the stream, the one order every process replays
+        with service.lock:
+            _push_history(service, history)
+            service._catch_up()
+        log.info("warm start: %d payments in %.1f s", len(history), time.perf_counter() - started)
+        return len(history)
     n = service.live.warm(history)
     # the warm state is the snapshot every restart starts from
     service.store.count = 0
     service.snapshot()
     log.info("warm start: %d payments in %.1f s", n, time.perf_counter() - started)
     return n
+
+
+def _push_history(service: Service, history: Any, batch: int = 10_000) -> None:
+    """Labels (they wait for their time), then the payments in time order, into the stream."""
+    from okml.features.online import to_ns
+
+    if "is_fraud" in history and "label_time" in history:
+        frauds = history[(history["is_fraud"] == 1) & history["label_time"].notna()]
+        labels = [
+            {"kind": "label", "transaction_id": _plain(tx), "is_fraud": 1, "source": "history",
+             "time": to_ns(at)}
+            for tx, at in zip(frauds["transaction_id"], frauds["label_time"], strict=True)
+        ]  # fmt: skip
+        for i in range(0, len(labels), batch):
+            service.store.append(labels[i : i + batch])
+    ordered = history.sort_values(["timestamp", "transaction_id"], kind="stable")
+    cols = [c for c in ("transaction_id", "timestamp", "customer_id", "merchant_id", "amount",
+                        "device_id", "region", "account_created_at") if c in ordered]  # fmt: skip
+    rows = ordered[cols].to_dict("records")
+    for i in range(0, len(rows), batch):
+        part = [{k: _plain(v) for k, v in r.items()} for r in rows[i : i + batch]]
+        for r in part:
+            r["timestamp"] = to_ns(r["timestamp"])
+            if "account_created_at" in r:
+                r["account_created_at"] = to_ns(r["account_created_at"])
+        events = [{"kind": "payment", "payment": r} for r in part]
+        service.store.append_payments(events, [order_key(r["timestamp"], r["transaction_id"]) for r in part])
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-ready value: numpy scalars as Python ones, missing as None, times kept."""
+    import numpy as np
+    import pandas as pd
+
+    if v is None or (not isinstance(v, (str, pd.Timestamp)) and pd.isna(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def serve_cli(
