@@ -254,7 +254,8 @@ def test_service_swaps_model_when_the_champion_alias_moves_and_checks_the_token(
         scorer = XGBoostScorer(final_booster(est), world["columns"])
         arts = write_model_files(scorer, FeatureParams(), tmp_path / f"files{depth}", {"threshold": 0.5})
         with tracking.run(ml, f"depth {depth}") as run:
-            uri = log_model(run.info.run_id, arts, [], ["xgboost"])
+            run_id = run.info.run_id
+        uri = log_model(run_id, arts, [], ["xgboost"])
         versions.append(tracking.register(uri, ml))
     tracking.set_alias(ml, "champion", versions[0])
 

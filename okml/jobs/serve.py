@@ -443,7 +443,7 @@ class Service:
     def _catch_up(self, own: set[str] | None = None) -> list[Any]:
         """Redis store: apply the stream's entries after the last applied one; this
         process's own payments (``own``) are scored on the way. Returns their results."""
-        results = []
+        results, applied = [], 0
         for entry, e in self.store.since():
             if e["kind"] == "payment":
                 if own is not None and entry in own:
@@ -454,7 +454,8 @@ class Service:
                 self.live.state.label(e["transaction_id"], e["is_fraud"], e["time"])
             self.store.applied = entry
             self.store.count += 1
-            self._maybe_snapshot(1)
+            applied += 1
+        self._maybe_snapshot(applied)  # once: a snapshot per entry would be a full pickle each
         return results
 
     def _maybe_snapshot(self, n: int) -> None:
