@@ -378,3 +378,34 @@ def test_two_services_share_one_redis_state_and_survive_kill_9(world, tmp_path) 
                 server.stop()
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
+
+
+GOOD = {"transaction_id": 7, "timestamp": "2026-02-05T10:00:00Z", "customer_id": "C1",
+        "merchant_id": "M1", "amount": 12.5, "device_id": "D1", "region": None,
+        "account_created_at": "2025-06-01T00:00:00Z"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{}, {"transaction_id": "tx-7"}, {"customer_id": 42}, {"amount": 3}, {"timestamp": "2026-02-05 10:00"},
+     {"timestamp": "2026-02-05 10:00+08:00"},
+     {"amount": "lots"}, {"amount": -1.0}, {"amount": 0}, {"amount": float("nan")}, {"amount": 1e12},
+     {"customer_id": None}, {"customer_id": "  "}, {"merchant_id": 1.5}, {"timestamp": "yesterday-ish"},
+     {"transaction_id": True}, {"account_created_at": "not a date"}, {"surprise": 1}],
+)  # fmt: skip
+def test_the_fast_payment_check_accepts_and_refuses_what_validate_does(change) -> None:
+    from okml.errors import DataError
+    from okml.live import canonical_payment, check_payment_fields
+
+    raw, params = {**GOOD, **change}, Params()
+    try:
+        want = canonical_payment(raw, params)
+    except DataError:
+        want = None
+    if want is None:
+        with pytest.raises(DataError):
+            check_payment_fields(raw, params)
+        return
+    got = check_payment_fields(raw, params)
+    for key, value in got.items():
+        assert value == want.get(key) or (value is None and pd.isna(want.get(key))), key

@@ -536,13 +536,13 @@ def check_payment(raw: Any, params: Params, where: str = "payment") -> dict[str,
     """One payment as JSON gives it, checked by the canonical schema; :class:`DataError`
     naming the field otherwise."""
     from okml.features.online import to_ns
-    from okml.live import canonical_payment
+    from okml.live import check_payment_fields
 
     if not isinstance(raw, dict):
         raise DataError(f"{where}: expected an object with the payment's fields")
     stamp = raw.get("timestamp") is None  # the service stamps it with its clock
     try:
-        rec = canonical_payment({**raw, "timestamp": time.time_ns()} if stamp else raw, params)
+        rec = check_payment_fields({**raw, "timestamp": time.time_ns()} if stamp else raw, params)
     except DataError as e:
         raise DataError(f"{where}: {e}") from None
     rec["timestamp_ns"] = None if stamp else to_ns(rec["timestamp"])

@@ -124,6 +124,20 @@ class XGBoostScorer:
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.booster.predict(self._dmatrix(features)), dtype=np.float64)
 
+    def predict_array(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`predict_proba` of a float array in :attr:`columns` order, without pandas
+        or a DMatrix (the real-time path: about 0.1 ms a row); the same float32 inputs, the
+        same scores."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.impute:
+            x = x.copy()
+            for j, c in enumerate(self.columns):
+                if c in self.impute:
+                    col = x[:, j]
+                    col[np.isnan(col)] = self.impute[c]
+        out = self.booster.inplace_predict(x.astype(np.float32), missing=np.nan, validate_features=False)
+        return np.asarray(out, dtype=np.float64)
+
     def contributions(self, features: pd.DataFrame) -> tuple[np.ndarray, float, np.ndarray]:
         if len(features) == 0:  # xgboost returns a 1-d array for an empty matrix
             return np.zeros((0, len(self.columns))), float("nan"), np.zeros(0)
