@@ -20,7 +20,7 @@ import pandas as pd
 
 from okml.config import Params
 from okml.errors import DataError
-from okml.features.online import OnlineFeatures, replay
+from okml.features.online import OnlineFeatures, replay, warm_state
 from okml.schema import validate
 
 #: The payment fields the service takes (canonical names).
@@ -110,8 +110,15 @@ class LiveScorer:
     # ------------------------------------------------------------------------- warm
     def warm(self, history: pd.DataFrame) -> int:
         """Take ``history`` (canonical transactions with labels, validated) into the state,
-        in time order; returns the number of payments taken."""
-        replay(history, self.feature_params, self.state)
+        in time order; returns the number of payments taken. An empty state is built in
+        batch (:func:`okml.features.online.warm_state`); a state that already holds payments
+        takes them one at a time."""
+        if self.state.last_key is None and not self.state.pending:
+            self.state = warm_state(
+                history, self.feature_params, self.input_columns(), self.params.serve.horizon
+            )
+        else:
+            replay(history, self.feature_params, self.state)
         return len(history)
 
     # ------------------------------------------------------------------------ score

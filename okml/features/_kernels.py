@@ -570,3 +570,23 @@ def fraud_streak(
             streak[r] = run
             streak_days[r] = (t_s[r] - t_s[brk + 1]) / day if run > 0 else np.nan
             clean_days[r] = (t_s[r] - t_s[brk]) / day if brk >= a else np.nan
+
+
+@_jit
+def kahan_states(off: np.ndarray, v_s: np.ndarray) -> tuple:
+    """Key order: :func:`prefix_sums` of ``v_s``, and per group the running sum after its
+    last row and its Kahan compensation (where a sum kept one value at a time continues
+    from, to the bit)."""
+    n_groups = off.shape[0] - 1
+    cum = np.empty(v_s.shape[0])
+    acc_out, comp_out = np.zeros(n_groups), np.zeros(n_groups)
+    for g in range(n_groups):
+        acc, comp = 0.0, 0.0
+        for r in range(off[g], off[g + 1]):
+            cum[r] = acc
+            y = v_s[r] - comp
+            s = acc + y
+            comp = (s - acc) - y
+            acc = s
+        acc_out[g], comp_out[g] = acc, comp
+    return cum, acc_out, comp_out

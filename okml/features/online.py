@@ -615,3 +615,148 @@ def replay(tx: pd.DataFrame, params: FeatureParams, state: OnlineFeatures | None
     rows = [state.payment(pay) for pay in ordered[cols].to_dict("records")]
     out = pd.DataFrame(rows, index=pd.Index(ordered["transaction_id"].to_numpy(), name="transaction_id"))
     return out.loc[tx["transaction_id"].to_numpy()]
+
+
+def warm_state(
+    tx: pd.DataFrame, params: FeatureParams, columns: Iterable[str] | None = None, horizon: str | int = "180d"
+) -> OnlineFeatures:
+    """The state :func:`replay` of ``tx`` (canonical, validated, with labels) would leave,
+    built in batch: grouped arrays instead of one payment at a time (the warm start of
+    ``okml serve``). Labels whose time is before the last payment are known, the others wait
+    in the queue, as in a replay; the numbers that follow are the same
+    (``tests/test_online.py``)."""
+    from okml.features._kernels import kahan_states
+    from okml.features._timeline import time_ns
+    from okml.features.engine import intermediates
+
+    state = OnlineFeatures(params, tx.columns if columns is None else columns, horizon)
+    if len(tx) == 0:
+        return state
+    o = tx.sort_values(["timestamp", "transaction_id"], kind="stable").reset_index(drop=True)
+    n = len(o)
+    t, _ = time_ns(o["timestamp"])
+    T = int(t[-1])
+    amount = o["amount"].to_numpy(dtype=np.float64)
+    hours = pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC").tz_convert(state.tz).hour
+    hour = np.asarray(hours, dtype=np.int64)
+    ids = o["transaction_id"].tolist()
+    cust_ids, merch_ids = o["customer_id"].tolist(), o["merchant_id"].tolist()
+    devices = o["device_id"].tolist() if "device_id" in o else [None] * n
+    regions = o["region"].tolist() if "region" in o else [None] * n
+    t_list = t.tolist()
+
+    known = np.zeros(n, dtype=bool)
+    if "is_fraud" in o and "label_time" in o:
+        label_ns, unlabelled = time_ns(o["label_time"])
+        fraud = (o["is_fraud"].to_numpy() == 1) & ~unlabelled
+        known = fraud & (label_ns < T)  # applied by a replay: known to the last payment
+        for i in np.flatnonzero(fraud & ~known):
+            state.label(ids[i], 1, int(label_ns[i]))
+    ratio = intermediates(o, params, ["median_ratio"])["median_ratio"].to_numpy(dtype=np.float64)
+
+    def groups(keys: list[Any]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+        codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+        perm = np.argsort(codes, kind="stable")
+        sizes = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        skip = int((codes < 0).sum())  # missing keys sort first
+        return list(uniques), perm[skip:], off
+
+    def windows(keep: int, pos: np.ndarray, cum: np.ndarray, cum2: np.ndarray, a: int, b: int,
+                acc: tuple[float, float, float, float]) -> _Windows:  # fmt: skip
+        w = _Windows(keep)
+        edge = T - keep * NS
+        first = a + int(np.searchsorted(t[pos[a:b]], edge, side="right"))
+        w.rows = [
+            _Row(t_list[p], float(amount[p]), float(cum[r]), float(cum2[r]), int(hour[p]),
+                 merch_ids[p], cust_ids[p])
+            for r, p in zip(range(first, b), pos[first:b].tolist(), strict=True)
+        ]  # fmt: skip
+        w.times = [row.t for row in w.rows]
+        w.n, w.base = b - a, first - a
+        w.s1.acc, w.s1.comp, w.s2.acc, w.s2.comp = acc
+        return w
+
+    # customers
+    keys, pos, off = groups(cust_ids)
+    v = amount[pos]
+    cum, acc1, comp1 = kahan_states(off, v)
+    cum2, acc2, comp2 = kahan_states(off, v * v)
+    for g, key in enumerate(keys):
+        a, b = int(off[g]), int(off[g + 1])
+        rows = pos[a:b]
+        c = _Customer(windows(state.cust_keep, pos, cum, cum2, a, b, (acc1[g], comp1[g], acc2[g], comp2[g])))
+        c.last = t_list[rows[-1]]
+        c.merchants = {merch_ids[p] for p in rows}
+        c.devices = {devices[p] for p in rows if _present(devices[p]) is not None}
+        c.regions = {regions[p] for p in rows if _present(regions[p]) is not None}
+        mine = rows[known[rows]]
+        c.known = len(mine)
+        if len(mine):
+            c.latest_known = (t_list[mine[-1]], ids[mine[-1]])
+        state.customers[key] = c
+
+    # merchants
+    keys, pos, off = groups(merch_ids)
+    v = amount[pos]
+    cum, acc1, comp1 = kahan_states(off, v)
+    cum2, acc2, comp2 = kahan_states(off, v * v)
+    m_index = np.empty(n, dtype=np.int64)
+    settled_edge, horizon_edge = T - state.delay * NS, T - state.horizon * NS
+    fraud_edge = T - state.fraud_keep * NS
+    for g, key in enumerate(keys):
+        a, b = int(off[g]), int(off[g + 1])
+        rows = pos[a:b]
+        m_index[rows] = np.arange(b - a)
+        m = _Merchant(windows(state.merch_keep, pos, cum, cum2, a, b, (acc1[g], comp1[g], acc2[g], comp2[g])))
+        m.first_t = t_list[rows[0]]
+        kr = rows[known[rows]]
+        if len(kr):
+            m.earliest, m.latest = (t_list[kr[0]], ids[kr[0]]), (t_list[kr[-1]], ids[kr[-1]])
+            recent = kr[t[kr] > fraud_edge]
+            m.fraud_keys = [(t_list[p], ids[p]) for p in recent]
+            m.fraud_times = [t_list[p] for p in recent]
+            m.fraud_ratios = [float(ratio[p]) for p in recent]
+        times = t[rows]
+        settled = int(np.searchsorted(times, settled_edge, side="right"))
+        m.settled = settled
+        is_known = known[rows]
+        m.known_rows = {int(j) for j in np.flatnonzero(is_known[settled:]) + settled}
+        open_ = np.flatnonzero(~is_known[:settled])  # settled, not known: breaks of a streak
+        nxt = [t_list[rows[j + 1]] if j + 1 < settled else None for j in open_.tolist()]
+        old = times[open_] <= horizon_edge
+        if old.any():
+            j = int(open_[old][-1])
+            m.dropped = (j, t_list[rows[j]], nxt[int(np.flatnonzero(old)[-1])])
+        m.breaks = OrderedDict(
+            (int(j), (t_list[rows[j]], nx))
+            for j, nx, o_ in zip(open_.tolist(), nxt, old.tolist(), strict=True)
+            if not o_
+        )
+        # rows from the first unsettled one on stay (the next payments settle them)
+        m.win.evict(T, floor=settled)
+        state.merchants[key] = m
+
+    # devices
+    if "device_id" in o:
+        dev_edge = T - state.dev_w * NS
+        for p in np.flatnonzero(t > dev_edge).tolist():
+            d = _present(devices[p])
+            if d is None:
+                continue
+            dev = state.devices.get(d)
+            if dev is None:
+                dev = state.devices[d] = _Device()
+            dev.rows.append((t_list[p], cust_ids[p]))
+            dev.counts[cust_ids[p]] += 1
+
+    # payments that labels can still find, the global window, the clock
+    for p in np.flatnonzero(t > horizon_edge).tolist():
+        rec = _Payment((t_list[p], ids[p]), cust_ids[p], merch_ids[p], int(m_index[p]), float(ratio[p]))
+        rec.known = bool(known[p])
+        state.payments[ids[p]] = rec
+    g_edge = T - max(state.merch_w) * NS
+    state.global_times = t[t > g_edge].tolist()
+    state.global_known = sorted(t[known & (t > g_edge)].tolist())
+    state.last_key = (T, ids[-1])
+    return state
