@@ -1,8 +1,8 @@
 """Benchmark real-time scoring: the online path in process and ``okml serve`` over HTTP.
 
-1. The default data (``okml simulate``, 180 days) and a model trained on it with the
-   default model parameters (XGBoost, 300 trees), saved as an MLflow model folder with the
-   threshold that flags the top 0.5% of the training window's scores.
+1. The default data (``okml simulate``, 180 days) and a model trained on all but its last 8
+   days with the default model parameters (XGBoost, 300 trees), saved as an MLflow model
+   folder with the threshold that flags the top 0.5% of those 8 days' scores.
 2. **Warm start**: the online feature state built from every payment before the last day
    (:meth:`okml.live.LiveScorer.warm`): seconds.
 3. **In process**: each payment of the last day scored one at a time (state update,
@@ -27,6 +27,7 @@ Run it alone: it measures wall time.
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
 import socket
@@ -64,7 +65,8 @@ def _model(tx: pd.DataFrame, folder: Path) -> tuple[Path, float, pd.DataFrame, o
     train = (tx["timestamp"] < end).to_numpy()
     est = build_estimator(params.model).fit(feats[train], tx["is_fraud"].to_numpy()[train])
     scorer = XGBoostScorer(final_booster(est), list(feats.columns))
-    threshold = float(np.quantile(scorer.predict_proba(feats[train]), 0.995))
+    # flags the top 0.5% of the 8 days the model did not see: reasons are part of the timings
+    threshold = float(np.quantile(scorer.predict_proba(feats[~train]), 0.995))
     arts = write_model_files(
         scorer, params.features, folder / "files", extra={"threshold": threshold, "k": 10}
     )
@@ -202,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         EventStore(root / "state").snapshot(live.state)
         print(f"snapshot of the warm state written in {time.perf_counter() - t0:.1f} s")
+        # this process's own copy of the state would slow its clients (full GC walks it)
+        del live, scored
+        gc.collect()
+        gc.freeze()
         service = Service(model_path, root / "state")
         print(f"okml serve answered {service.started_s:.1f} s after it started (loading the snapshot)")
         try:

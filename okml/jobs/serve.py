@@ -18,6 +18,7 @@ process (the feature state is one stream), and a model swap happens between requ
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import logging
@@ -775,6 +776,10 @@ def serve_cli(
         started = time.perf_counter()
         n = warm_start(service, warm_from, params)
         print(f"warm start: {n:,} payments from {warm_from} in {time.perf_counter() - started:.1f} s")
+    # the state is millions of long-lived objects: keep the garbage collector from walking
+    # them on every full collection (pauses of a second in the middle of requests)
+    gc.collect()
+    gc.freeze()
     service.watch()
     bind = host or params.serve.host
     where = port if port is not None else params.serve.port
