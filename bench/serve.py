@@ -2,7 +2,8 @@
 
 1. The default data (``okml simulate``, 180 days) and a model trained on all but its last 8
    days with the default model parameters (XGBoost, 300 trees), saved as an MLflow model
-   folder with the threshold that flags the top 0.5% of those 8 days' scores.
+   folder with the threshold that flags the top 0.5% of the last day's payments (so that
+   reasons, the costliest step, are part of the timings).
 2. **Warm start**: the online feature state built from every payment before the last day
    (:meth:`okml.live.LiveScorer.warm`): seconds.
 3. **In process**: each payment of the last day scored one at a time (state update,
@@ -65,8 +66,9 @@ def _model(tx: pd.DataFrame, folder: Path) -> tuple[Path, float, pd.DataFrame, o
     train = (tx["timestamp"] < end).to_numpy()
     est = build_estimator(params.model).fit(feats[train], tx["is_fraud"].to_numpy()[train])
     scorer = XGBoostScorer(final_booster(est), list(feats.columns))
-    # flags the top 0.5% of the 8 days the model did not see: reasons are part of the timings
-    threshold = float(np.quantile(scorer.predict_proba(feats[~train]), 0.995))
+    # flags the top 0.5% of the last day's payments: reasons are part of the timings
+    last = (tx["timestamp"] >= tx["timestamp"].max().floor("D")).to_numpy()
+    threshold = float(np.quantile(scorer.predict_proba(feats[last]), 0.995))
     arts = write_model_files(
         scorer, params.features, folder / "files", extra={"threshold": threshold, "k": 10}
     )

@@ -86,6 +86,10 @@ class LiveScorer:
         self.threshold = point.threshold if point.kind == "threshold" else None
         self.state = state or self.new_state()
         self._fast = getattr(self.scorer, "predict_array", None)  # xgboost: no pandas per payment
+        booster = getattr(self.scorer, "booster", None)
+        if booster is not None and hasattr(booster, "set_param"):
+            # one row at a time: worker threads would only spin (and take a core from the clients)
+            booster.set_param({"nthread": 1})
         if self.state.names != self.columns[: len(self.state.names)] and set(self.columns) - set(
             self.state.names
         ):
