@@ -390,9 +390,10 @@ class Service:
             for i, key in enumerate(keys):
                 prev = last if i == 0 else keys[i - 1]
                 if prev is not None and key <= prev:
+                    where = f"payments[{i}]" if len(keys) > 1 else "payment"
                     raise LateEvent(
-                        f"payments[{i}] ({key[1]}) is not after the latest payment ({prev[1]}): "
-                        "payments must come in time order"
+                        f"{where} {key[1]} is not after the latest payment ({prev[1]}): "
+                        "payments must come in (timestamp, transaction_id) order"
                     )
             events: list[dict[str, Any]] = [{"kind": "payment", "payment": _stored(p)} for p in payments]
             if self.shared:
