@@ -338,6 +338,16 @@ def _redis_server(tmp_path: Path) -> tuple[subprocess.Popen, int]:
     pytest.skip("redis-server did not start")
 
 
+def _alternate(servers: tuple[Server, ...], pays: list[dict[str, Any]], live: Any) -> None:
+    """Send ``pays`` to the servers in turn: each answer is the single in-process state's."""
+    for i, pay in enumerate(pays):
+        status, body = _call(servers[i % len(servers)].port, "/v1/score?features=true", pay)
+        assert status == 200, body
+        want = live.score([pay])[0]
+        assert body["score"] == pytest.approx(want.score, abs=1e-9)
+        assert _nan(body["features"]) == pytest.approx(want.features, nan_ok=True)
+
+
 def test_two_services_share_one_redis_state_and_survive_kill_9(world, tmp_path) -> None:
     """serve.store: redis: two processes, payments sent to either in turn, each answer the
     uninterrupted single-state run's; a label sent to one is seen by the other; one is
@@ -350,13 +360,7 @@ def test_two_services_share_one_redis_state_and_survive_kill_9(world, tmp_path) 
     a = Server(world, tmp_path / "a", warm=True, serve=shared)
     b = Server(world, tmp_path / "b", warm=False, serve=shared)
     try:
-        for i, pay in enumerate(pays[:30]):
-            server = (a, b)[i % 2]
-            status, body = _call(server.port, "/v1/score?features=true", pay)
-            assert status == 200, body
-            want = live.score([pay])[0]
-            assert body["score"] == pytest.approx(want.score, abs=1e-9)
-            assert _nan(body["features"]) == pytest.approx(want.features, nan_ok=True)
+        _alternate((a, b), pays[:30], live)
         # the order holds across processes: an earlier payment sent to the other one is refused
         assert _call(a.port, "/v1/score", pays[5])[0] == 409
         label = {"transaction_id": pays[2]["transaction_id"], "is_fraud": 1, "source": "chargeback",
@@ -365,13 +369,7 @@ def test_two_services_share_one_redis_state_and_survive_kill_9(world, tmp_path) 
         live.label(label["transaction_id"], 1, label["time"])
         b.stop(signal.SIGKILL)
         b = Server(world, tmp_path / "b", warm=False, serve=shared)
-        for i, pay in enumerate(pays[30:60]):
-            server = (a, b)[i % 2]
-            status, body = _call(server.port, "/v1/score?features=true", pay)
-            assert status == 200, body
-            want = live.score([pay])[0]
-            assert body["score"] == pytest.approx(want.score, abs=1e-9)
-            assert _nan(body["features"]) == pytest.approx(want.features, nan_ok=True)
+        _alternate((a, b), pays[30:60], live)
     finally:
         for server in (a, b):
             if server.proc.poll() is None:

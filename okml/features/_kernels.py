@@ -82,17 +82,8 @@ def prefix_sums(off: np.ndarray, v_s: np.ndarray) -> np.ndarray:
     """Key order: per row, the sum of ``v_s`` (key order) over the earlier rows of its key,
     accumulated with Kahan compensation exactly as pandas' ``groupby().cumsum()`` does.
     Sums restart at each key, so other keys' rows cannot change them in the last bit; a
-    window's sum is the difference of two of them."""
-    cum = np.empty(v_s.shape[0])
-    for g in range(off.shape[0] - 1):
-        acc, comp = 0.0, 0.0
-        for r in range(off[g], off[g + 1]):
-            cum[r] = acc
-            y = v_s[r] - comp
-            s = acc + y
-            comp = (s - acc) - y
-            acc = s
-    return cum
+    window's sum is the difference of two of them (:func:`kahan_states` does the work)."""
+    return kahan_states(off, v_s)[0]
 
 
 # ------------------------------------------------------------------ pos-order kernels
