@@ -38,6 +38,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,7 +64,10 @@ def _seconds(values: Any) -> list[int]:
     return [parse_duration(v) for v in (values if isinstance(values, list) else [values])]
 
 
+@lru_cache(maxsize=256)
 def _suffix(seconds: int) -> str:
+    """A window's name suffix (``1h``), as the registry names it; cached: the hot path asks
+    for it about 20 times a payment."""
     from okml.config import format_duration
 
     return format_duration(seconds)
@@ -571,7 +575,6 @@ class OnlineFeatures:
             if rec.key[0] > edge:
                 break
             self.payments.popitem(last=False)
-        # known frauds no merchant window reaches any more (earliest/latest stay summaries)
 
     def prune(self, t: int) -> None:
         """Drop what no window of a payment at ``t`` or later needs, for every entity

@@ -112,18 +112,7 @@ class EventStore:
     def snapshot(self, state: Any) -> Path:
         """Write the state after :attr:`count` events, start a new log segment, remove older
         files."""
-        path = self.folder / f"{SNAPSHOT_PREFIX}{self.count:012d}.pkl"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        path = _write_pickle(state, self.folder / f"{SNAPSHOT_PREFIX}{self.count:012d}.pkl")
         self._open_segment(self.count)
         for n, old in list(self._numbered(SNAPSHOT_PREFIX, ".pkl")):
             if n < self.count:
@@ -245,18 +234,29 @@ class RedisStore:
                 start = entry
 
     def snapshot(self, state: Any) -> Path:
-        path = self.folder / "replica.pkl"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump({"state": state, "applied": self.applied, "count": self.count}, f,
-                        protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return path
+        saved = {"state": state, "applied": self.applied, "count": self.count}
+        return _write_pickle(saved, self.folder / "replica.pkl")
 
     def close(self) -> None:
         self.client.close()
+
+
+def _write_pickle(obj: Any, path: Path) -> Path:
+    """``obj`` pickled to ``path``: a temporary file (owner-only, as a pickle should be),
+    fsync, rename, fsync of the folder. (``okml.io.atomic_path`` neither fsyncs nor keeps
+    the file private.)"""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
 
 
 def _json(e: dict[str, Any]) -> str:
@@ -369,10 +369,14 @@ class Service:
     # -- events
     def _replay(self, events: list[dict[str, Any]]) -> None:
         for e in events:
-            if e["kind"] == "payment":
-                self.live.state.payment(e["payment"])
-            else:
-                self.live.state.label(e["transaction_id"], e["is_fraud"], e["time"])
+            self._apply(e)
+
+    def _apply(self, e: dict[str, Any]) -> None:
+        """One logged event into the state (a payment's features are computed and dropped)."""
+        if e["kind"] == "payment":
+            self.live.state.payment(e["payment"])
+        else:
+            self.live.state.label(e["transaction_id"], e["is_fraud"], e["time"])
 
     def score(self, payments: list[dict[str, Any]], with_features: bool = False) -> list[dict[str, Any]]:
         """Score ``payments`` (checked by :func:`check_payment`) in order, after logging them;
@@ -382,10 +386,11 @@ class Service:
 
         with self.lock:
             last = self.live.state.last_key
+            latest = last[0] if last else 0
             for p in payments:  # no timestamp: it happens now, by this service's clock
                 if p.get("stamp"):
-                    latest = max([last[0] if last else 0] + [q["timestamp_ns"] or 0 for q in payments])
                     p["timestamp_ns"] = max(time.time_ns(), latest + 1)
+                latest = max(latest, p["timestamp_ns"])
             keys = [(p["timestamp_ns"], p["transaction_id"]) for p in payments]
             for i, key in enumerate(keys):
                 prev = last if i == 0 else keys[i - 1]
@@ -447,13 +452,10 @@ class Service:
         process's own payments (``own``) are scored on the way. Returns their results."""
         results, applied = [], 0
         for entry, e in self.store.since():
-            if e["kind"] == "payment":
-                if own is not None and entry in own:
-                    results.extend(self.live.score([e["payment"]]))
-                else:
-                    self.live.state.payment(e["payment"])
+            if own is not None and entry in own:  # this process's payment: scored
+                results.extend(self.live.score([e["payment"]]))
             else:
-                self.live.state.label(e["transaction_id"], e["is_fraud"], e["time"])
+                self._apply(e)
             self.store.applied = entry
             self.store.count += 1
             applied += 1
