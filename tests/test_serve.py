@@ -229,6 +229,30 @@ def test_service_scores_takes_labels_refuses_bad_input_and_survives_kill_9(world
         for got, m in zip(body["results"], mine, strict=True):
             assert got["score"] == pytest.approx(m.score, abs=1e-9)
             assert _nan(got["features"]) == pytest.approx(m.features, nan_ok=True)
+        # 6 clients at once, payments stamped on arrival: every one answered once, in one
+        # order (the stamps), logged in groups
+        import threading
+
+        before = _call(port, "/healthz")[1]["state_version"]
+        stamped = [{k: v for k, v in p.items() if k != "timestamp"} for p in pays[later + 20 : later + 50]]
+        answers: list[Any] = []
+
+        def client(mine: list[dict[str, Any]]) -> None:
+            answers.extend(_call(port, "/v1/score", p) for p in mine)
+
+        threads = [threading.Thread(target=client, args=(stamped[i::6],)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [a[0] for a in answers] == [200] * len(stamped)
+        assert len({a[1]["timestamp"] for a in answers}) == len(stamped)
+        assert _call(port, "/healthz")[1]["state_version"] == before + len(stamped)
+        text = _call(port, "/metrics")[1]
+        commits = int(
+            next(x for x in text.splitlines() if x.startswith("okml_score_commits_total ")).split()[1]
+        )
+        assert 0 < commits <= 2 + len(stamped)  # the two requests since the restart, then these
     finally:
         server.stop()
 
@@ -407,3 +431,61 @@ def test_the_fast_payment_check_accepts_and_refuses_what_validate_does(change) -
     got = check_payment_fields(raw, params)
     for key, value in got.items():
         assert value == want.get(key) or (value is None and pd.isna(want.get(key))), key
+
+
+def test_a_group_commit_refuses_only_its_late_request_and_replays_the_same(world, tmp_path) -> None:
+    """Three requests as one group: the late one in the middle gets its LateEvent, the
+    others are logged with one fsync and scored as one by one; reasons come with
+    ``finish``; a service restarted on the same folder holds the same state."""
+    import mlflow.pyfunc
+
+    from okml.features.online import LateEvent
+    from okml.jobs.serve import Service, check_payment, warm_start
+
+    params = Params().model_copy(deep=True)
+    params.serve.state_dir = str(tmp_path / "state")
+    model = mlflow.pyfunc.load_model(str(world["model"]))
+    service = Service(params, str(world["model"]), ("1", model))
+    warm_start(service, str(world["root"] / "history.parquet"), params)  # and its snapshot
+    live = _live(world, Params())
+    live.warm(world["history"])
+    day = world["day"].reset_index(drop=True)
+    pays = [_payment(r) for _, r in day.iterrows()]
+    scores = world["scorer"].predict_proba(world["feats"].loc[day["transaction_id"]])
+    first = next(i for i in range(3, len(pays)) if scores[i] >= world["threshold"])
+    a, late, b = pays[0:3], [pays[1]], pays[3 : first + 1]  # b ends with a flagged payment
+    requests = [([check_payment(p, params) for p in ps], i == 2) for i, ps in enumerate((a, late, b))]
+    commits = service.metrics.commits
+    outcomes, finish = service.score_group(requests)
+    finish()
+    assert isinstance(outcomes[1], LateEvent) and service.metrics.commits == commits + 1
+    want = live.score(a + b)
+    got = outcomes[0] + outcomes[2]
+    assert [g["score"] for g in got] == pytest.approx([w.score for w in want], abs=1e-9)
+    assert [g["reasons"] for g in got] == [w.reasons for w in want]
+    assert any(w.reasons for w in want)  # the threshold flags some of these
+    assert "features" in outcomes[2][0] and "features" not in outcomes[0][0]
+    service.close()
+    again = Service(params, str(world["model"]), ("1", model))
+    try:
+        assert again.live.state.last_key == live.state.last_key
+        nxt = again.score([check_payment(pays[first + 1], params)])
+        assert nxt[0]["score"] == pytest.approx(live.score([pays[first + 1]])[0].score, abs=1e-9)
+    finally:
+        again.close()
+
+
+def test_the_explainer_for_arrays_gives_the_reasons_of_explain(world) -> None:
+    from okml.explain import RowExplainer, explain
+
+    rows = world["feats"].loc[world["day"]["transaction_id"]].iloc[:40]
+    amounts = world["day"]["amount"].iloc[:40].to_numpy()
+    for language in ("en", "zh"):
+        want = explain(world["scorer"], rows, world["columns"], FeatureParams(), language, 3,
+                       transactions=pd.Series(amounts, index=rows.index, name="amount"))  # fmt: skip
+        got = RowExplainer(world["scorer"], world["columns"], FeatureParams(), language, 3).reasons(
+            rows.to_numpy(dtype=np.float64), amounts
+        )
+        assert [[r.as_dict() for r in row] for row in got] == [
+            [r.as_dict() for r in row] for row in want.reasons
+        ]  # as_dict: a NaN value is None, so equal rows compare equal

@@ -324,10 +324,10 @@ def explain(
         raise ExplanationError(f"group contributions miss the margin by {gap.max():.2e}")
     values = features_frame[list(columns)].copy()
     reasons = _reasons(
-        contributions,
-        by_group,
-        values,
-        groups,
+        contributions.to_numpy(),
+        by_group.to_numpy(),
+        values.to_numpy(dtype=np.float64),
+        _Layout.of(list(columns), groups),
         params,
         language,
         top,
@@ -346,25 +346,108 @@ def explain(
     )
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where each group's members sit among the model's columns."""
+
+    columns: list[str]
+    names: list[str]
+    members: list[np.ndarray]
+    indicator: np.ndarray  # columns x groups, 1 where the column belongs to the group
+
+    @classmethod
+    def of(cls, columns: list[str], groups: dict[str, list[str]]) -> _Layout:
+        position = {c: i for i, c in enumerate(columns)}
+        members = [np.array([position[c] for c in cs]) for cs in groups.values()]
+        indicator = np.zeros((len(columns), len(groups)))
+        for j, m in enumerate(members):
+            indicator[m, j] = 1.0
+        return cls(columns, list(groups), members, indicator)
+
+
+class RowExplainer:
+    """The reasons of :func:`explain` for feature rows given as float arrays in the model's
+    column order, without pandas: the real-time path (``okml serve``), where a frame per
+    payment costs more than the explanation. The groups, their layout and the registry are
+    worked out once.
+
+    Parameters
+    ----------
+    model, columns, feature_params, language, top:
+        As for :func:`explain`.
+
+    Examples
+    --------
+    ``RowExplainer(scorer, scorer.columns, params.features, "zh").reasons(x, amounts)``
+    gives, for each row of ``x``, the same :class:`Reason` list as ``explain(scorer,
+    frame_of_x, ...).reasons``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        columns: Sequence[str],
+        feature_params: FeatureParams | None = None,
+        language: str = "en",
+        top: int = 3,
+    ) -> None:
+        check_language(language)
+        if top < 0:
+            raise ValueError(f"top must be >= 0; got {top}")
+        self.model = model
+        self.columns = list(columns)
+        self.params = feature_params if feature_params is not None else FeatureParams()
+        self.language = language
+        self.top = top
+        self.layout = _Layout.of(self.columns, feature_groups(self.columns, self.params))
+        self.specs = registry(self.params)
+
+    def contributions(self, x: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """``(contributions, base, output)`` of rows ``x``, checked for additivity."""
+        fast = getattr(self.model, "contributions_array", None)
+        if fast is None:  # a model without the array path: through a frame
+            frame = pd.DataFrame(np.asarray(x, dtype=np.float64), columns=self.columns)
+            contrib, base, margin, _ = model_contributions(self.model, frame, self.columns)
+            return contrib.to_numpy(), base, margin.to_numpy()
+        try:
+            return fast(x)
+        except OkmlError as e:
+            raise ExplanationError(str(e)) from None
+
+    def reasons(self, x: np.ndarray, amounts: Sequence[float] | None = None) -> list[list[Reason]]:
+        """Per row of ``x`` (n x columns, NaN where undefined), its top reasons; ``amounts``
+        (the payments' amounts, row for row) lets reasons quote them."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        contrib, base, margin = self.contributions(x)
+        by_group = contrib @ self.layout.indicator
+        gap = np.abs(base + by_group.sum(axis=1) - margin)
+        if len(gap) and gap.max() > TOLERANCE:
+            raise ExplanationError(f"group contributions miss the margin by {gap.max():.2e}")
+        amount = np.full(len(x), np.nan) if amounts is None else np.asarray(amounts, dtype=np.float64)
+        if len(amount) != len(x):
+            raise ValueError(f"{len(amount)} amounts for {len(x)} explained rows")
+        return _reasons(
+            contrib, by_group, x, self.layout, self.params, self.language, self.top, amount, self.specs
+        )
+
+
 def _reasons(
-    contributions: pd.DataFrame,
-    by_group: pd.DataFrame,
-    values: pd.DataFrame,
-    groups: dict[str, list[str]],
+    c: np.ndarray,
+    g: np.ndarray,
+    v: np.ndarray,
+    layout: _Layout,
     params: FeatureParams,
     language: str,
     top: int,
     amounts: np.ndarray,
+    specs: dict[str, Any] | None = None,
 ) -> list[list[Reason]]:
-    if top == 0 or len(by_group) == 0:
-        return [[] for _ in range(len(by_group))]
-    specs = registry(params)
-    names = list(by_group.columns)
-    col_pos = {c: i for i, c in enumerate(contributions.columns)}
-    member_pos = [np.array([col_pos[c] for c in groups[g]]) for g in names]
-    g = by_group.to_numpy()
-    c = contributions.to_numpy()
-    v = values.to_numpy(dtype=np.float64)
+    """Top groups per row: ``c`` contributions (rows x columns), ``g`` their group sums
+    (rows x groups), ``v`` the feature values (rows x columns)."""
+    if top == 0 or len(g) == 0:
+        return [[] for _ in range(len(g))]
+    specs = specs if specs is not None else registry(params)
+    names, columns = layout.names, layout.columns
     # stable sort on -contribution: ties keep registry order, so reruns agree
     order = np.argsort(-g, axis=1, kind="stable")[:, :top]
     out: list[list[Reason]] = []
@@ -374,11 +457,11 @@ def _reasons(
         for j in order[i]:
             if not g[i, j] > MIN_CONTRIBUTION:
                 break
-            members = member_pos[j]
+            members = layout.members[j]
             best = members[int(np.argmax(c[i, members]))]
-            feature = contributions.columns[best]
+            feature = columns[best]
             if row is None:
-                row = dict(zip(values.columns, v[i].tolist(), strict=True))
+                row = dict(zip(columns, v[i].tolist(), strict=True))
             amount = None if math.isnan(amounts[i]) else float(amounts[i])
             text = reason_text(feature, row, params, language, amount, specs)
             row_reasons.append(

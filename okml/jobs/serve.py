@@ -18,6 +18,8 @@ process (the feature state is one stream), and a model swap happens between requ
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gc
 import hmac
 import json
@@ -27,7 +29,7 @@ import os
 import pickle
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +105,8 @@ class EventStore:
     # -- write
     def append(self, events: list[dict[str, Any]]) -> None:
         """Log ``events`` and fsync: after this returns they survive a crash."""
+        if not events:
+            return
         data = b"".join(json.dumps(e, separators=(",", ":"), default=str).encode() + b"\n" for e in events)
         self._log.write(data)
         self._log.flush()
@@ -282,6 +286,7 @@ class Metrics:
     flagged: int = 0
     labels: int = 0
     swaps: int = 0
+    commits: int = 0
 
     def request(self, path: str, status: int) -> None:
         self.requests[path, status] = self.requests.get((path, status), 0) + 1
@@ -304,7 +309,7 @@ class Metrics:
         for (path, status), n in sorted(self.requests.items()):
             lines.append(f'okml_requests_total{{path="{path}",status="{status}"}} {n}')
         lines += [
-            "# HELP okml_score_seconds Time to score one payment (state, features, model, reasons).",
+            "# HELP okml_score_seconds Time to score a payment with its group (state, features, model).",
             "# TYPE okml_score_seconds histogram",
         ]
         cum = 0
@@ -319,6 +324,7 @@ class Metrics:
             ("okml_payments_flagged_total", self.flagged, "Payments flagged for review."),
             ("okml_labels_total", self.labels, "Label events taken."),
             ("okml_model_swaps_total", self.swaps, "Times the service changed model."),
+            ("okml_score_commits_total", self.commits, "Groups of score requests logged with one fsync."),
             ("okml_state_events", state_events, "Events in the feature state."),
         ):
             kind = "gauge" if name == "okml_state_events" else "counter"
@@ -381,41 +387,120 @@ class Service:
     def score(self, payments: list[dict[str, Any]], with_features: bool = False) -> list[dict[str, Any]]:
         """Score ``payments`` (checked by :func:`check_payment`) in order, after logging them;
         each result has the score, flag, reasons, model version, the state's event count
-        and, ``with_features``, the feature values (NaN as null)."""
+        and, ``with_features``, the feature values (NaN as null). A payment not after the
+        latest one raises :class:`~okml.features.online.LateEvent` (nothing is logged)."""
+        (out,), finish = self.score_group([(payments, with_features)])
+        finish()
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    def score_group(
+        self, requests: list[tuple[list[dict[str, Any]], bool]]
+    ) -> tuple[list[list[dict[str, Any]] | Exception], Callable[[], None]]:
+        """Several requests (``(payments, with_features)``) as one group commit: each is
+        checked for order after the ones before it, the accepted ones' events are logged
+        with one fsync, then scored together (:meth:`LiveScorer.score`). Returns, per
+        request, its results or the :class:`~okml.features.online.LateEvent` that refused
+        it (a refused request changes nothing), and ``finish``: the call that writes the
+        reasons of the flagged payments into those results. It needs neither the state
+        nor the lock, so the next group can be scored meanwhile."""
         from okml.features.online import LateEvent
 
         with self.lock:
+            if self.shared:  # each request in turn: the stream decides the order, atomically
+                outcomes: list[list[dict[str, Any]] | Exception] = []
+                for payments, with_features in requests:
+                    try:
+                        outcomes.append(self._score_shared(payments, with_features))
+                    except LateEvent as e:
+                        outcomes.append(e)
+                return outcomes, _nothing
             last = self.live.state.last_key
-            latest = last[0] if last else 0
-            for p in payments:  # no timestamp: it happens now, by this service's clock
-                if p.get("stamp"):
-                    p["timestamp_ns"] = max(time.time_ns(), latest + 1)
-                latest = max(latest, p["timestamp_ns"])
-            keys = [(p["timestamp_ns"], p["transaction_id"]) for p in payments]
-            for i, key in enumerate(keys):
-                prev = last if i == 0 else keys[i - 1]
-                if prev is not None and key <= prev:
-                    where = f"payments[{i}]" if len(keys) > 1 else "payment"
-                    raise LateEvent(
-                        f"{where} {key[1]} is not after the latest payment ({prev[1]}): "
-                        "payments must come in (timestamp, transaction_id) order"
-                    )
-            events: list[dict[str, Any]] = [{"kind": "payment", "payment": _stored(p)} for p in payments]
-            if self.shared:
-                self._catch_up()
-                ids = self.store.append_payments(events, [order_key(*k) for k in keys])
-                results = self._catch_up(own=set(ids))
-            else:
-                self.store.append(events)  # logged before the state moves: replay gives the same
-                results = self.live.score([e["payment"] for e in events])
-            for r in results:
-                self.metrics.observe(r.seconds)
-                self.metrics.scored += 1
-                self.metrics.flagged += bool(r.flag)
-            if not self.shared:
-                self._maybe_snapshot(len(events))
-            state_version = self.store.count
-            version = self.version_text
+            accepted: list[tuple[list[dict[str, Any]], bool]] = []
+            refused: dict[int, Exception] = {}
+            for i, (payments, with_features) in enumerate(requests):
+                try:
+                    last = self._order(payments, last)
+                    accepted.append((payments, with_features))
+                except LateEvent as e:
+                    refused[i] = e
+            stored = [_stored(p) for ps, _ in accepted for p in ps]
+            self.store.append([{"kind": "payment", "payment": p} for p in stored])
+            self.metrics.commits += bool(stored)
+            live = self.live
+            results = live.score(stored, explain=False)  # logged first: replay gives the same
+            self._maybe_snapshot(len(stored))
+            self._count(results)
+            state_version, version = self.store.count, self.version_text
+        done = iter(results)
+        answers = [
+            self._answers(ps, [next(done) for _ in ps], wf, version, state_version) for ps, wf in accepted
+        ]
+        flagged = [(a, r) for rows, ps in zip(answers, accepted, strict=True) for a, r in rows if r.flag]
+
+        def finish() -> None:
+            live.explain([r for _, r in flagged])
+            for a, r in flagged:
+                a["reasons"] = r.reasons
+
+        out = iter([[a for a, _ in rows] for rows in answers])
+        outcomes = [refused[i] if i in refused else next(out) for i in range(len(requests))]
+        return outcomes, (finish if flagged else _nothing)
+
+    def _score_shared(self, payments: list[dict[str, Any]], with_features: bool) -> list[dict[str, Any]]:
+        """One request with the Redis store (under the lock): this process catches up with
+        the stream, the payments go in (the stream's script refuses them if another
+        process logged a later one), and are scored as the stream orders them."""
+        self._order(payments, self.live.state.last_key)
+        events = [{"kind": "payment", "payment": _stored(p)} for p in payments]
+        self._catch_up()
+        keys = [order_key(p["timestamp_ns"], p["transaction_id"]) for p in payments]
+        ids = self.store.append_payments(events, keys)
+        results = self._catch_up(own=set(ids))
+        self._count(results)
+        rows = self._answers(payments, results, with_features, self.version_text, self.store.count)
+        return [a for a, _ in rows]
+
+    def _count(self, results: list[Any]) -> None:
+        for r in results:
+            self.metrics.observe(r.seconds)
+            self.metrics.scored += 1
+            self.metrics.flagged += bool(r.flag)
+
+    def _order(self, payments: list[dict[str, Any]], last: tuple[int, Any] | None) -> tuple[int, Any] | None:
+        """Stamp the payments without a time (this service's clock, after ``last``) and check
+        that they come after ``last`` and each other; returns the new latest key."""
+        from okml.features.online import LateEvent
+
+        latest = last[0] if last else 0
+        stamped = []
+        for p in payments:  # no timestamp: it happens now, by this service's clock
+            t = max(time.time_ns(), latest + 1) if p.get("stamp") else p["timestamp_ns"]
+            stamped.append(t)
+            latest = max(latest, t)
+        keys = [(t, p["transaction_id"]) for t, p in zip(stamped, payments, strict=True)]
+        for i, key in enumerate(keys):
+            prev = last if i == 0 else keys[i - 1]
+            if prev is not None and key <= prev:
+                where = f"payments[{i}]" if len(keys) > 1 else "payment"
+                raise LateEvent(
+                    f"{where} {key[1]} is not after the latest payment ({prev[1]}): "
+                    "payments must come in (timestamp, transaction_id) order"
+                )
+        for t, p in zip(stamped, payments, strict=True):
+            p["timestamp_ns"] = t
+        return keys[-1] if keys else last
+
+    @staticmethod
+    def _answers(
+        payments: list[dict[str, Any]],
+        results: list[Any],
+        with_features: bool,
+        version: str,
+        state_version: int,
+    ) -> list[tuple[dict[str, Any], Any]]:
+        """The answers of one request, each with its result (:class:`okml.live.Scored`)."""
         out = [
             {
                 **r.as_dict(),
@@ -428,7 +513,7 @@ class Service:
         if with_features:
             for o, r in zip(out, results, strict=True):
                 o["features"] = {k: (None if math.isnan(v) else v) for k, v in r.features.items()}
-        return out
+        return list(zip(out, results, strict=True))
 
     def labels(self, labels: list[dict[str, Any]]) -> int:
         with self.lock:
@@ -518,6 +603,10 @@ class Service:
         self.store.close()
 
 
+def _nothing() -> None:
+    return None
+
+
 def _iso(ns: int) -> str:
     return (
         datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
@@ -596,6 +685,7 @@ def create_app(service: Service) -> Any:
 
     params = service.params
     token = params.serve.token or os.environ.get("OKML_SERVE_TOKEN") or None
+    commit = _GroupCommit(service)
     app = FastAPI(
         title="okml scoring service",
         description="Scores OKPay payments as they arrive with the features the model was trained on.",
@@ -625,23 +715,21 @@ def create_app(service: Service) -> Any:
             raise _HTTPError(413, f"{key}: at most {params.serve.max_batch} per request, got {len(items)}")
         return items
 
-    @app.exception_handler(_HTTPError)
-    async def http_error(request: Request, exc: _HTTPError) -> JSONResponse:
-        return error(exc.status, exc.message)
-
     @app.post("/v1/score", summary="Score one payment or a batch ({'payments': [...]}) in time order")
     async def score(request: Request) -> Any:
-        raw = await body(request)
-        items = many(raw, "payments")
         try:
+            raw = await body(request)
+            items = many(raw, "payments")
             payments = [
                 check_payment(p, params, f"payments[{i}]" if len(items) > 1 else "payment")
                 for i, p in enumerate(items)
             ]
+        except _HTTPError as e:
+            return error(e.status, e.message)
         except DataError as e:
             return error(422, str(e))
         try:
-            results = service.score(payments, with_features=request.query_params.get("features") in _YES)
+            results = await commit.score(payments, request.query_params.get("features") in _YES)
         except LateEvent as e:
             return error(409, str(e))
         # a JSONResponse as is: FastAPI's encoder would walk the result again (slow per request)
@@ -650,15 +738,17 @@ def create_app(service: Service) -> Any:
 
     @app.post("/v1/labels", summary="Label events: transaction_id, is_fraud, source, time")
     async def labels(request: Request) -> Any:
-        raw = await body(request)
-        items = many(raw, "labels")
         try:
+            raw = await body(request)
+            items = many(raw, "labels")
             checked = [
                 check_label(x, f"labels[{i}]" if len(items) > 1 else "label") for i, x in enumerate(items)
             ]
+        except _HTTPError as e:
+            return error(e.status, e.message)
         except DataError as e:
             return error(422, str(e))
-        version = service.labels(checked)
+        version = await commit.run(service.labels, checked)
         return JSONResponse({"accepted": len(checked), "state_version": version})
 
     @app.get("/healthz", summary="Liveness: the model and the state")
@@ -669,7 +759,72 @@ def create_app(service: Service) -> Any:
     def metrics() -> str:
         return service.metrics.text(service.version_text, service.store.count)
 
-    return _Guard(app, service, token, params.serve.max_body_bytes)
+    # the two hot paths skip FastAPI's routing and middleware stack (about a third of a
+    # request's time in the event loop); /docs still describes them from the routes above
+    direct = {"/v1/score": score, "/v1/labels": labels}
+    return _Guard(app, service, token, params.serve.max_body_bytes, direct)
+
+
+class _GroupCommit:
+    """Group commit of score requests: the requests that arrive while a group is being
+    logged and scored wait, then go together as the next group (:meth:`Service.score_group`:
+    one fsync, one booster call). The work runs on one thread of its own, so that the event
+    loop reads and answers other requests meanwhile (xgboost and fsync release the GIL);
+    label requests take the same thread, so every change of the state is in one queue.
+
+    A request is answered only after its group's fsync, as one by one; one client alone
+    sees groups of one."""
+
+    def __init__(self, service: Service) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.service = service
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="okml-score")
+        self.explainer = ThreadPoolExecutor(1, thread_name_prefix="okml-explain")
+        self.pending: list[tuple[list[dict[str, Any]], bool, asyncio.Future[Any]]] = []
+        self.draining = False
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` on the scoring thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    async def score(self, payments: list[dict[str, Any]], with_features: bool) -> list[dict[str, Any]]:
+        """The results of one request (:meth:`Service.score`), scored in the next group."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        self.pending.append((payments, with_features, done))
+        if not self.draining:
+            self.draining = True
+            loop.create_task(self._drain())
+        out = await done
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.pending:
+                group, self.pending = self.pending, []
+                try:
+                    outcomes, finish = await self.run(self.service.score_group, [(p, f) for p, f, _ in group])
+                except Exception as e:  # noqa: BLE001 - every request of the group gets it
+                    outcomes, finish = [e] * len(group), _nothing
+                waiting = [done for _, _, done in group]
+                if finish is _nothing:
+                    _resolve(waiting, outcomes)
+                else:  # the reasons beside the next group, on a thread of their own
+                    explained = loop.run_in_executor(self.explainer, finish)
+                    explained.add_done_callback(functools.partial(_resolve, waiting, outcomes))
+        finally:
+            self.draining = False
+
+
+def _resolve(waiting: list[asyncio.Future[Any]], outcomes: list[Any], explained: Any = None) -> None:
+    failed = explained.exception() if explained is not None else None
+    for done, out in zip(waiting, outcomes, strict=True):
+        if not done.done():
+            done.set_result(failed if failed is not None and not isinstance(out, Exception) else out)
 
 
 class _Guard:
@@ -677,9 +832,12 @@ class _Guard:
     request): the bearer token of ``/v1/`` paths (constant-time comparison), the body size
     limit from ``Content-Length`` (the handlers also count what arrives), request metrics."""
 
-    def __init__(self, app: Any, service: Service, token: str | None, limit: int) -> None:
+    def __init__(
+        self, app: Any, service: Service, token: str | None, limit: int, direct: dict[str, Any] | None = None
+    ) -> None:
         self.app, self.service, self.limit = app, service, limit
         self.token = token.encode() if token else None
+        self.direct = direct or {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -705,11 +863,29 @@ class _Guard:
             size = headers.get(b"content-length", b"")
             if size.isdigit() and int(size) > self.limit:
                 message = f"request body over {self.limit:,} bytes"
+                if int(size) <= _DRAIN_BYTES:  # read and drop it: a client still sending would
+                    await _drain_body(receive)  # see a broken pipe instead of this answer
                 await JSONResponse({"error": message}, 413)(scope, receive, sent)
                 return
-            await self.app(scope, receive, sent)
+            handler = self.direct.get(path) if scope["method"] == "POST" else None
+            if handler is not None:
+                response = await handler(Request(scope, receive))
+                await response(scope, receive, sent)
+            else:
+                await self.app(scope, receive, sent)
         finally:
             self.service.metrics.request(path if path in _PATHS else "other", status[0])
+
+
+#: An oversized body up to this size is read and dropped before the 413 answer.
+_DRAIN_BYTES = 64 * 2**20
+
+
+async def _drain_body(receive: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 _YES = ("1", "true", "yes")
