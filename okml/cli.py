@@ -233,7 +233,14 @@ def cmd_score(args: argparse.Namespace, params: Params) -> int:
 def cmd_serve(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.serve import serve_cli
 
-    return serve_cli(params, model=args.model, warm_from=args.warm_from, port=args.port, host=args.host)
+    return serve_cli(
+        params,
+        model=args.model,
+        warm_from=args.warm_from,
+        port=args.port,
+        host=args.host,
+        warm_from_run=args.warm_from_run,
+    )
 
 
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
@@ -392,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  GET  /healthz, /metrics (Prometheus), /docs (OpenAPI)\n"
         f"Events are logged and fsynced under serve.state_dir ({sv.state_dir}) before the\n"
         "answer, with a snapshot every serve.snapshot_every events: a restart continues where\n"
-        "it stopped. --warm-from builds a new state from history first. The model is\n"
+        "it stopped. --warm-from builds a new state from history first (--warm-from-run: from\n"
+        "the data the model's run was trained on, checked against its fingerprint). The model is\n"
         f"models:/{ml.model_name}@champion unless --model; when the alias moves the service\n"
         "swaps models between requests. Set serve.token (or OKML_SERVE_TOKEN) to require\n"
         "Authorization: Bearer TOKEN.",
@@ -400,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, metavar="P", help=f"port (default: serve.port, {sv.port})")
     p.add_argument("--host", metavar="ADDR", help=f"address to bind (default: serve.host, {sv.host})")
     p.add_argument("--warm-from", metavar="PATH", help="history to build a new feature state from")
+    p.add_argument(
+        "--warm-from-run",
+        action="store_true",
+        help="build a new feature state from the data the model's MLflow run was trained on",
+    )
     p.add_argument(
         "--model",
         metavar="URI",

@@ -279,6 +279,12 @@ def test_service_swaps_model_when_the_champion_alias_moves_and_checks_the_token(
         arts = write_model_files(scorer, FeatureParams(), tmp_path / f"files{depth}", {"threshold": 0.5})
         with tracking.run(ml, f"depth {depth}") as run:
             run_id = run.info.run_id
+        if depth == 3:  # this run records its data, as okml train does: --warm-from-run
+            history = world["root"] / "history.parquet"
+            (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"path": str(history)}}))
+            tracking.log_artifact(tmp_path / "params.yaml", None, run_id)
+            tracking.set_tags(tracking.data_fingerprint(world["history"].reset_index(drop=True)), run_id)
+            first_run = run_id
         uri = log_model(run_id, arts, [], ["xgboost"])
         versions.append(tracking.register(uri, ml))
     tracking.set_alias(ml, "champion", versions[0])
@@ -291,8 +297,7 @@ def test_service_swaps_model_when_the_champion_alias_moves_and_checks_the_token(
     port = _free_port()
     okml = str(Path(sys.executable).parent / "okml")
     proc = subprocess.Popen(
-        [okml, "serve", "--params", str(params), "--port", str(port), "--warm-from",
-         str(world["root"] / "history.parquet")],
+        [okml, "serve", "--params", str(params), "--port", str(port), "--warm-from-run"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -327,6 +332,18 @@ def test_service_swaps_model_when_the_champion_alias_moves_and_checks_the_token(
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "model swapped" in out and "s3cret" not in out
+    assert f"warm start from the data okpay-fraud/{versions[0]} was trained on" in out
+    # no data recorded; data changed since the run
+    from okml.errors import OkmlError
+    from okml.jobs.serve import run_history
+
+    p = Params(mlflow=ml)
+    tracking.configure(ml)
+    with pytest.raises(OkmlError, match="recorded no params.yaml"):
+        run_history(p, f"models:/okpay-fraud/{versions[1]}", f"okpay-fraud/{versions[1]}")
+    tracking.set_tags({"data.sha256": "0" * 64}, first_run)
+    with pytest.raises(OkmlError, match="changed since run"):
+        run_history(p, f"models:/okpay-fraud/{versions[0]}", f"okpay-fraud/{versions[0]}")
 
 
 def _redis_server(tmp_path: Path) -> tuple[subprocess.Popen, int]:

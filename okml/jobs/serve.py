@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import pickle
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -899,8 +900,49 @@ class _HTTPError(Exception):
 
 
 # -------------------------------------------------------------------------------- cli
-def warm_start(service: Service, path: str, params: Params) -> int:
-    """Take the history at ``path`` into an empty state (in time order)."""
+def run_history(params: Params, uri: str, version: str | None) -> tuple[str, Any]:
+    """The data the model at ``uri`` (registry ``version``) was trained on, as its run
+    recorded it: ``(path, transactions)``, checked against the run's data fingerprint.
+
+    Raises :class:`~okml.errors.OkmlError` when the model has no run, the run recorded no
+    data, or the data changed since (another world at the same path)."""
+    import mlflow
+
+    from okml import tracking
+    from okml.config import load_params
+    from okml.data import load
+
+    name, _, number = (version or "").rpartition("/")
+    run_id = tracking.version_run_id(params.mlflow, number) if number else tracking.model_run_id(uri)
+    if not run_id:
+        raise OkmlError(f"{uri} was not logged by an MLflow run: give the history with --warm-from PATH")
+    with tempfile.TemporaryDirectory(prefix="okml-run-") as tmp:
+        try:
+            got = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="params.yaml", dst_path=tmp
+            )
+        except Exception:  # noqa: BLE001 - any way of not having it says the same
+            raise OkmlError(
+                f"run {run_id} of {uri} recorded no params.yaml: give the history with --warm-from PATH"
+            ) from None
+        run_params = load_params(got)
+    path = str(resolve(run_params.data.path))
+    if not Path(path).exists():
+        raise OkmlError(f"run {run_id} trained on {path}, which is gone: give --warm-from PATH")
+    tx = load(path, preset=run_params.data.preset, params=run_params.data)
+    want = tracking.run_tag(run_id, "data.sha256")
+    have = tracking.data_fingerprint(tx)["data.sha256"]
+    if want and want != have:
+        raise OkmlError(
+            f"{path} changed since run {run_id} trained on it (sha256 {have[:12]}, the run's "
+            f"{want[:12]}): give the history with --warm-from PATH"
+        )
+    return path, tx
+
+
+def warm_start(service: Service, path: str, params: Params, history: Any = None) -> int:
+    """Take the history at ``path`` (or ``history``, already loaded from it) into an empty
+    state (in time order)."""
     from okml.data import load
 
     if service.store.count or (service.shared and not service.store.empty()):
@@ -908,7 +950,8 @@ def warm_start(service: Service, path: str, params: Params) -> int:
         raise OkmlError(
             f"the state in {where} already holds events; --warm-from starts a new state: remove it first"
         )
-    history = load(path, preset=params.data.preset, params=params.data)
+    if history is None:
+        history = load(path, preset=params.data.preset, params=params.data)
     started = time.perf_counter()
     if service.shared:
         # the history goes into the stream, the one order every process replays
@@ -963,17 +1006,28 @@ def _plain(v: Any) -> Any:
 
 
 def serve_cli(
-    params: Params, model: str | None, warm_from: str | None, port: int | None, host: str | None
+    params: Params,
+    model: str | None,
+    warm_from: str | None,
+    port: int | None,
+    host: str | None,
+    warm_from_run: bool = False,
 ) -> int:
     import uvicorn
 
     from okml.jobs.score import load_scoring_model
 
     uri, version, loaded = load_scoring_model(params, model or params.serve.model)
+    if warm_from and warm_from_run:
+        raise OkmlError("--warm-from and --warm-from-run: give one")
+    history = None
+    if warm_from_run:
+        warm_from, history = run_history(params, uri, version)
+        print(f"warm start from the data {version or uri} was trained on: {warm_from}")
     service = Service(params, uri, (version, loaded))
     if warm_from:
         started = time.perf_counter()
-        n = warm_start(service, warm_from, params)
+        n = warm_start(service, warm_from, params, history)
         print(f"warm start: {n:,} payments from {warm_from} in {time.perf_counter() - started:.1f} s")
     # the state is millions of long-lived objects: keep the garbage collector from walking
     # them on every full collection (pauses of a second in the middle of requests)
