@@ -14,7 +14,10 @@
    8 concurrent clients (threads, one connection each) for throughput, against a second
    service whose state is warmed from the history shifted to end just before now: the
    clients send the last day's payments without a timestamp and the service stamps each on
-   arrival, so arrival order is time order and the payments continue the history.
+   arrival, so arrival order is time order and the payments continue the history. A day
+   replayed in seconds is one long burst, so about a quarter of it is flagged (and each flag
+   costs its exact TreeSHAP); the same run is repeated with the threshold set to flag 0.5%
+   of that traffic, the share the operating point flags on a real day.
 
 Targets (issue 13): in-process p99 <= 2 ms, HTTP p99 <= 10 ms, >= 1,000 payments/s with 8
 clients, warm start <= 30 s. Only 127.0.0.1 is contacted; every loop is bounded.
@@ -31,6 +34,7 @@ import argparse
 import gc
 import http.client
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -148,6 +152,68 @@ def _post(conn: http.client.HTTPConnection, body: dict) -> dict:
     return data
 
 
+def _clients(port: int, payments: list[dict], n: int, what: str) -> tuple[float, list[float]]:
+    """``n`` clients, one keep-alive connection each, sending ``payments`` until none are
+    left: the rate and the scores. Each request is encoded before the clock starts, sent on
+    a raw socket and its answer read by Content-Length: http.client would cost the clients
+    0.2 ms a request, CPU the service needs on a 2-core machine."""
+    requests = [_request(port, p) for p in payments]
+    lock, it, errors, scores, flags = threading.Lock(), iter(requests), [], [], [0]
+
+    def client() -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        reader = sock.makefile("rb")
+        while True:
+            with lock:
+                req = next(it, None)
+            if req is None:
+                sock.close()
+                return
+            try:
+                sock.sendall(req)
+                status, body = _answer(reader)
+                if status != 200:
+                    raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+                return
+            answer = json.loads(body)
+            with lock:
+                scores.append(answer["score"])
+                flags[0] += bool(answer["flag"])
+
+    threads = [threading.Thread(target=client) for _ in range(n)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - t0
+    rate = len(scores) / elapsed
+    print(f"HTTP, {n} clients, {what}: {len(scores):,} payments in {elapsed:.1f} s: {rate:,.0f}/s "
+          f"({flags[0]:,} flagged)"
+          + (f"; {len(errors)} client error(s), e.g. {errors[0]}" if errors else ""))  # fmt: skip
+    return rate, scores
+
+
+def _request(port: int, payment: dict) -> bytes:
+    body = json.dumps(payment).encode()
+    head = (f"POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    return head.encode() + body
+
+
+def _answer(reader) -> tuple[int, bytes]:
+    """One HTTP/1.1 answer from a keep-alive connection: status and body."""
+    status = int(reader.readline().split()[1])
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return status, reader.read(length)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--payments", type=int, default=5000, help="payments scored in process")
@@ -240,41 +306,31 @@ def main(argv: list[str] | None = None) -> int:
         EventStore(root / "state2").snapshot(state)
         del state, shifted
         gc.collect()
+        shutil.copytree(root / "state2", root / "state3")  # the same start for the second run
+        conc = _payments(day, stamp=True)
+        conc = (conc * (args.concurrent // max(len(conc), 1) + 1))[: args.concurrent]
+        for i, p in enumerate(conc):
+            p["transaction_id"] = 10**9 + i  # fresh ids
         service = Service(model_path, root / "state2")
         try:
-            conc = _payments(day, stamp=True)
-            conc = (conc * (args.concurrent // max(len(conc), 1) + 1))[: args.concurrent]
-            for i, p in enumerate(conc):
-                p["transaction_id"] = 10**9 + i  # fresh ids
-            lock, it, done, errors, flags = threading.Lock(), iter(conc), [0], [], [0]
+            rate, scores = _clients(service.port, conc, args.clients, "as the model flags them")
+        finally:
+            service.stop()
+        # a replayed day in seconds is one long burst: most of it looks like fraud, and every
+        # flagged payment costs its exact TreeSHAP (1.5 ms). The same run at the operating
+        # point's share (0.5%): the model's threshold set to flag 0.5% of this very traffic
+        import mlflow.pyfunc
 
-            def client() -> None:
-                conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
-                while True:
-                    with lock:
-                        pay = next(it, None)
-                    if pay is None:
-                        return
-                    try:
-                        answer = _post(conn, pay)
-                    except BaseException as e:  # noqa: BLE001 - reported below
-                        errors.append(repr(e))
-                        return
-                    with lock:
-                        done[0] += 1
-                        flags[0] += bool(answer.get("flag"))
+        from okml.pyfunc import FraudModel, write_model_files
 
-            threads = [threading.Thread(target=client) for _ in range(args.clients)]
-            t0 = time.perf_counter()
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join()
-            elapsed = time.perf_counter() - t0
-            rate = done[0] / elapsed
-            print(f"HTTP, {args.clients} clients: {done[0]:,} payments in {elapsed:.1f} s: {rate:,.0f}/s "
-                  f"({flags[0]} flagged)"
-                  + (f"; {len(errors)} client error(s), e.g. {errors[0]}" if errors else ""))  # fmt: skip
+        burst = float(np.quantile(scores, 0.995))
+        arts = write_model_files(scorer, params.features, root / "files-op", {"threshold": burst, "k": 10})
+        mlflow.pyfunc.save_model(
+            str(root / "model-op"), python_model=FraudModel(), artifacts=arts, pip_requirements=["xgboost"]
+        )
+        service = Service(root / "model-op", root / "state3")
+        try:
+            op_rate, _ = _clients(service.port, conc, args.clients, "0.5% flagged")
         finally:
             service.stop()
 
@@ -286,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
         (
             rate >= MIN_THROUGHPUT,
             f">= {MIN_THROUGHPUT:,.0f} payments/s with {args.clients} clients: {rate:,.0f}/s",
+        ),
+        (
+            op_rate >= MIN_THROUGHPUT,
+            f"the same at the operating point's flag share (0.5%): {op_rate:,.0f}/s",
         ),
         (warm_s <= MAX_WARM_S, f"warm start <= {MAX_WARM_S:.0f} s: {warm_s:.1f} s"),
     ):
