@@ -447,6 +447,19 @@ def model_run_id(uri: str) -> str | None:
     return get_model_info(uri).run_id or None
 
 
+def download_run_artifact(run_id: str, path: str, folder: str | Path) -> Path | None:
+    """A run's artifact ``path`` downloaded into ``folder`` (None when the run has none)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(folder))
+        )
+    except (MlflowException, OSError):
+        return None
+
+
 def run_tag(run_id: str, key: str) -> str | None:
     """One tag of a run (None when it is not set)."""
     import mlflow

@@ -906,8 +906,6 @@ def run_history(params: Params, uri: str, version: str | None) -> tuple[str, Any
 
     Raises :class:`~okml.errors.OkmlError` when the model has no run, the run recorded no
     data, or the data changed since (another world at the same path)."""
-    import mlflow
-
     from okml import tracking
     from okml.config import load_params
     from okml.data import load
@@ -917,14 +915,11 @@ def run_history(params: Params, uri: str, version: str | None) -> tuple[str, Any
     if not run_id:
         raise OkmlError(f"{uri} was not logged by an MLflow run: give the history with --warm-from PATH")
     with tempfile.TemporaryDirectory(prefix="okml-run-") as tmp:
-        try:
-            got = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path="params.yaml", dst_path=tmp
-            )
-        except Exception:  # noqa: BLE001 - any way of not having it says the same
+        got = tracking.download_run_artifact(run_id, "params.yaml", tmp)
+        if got is None:
             raise OkmlError(
                 f"run {run_id} of {uri} recorded no params.yaml: give the history with --warm-from PATH"
-            ) from None
+            )
         run_params = load_params(got)
     path = str(resolve(run_params.data.path))
     if not Path(path).exists():
