@@ -784,6 +784,7 @@ class _GroupCommit:
         self.explainer = ThreadPoolExecutor(1, thread_name_prefix="okml-explain")
         self.pending: list[tuple[list[dict[str, Any]], bool, asyncio.Future[Any]]] = []
         self.draining = False
+        self._drainer: asyncio.Task[None] | None = None
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` on the scoring thread."""
@@ -796,7 +797,7 @@ class _GroupCommit:
         self.pending.append((payments, with_features, done))
         if not self.draining:
             self.draining = True
-            loop.create_task(self._drain())
+            self._drainer = loop.create_task(self._drain())  # held: the loop keeps weak refs
         out = await done
         if isinstance(out, Exception):
             raise out
