@@ -243,6 +243,12 @@ def cmd_serve(args: argparse.Namespace, params: Params) -> int:
     )
 
 
+def cmd_cases(args: argparse.Namespace, params: Params) -> int:
+    from okml.jobs.cases import cases_cli
+
+    return cases_cli(params, scored=args.scored, date=args.date, output=args.output)
+
+
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.report import report_cli
 
@@ -420,6 +426,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     ex = defaults.explain
+    p = add(
+        "cases",
+        cmd_cases,
+        "the day's cases: each customer's flagged payments as one case",
+        "A reviewer's unit of work is the customer: one case is a customer's flagged payments\n"
+        "of one day (features.timezone's day), ranked by its highest score, with the\n"
+        "customer's other payments of the look-back as context and the reasons summed over\n"
+        "the case. Prints the day's cases (the first evaluate.k of them) and, with --output,\n"
+        "writes them all as CSV (one row per case).",
+    )
+    p.add_argument("--date", metavar="DATE", help="local day (default: the last day with a case)")
+    p.add_argument(
+        "--scored",
+        metavar="FILE",
+        help=f"scored Parquet (default: the newest in explain.scored_dir, {ex.scored_dir})",
+    )
+    p.add_argument("--output", metavar="FILE.csv", help="write the day's cases as CSV")
+
     p = add(
         "report",
         cmd_report,

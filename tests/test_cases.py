@@ -109,3 +109,21 @@ def test_bad_scored_rows_get_one_line(change, message) -> None:
     with pytest.raises(DataError, match=message) as e:
         build_cases(change(_scored()), "UTC")
     assert "\n" not in str(e.value)
+
+
+def test_okml_cases_prints_the_day_and_writes_csv(tmp_path, capsys) -> None:
+    from okml.cli import main
+
+    scored = tmp_path / "scored.parquet"
+    _scored().to_parquet(scored, index=False)
+    out = tmp_path / "cases.csv"
+    args = ["cases", "--scored", str(scored), "--date", "2026-03-01", "--output", str(out),
+            "--set", "features.timezone=Asia/Shanghai"]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "2 cases on 2026-03-01 (Asia/Shanghai)" in text and "C2" in text
+    table = pd.read_csv(out)
+    assert table["customer_id"].tolist() == ["C2", "C1"]
+    assert table.loc[1, "reasons"] == "4 payments in the last hour | first payment from this device"
+    assert main([*args[:3], "--date", "2026-02-01"]) == 2  # a day without cases: one line, exit 2
+    assert "no case that day" in capsys.readouterr().err
