@@ -249,6 +249,12 @@ def cmd_cases(args: argparse.Namespace, params: Params) -> int:
     return cases_cli(params, scored=args.scored, date=args.date, output=args.output)
 
 
+def cmd_labels(args: argparse.Namespace, params: Params) -> int:
+    from okml.jobs.labels import labels_import_cli
+
+    return labels_import_cli(params, args.file)
+
+
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.report import report_cli
 
@@ -426,6 +432,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     ex = defaults.explain
+    p = add(
+        "labels",
+        cmd_labels,
+        "import label events: chargebacks, user reports, reviewers' decisions",
+        "okml labels import FILE checks a file of label events (CSV or Parquet) against the\n"
+        "transactions of data.path and stores it under data.labels_dir; every later load of\n"
+        "transactions merges them into is_fraud and label_time. Columns: transaction_id (or\n"
+        "customer_id, from, to: that customer's payments in [from, to)), is_fraud (0 or 1),\n"
+        "source (chargeback, review or user_report) and time (when it was said, with a\n"
+        "time zone). The strongest source wins a disagreement (chargeback, then review, then\n"
+        "user report; the conflicts are listed); a fraud is known from the earliest source\n"
+        "that said so, and only payments after that see it in their features.",
+    )
+    p.add_argument("action", choices=["import"], help="what to do (import)")
+    p.add_argument("file", metavar="FILE", help="label events (.csv or .parquet)")
+
     p = add(
         "cases",
         cmd_cases,

@@ -113,6 +113,11 @@ class DataParams(_Section):
         description="largest valid amount; larger ones are errors (a typo or a unit mix-up, and "
         "past float precision the features would overflow)",
     )
+    labels_dir: str | None = Field(
+        "data/labels",
+        description="label events imported by `okml labels import` (chargebacks, user reports, "
+        "reviews), merged into is_fraud and label_time whenever transactions are loaded; null: none",
+    )
     handbook: HandbookPreset = HandbookPreset()
     paysim: PaysimPreset = PaysimPreset()
     custom: CustomPreset = CustomPreset()

@@ -201,6 +201,17 @@ def _to_utc(s: pd.Series, column: str, source: Any, timezone: str | None = None)
     return _as_ns(parsed, column, source)
 
 
+def parse_utc(s: pd.Series, column: str, source: Any, timezone: str | None = None) -> pd.Series:
+    """A column of times parsed as the canonical schema parses them (``datetime64[ns, UTC]``;
+    naive times need ``timezone``); :class:`DataError` naming ``source``, column and rows."""
+    return _to_utc(s, column, source, timezone)
+
+
+def normalize_ids(s: pd.Series, column: str, source: Any) -> pd.Series:
+    """Ids as the canonical schema keeps them (pandas ``string`` or integers)."""
+    return _normalize_key(s, column, source)
+
+
 def _normalize_key(s: pd.Series, column: str, source: Any) -> pd.Series:
     """Ids as pandas ``string`` or integers; floats only when every value is a whole number."""
     dtype = s.dtype

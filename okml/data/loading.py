@@ -273,7 +273,22 @@ def load(
     file = resolve(path)
     raw, origin = _read_all(file, spec, params)
     out = canonical(raw, origin, spec, params, file)
-    return out.sort_values(["timestamp", "transaction_id"], kind="stable", ignore_index=True)
+    out = out.sort_values(["timestamp", "transaction_id"], kind="stable", ignore_index=True)
+    return with_stored_labels(out, params)
+
+
+def with_stored_labels(tx: pd.DataFrame, params: DataParams) -> pd.DataFrame:
+    """``tx`` with the label events stored under ``data.labels_dir`` merged in
+    (:func:`okml.data.labels.merge_labels`); unchanged when there are none."""
+    from okml.data.labels import merge_labels, stored_label_events
+
+    events = stored_label_events(resolve(params.labels_dir)) if params.labels_dir else None
+    if events is None:
+        return tx
+    merged = merge_labels(tx, events)
+    if merged.applied:
+        log.info("labels: %d imported label events applied (%s)", merged.applied, params.labels_dir)
+    return merged.transactions
 
 
 def canonical(

@@ -35,7 +35,7 @@ from okml.data.loading import (
 )
 from okml.data.origin import Origin, one_line
 from okml.data.presets import Preset
-from okml.errors import DataError
+from okml.errors import ConfigError, DataError
 from okml.paths import resolve
 from okml.schema import CANONICAL
 
@@ -172,6 +172,14 @@ def load_dask(
     spec = presets.get(preset if preset is not None else params.preset)
     if spec.check is not None:
         spec.check(params)
+    from okml.data.labels import stored_label_events
+
+    if params.labels_dir and stored_label_events(resolve(params.labels_dir)) is not None:
+        raise ConfigError(
+            f"data.labels_dir: {params.labels_dir} holds imported label events, which only the "
+            "local engine merges (the dask engine would train without them): use --engine local, "
+            "or set data.labels_dir=null to leave them out"
+        )
     files = partition_files(path, spec)
     meta = load_file(files[0], spec, params, columns).iloc[:0]
     return dd.from_map(
