@@ -72,6 +72,8 @@ def _write(tmp_path, text: str) -> str:
     [
         ("transaction_id,is_fraud,source,time\n7,1,chargeback,2026-03-02T00:00:00Z\n",
          "unknown transaction ids"),
+        ("transaction_id,is_fraud,source,time\nabc,1,review,2026-03-02T00:00:00Z\n",
+         "unknown transaction ids"),
         ("transaction_id,is_fraud,source,time\n1,1,rumour,2026-03-02T00:00:00Z\n", "source must be one of"),
         ("transaction_id,is_fraud,source,time\n1,2,review,2026-03-02T00:00:00Z\n", "is_fraud must be 0 or 1"),
         ("transaction_id,is_fraud,source,time\n1,1,review,2026-02-01T00:00:00Z\n",

@@ -110,10 +110,10 @@ def read_label_events(path: str | os.PathLike[str], transactions: pd.DataFrame) 
     tx = transactions[["transaction_id", "customer_id", "timestamp"]]
     if by_id:
         ids = normalize_ids(raw["transaction_id"], "transaction_id", file)
-        known = pd.Index(tx["transaction_id"])
-        if ids.dtype != known.dtype:  # e.g. integers in the data, text in a CSV
-            ids = ids.astype(known.dtype) if pd.api.types.is_numeric_dtype(known.dtype) else ids.astype(str)
-        bad = ~ids.isin(known)
+        # matched as text: integers in the data, text in a CSV (or the other way) still meet
+        by_text = dict(zip(tx["transaction_id"].astype(str), tx["transaction_id"], strict=True))
+        text = ids.astype(str).str.strip()
+        bad = ~text.isin(by_text.keys())
         if bad.any():
             raise DataError(
                 f"unknown transaction ids (e.g. {ids[bad].iloc[0]!r}): not in the transactions",
@@ -121,7 +121,7 @@ def read_label_events(path: str | os.PathLike[str], transactions: pd.DataFrame) 
                 column="transaction_id",
                 rows=raw.index[bad],
             )
-        events["transaction_id"] = ids.to_numpy()
+        events["transaction_id"] = text.map(by_text).to_numpy()
         merged = events.merge(tx, on="transaction_id", how="left")
     else:
         start = parse_utc(raw["from"], "from", file)
