@@ -255,6 +255,12 @@ def cmd_labels(args: argparse.Namespace, params: Params) -> int:
     return labels_import_cli(params, args.file)
 
 
+def cmd_review(args: argparse.Namespace, params: Params) -> int:
+    from okml.jobs.review import review_cli
+
+    return review_cli(params, args.action, args.name, args.scored, args.port, args.host)
+
+
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.report import report_cli
 
@@ -447,6 +453,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", choices=["import"], help="what to do (import)")
     p.add_argument("file", metavar="FILE", help="label events (.csv or .parquet)")
+
+    p = add(
+        "review",
+        cmd_review,
+        "the review queue: a web page where reviewers decide the day's cases",
+        "okml review add-reviewer NAME prints a new reviewer's token once (only its hash is\n"
+        "kept). okml review [--port P] serves the queue of the newest scored file (--scored)\n"
+        "on 127.0.0.1: reviewers sign in with their token, open a case (payments, reasons,\n"
+        "context, its decision history) and record fraud confirmed, legitimate or needs more\n"
+        "information, with a note. Decisions go to data.review_db (SQLite), are never\n"
+        "overwritten, and come back as labels (source review) whenever transactions are\n"
+        "loaded. Scripts: POST /api/decisions with Authorization: Bearer TOKEN.",
+    )
+    p.add_argument("action", nargs="?", choices=["serve", "add-reviewer"], default="serve")
+    p.add_argument("name", nargs="?", metavar="NAME", help="the reviewer to add")
+    p.add_argument("--scored", metavar="FILE", help="scored Parquet (default: the newest scored file)")
+    p.add_argument("--port", type=int, metavar="P", help="port (default: review.port, 8766)")
+    p.add_argument("--host", metavar="ADDR", help="address to bind (default: review.host, 127.0.0.1)")
 
     p = add(
         "cases",

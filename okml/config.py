@@ -118,6 +118,11 @@ class DataParams(_Section):
         description="label events imported by `okml labels import` (chargebacks, user reports, "
         "reviews), merged into is_fraud and label_time whenever transactions are loaded; null: none",
     )
+    review_db: str | None = Field(
+        "data/review/review.db",
+        description="the reviewers' decisions (`okml review`), merged as labels of source review "
+        "whenever transactions are loaded; null: none",
+    )
     handbook: HandbookPreset = HandbookPreset()
     paysim: PaysimPreset = PaysimPreset()
     custom: CustomPreset = CustomPreset()
@@ -555,6 +560,13 @@ class ComputeParams(_Section):
     dask: DaskParams = DaskParams()
 
 
+class ReviewParams(_Section):
+    """``okml review``: the review queue's web page (decisions go to ``data.review_db``)."""
+
+    host: str = Field("127.0.0.1", description="address to bind (127.0.0.1: this machine only)")
+    port: int = Field(8766, ge=1, le=65535)
+
+
 class ServeParams(_Section):
     host: str = Field("127.0.0.1", description="address the scoring service binds (0.0.0.0: every interface)")
     port: int = Field(8765, ge=0, le=65535, description="its port (0: any free one)")
@@ -593,6 +605,7 @@ class Params(_Section):
     mlflow: MlflowParams = MlflowParams()
     compute: ComputeParams = ComputeParams()
     serve: ServeParams = ServeParams()
+    review: ReviewParams = ReviewParams()
 
     def flat(self) -> dict[str, Any]:
         """Parameters flattened to ``section.key`` for MLflow."""

@@ -176,6 +176,43 @@ def stored_label_events(folder: str | os.PathLike[str]) -> pd.DataFrame | None:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
+def review_label_events(path: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """The reviewers' decisions (:mod:`okml.review`'s database at ``path``) as label events:
+    each case's latest decision on its flagged payments, ``fraud`` -> 1, ``legitimate`` -> 0
+    (``more_info`` says nothing), source ``review``, at the decision's time. None when there
+    is no database or no decision."""
+    import sqlite3
+
+    file = Path(path)
+    if not file.exists():
+        return None
+    con = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+    try:
+        found = con.execute("SELECT name FROM sqlite_master WHERE name = 'decisions'").fetchone()
+        rows = (
+            con.execute("SELECT case_id, decision, time, transactions FROM decisions ORDER BY id")
+            if found
+            else []
+        )
+        latest = {case_id: (decision, time, txs) for case_id, decision, time, txs in rows}
+    finally:
+        con.close()
+    import json
+
+    events = [
+        (t, 1 if decision == "fraud" else 0, "review", time)
+        for decision, time, txs in latest.values()
+        if decision != "more_info"
+        for t in json.loads(txs)
+    ]
+    if not events:
+        return None
+    out = pd.DataFrame(events, columns=EVENT_COLUMNS)
+    out["is_fraud"] = out["is_fraud"].astype("int8")
+    out["time"] = pd.to_datetime(out["time"], utc=True, format="ISO8601")
+    return out
+
+
 @dataclass(frozen=True)
 class Merged:
     """Transactions with label events merged in, and the payments whose sources disagree."""

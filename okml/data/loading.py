@@ -278,16 +278,22 @@ def load(
 
 
 def with_stored_labels(tx: pd.DataFrame, params: DataParams) -> pd.DataFrame:
-    """``tx`` with the label events stored under ``data.labels_dir`` merged in
+    """``tx`` with the label events stored under ``data.labels_dir`` and the reviewers'
+    decisions in ``data.review_db`` merged in
     (:func:`okml.data.labels.merge_labels`); unchanged when there are none."""
-    from okml.data.labels import merge_labels, stored_label_events
+    from okml.data.labels import merge_labels, review_label_events, stored_label_events
 
-    events = stored_label_events(resolve(params.labels_dir)) if params.labels_dir else None
-    if events is None:
+    sources = [
+        stored_label_events(resolve(params.labels_dir)) if params.labels_dir else None,
+        review_label_events(resolve(params.review_db)) if params.review_db else None,
+    ]
+    found = [e for e in sources if e is not None]
+    if not found:
         return tx
+    events = pd.concat(found, ignore_index=True)
     merged = merge_labels(tx, events)
     if merged.applied:
-        log.info("labels: %d imported label events applied (%s)", merged.applied, params.labels_dir)
+        log.info("labels: %d imported and reviewed label events applied", merged.applied)
     return merged.transactions
 
 

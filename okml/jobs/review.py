@@ -1,0 +1,324 @@
+"""``okml review``: the review queue, a web page where reviewers work a day's cases.
+
+Bound to 127.0.0.1 (``review.host``, ``review.port``). Reviewers sign in with the token
+``okml review add-reviewer NAME`` printed once; the session cookie is random, HttpOnly and
+SameSite=Strict, and only its hash is stored. Every form carries the session's CSRF token
+(compared in constant time); every text from data or from reviewers is HTML-escaped. The
+same token works as ``Authorization: Bearer TOKEN`` on ``POST /api/decisions`` for scripts.
+
+Pages: ``/`` the day's cases, open ones first, each with its latest decision; ``/case/ID``
+the case (payments, reasons, context, the decision history) and the decision form.
+Decisions go to :class:`okml.review.ReviewStore` (never overwritten) and come back as labels
+through :func:`okml.data.load`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import pandas as pd
+from starlette.requests import Request  # at module level: FastAPI reads the handlers' annotations
+
+from okml.config import Params
+from okml.errors import OkmlError
+from okml.paths import resolve
+
+log = logging.getLogger(__name__)
+
+COOKIE = "okml_review"
+LOGIN_CSRF = "okml_login_csrf"
+_WORDS = {
+    "en": {"queue": "Review queue", "cases": "cases", "open": "open", "sign_in": "Sign in",
+           "token": "Reviewer token", "decide": "Record decision", "note": "Note", "history": "Decisions",
+           "payments": "Flagged payments", "context": "Other payments of the look-back",
+           "reasons": "Why it was flagged", "none": "none yet", "back": "back to the queue",
+           "score": "score", "customer": "customer", "amount": "flagged", "signed": "signed in as"},
+    "zh": {"queue": "审核队列", "cases": "个案件", "open": "待处理", "sign_in": "登录",
+           "token": "审核员令牌", "decide": "记录决定", "note": "备注", "history": "决定记录",
+           "payments": "被标记的支付", "context": "回溯期内的其他支付",
+           "reasons": "标记原因", "none": "暂无", "back": "返回队列",
+           "score": "分数", "customer": "客户", "amount": "标记金额", "signed": "已登录："},
+}  # fmt: skip
+_STYLE = """<style>
+body { font-family: -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", sans-serif;
+  max-width: 1100px; margin: 1em auto; padding: 0 1em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.decided { color: #666; }
+</style>"""
+
+
+class _Queue:
+    """The cases of the scored file and the decisions database behind the pages."""
+
+    def __init__(self, params: Params, scored: Path) -> None:
+        from okml.cases import build_cases
+        from okml.features import lookback
+        from okml.review import ReviewStore
+
+        self.params = params
+        self.scored = scored
+        rows = pd.read_parquet(scored)
+        self.model_version = rows.attrs.get("model_version") if hasattr(rows, "attrs") else None
+        fp = params.features
+        self.cases = build_cases(rows, fp.timezone, lookback(fp), params.explain.top_reasons)
+        self.by_id = {c.case_id: c for c in self.cases}
+        self.store = ReviewStore(_db(params))
+        self.words = _WORDS[params.explain.language]
+
+    def days(self) -> list[str]:
+        return sorted({c.day for c in self.cases})
+
+
+def _page(title: str, body: str, lang: str) -> str:
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title>{_STYLE}</head><body>{body}</body></html>"
+    )
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def create_review_app(queue: _Queue) -> Any:
+    """The FastAPI application of the review queue."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+    w, lang, store = queue.words, queue.params.explain.language, queue.store
+    app = FastAPI(title="okml review queue", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def signed_in(request: Request) -> tuple[str, str] | None:
+        return store.session(request.cookies.get(COOKIE))
+
+    async def form(request: Request) -> dict[str, str]:
+        body = await request.body()
+        if len(body) > 64 * 1024:
+            raise OkmlError("form over 64 KiB")
+        return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+    def html(text: str, status: int = 200) -> HTMLResponse:
+        resp = HTMLResponse(text, status_code=status)
+        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        resp.headers["X-Frame-Options"] = "DENY"
+        return resp
+
+    @app.get("/login")
+    def login_page() -> Any:
+        csrf = secrets.token_urlsafe(32)
+        body = (
+            f"<h1>{escape(w['sign_in'])}</h1><form method='post' action='/login'>"
+            f"<input type='hidden' name='csrf' value='{csrf}'>"
+            f"<label>{escape(w['token'])} <input type='password' name='token' id='token'></label> "
+            f"<button type='submit' id='sign-in'>{escape(w['sign_in'])}</button></form>"
+        )
+        resp = html(_page(w["sign_in"], body, lang))
+        resp.set_cookie(LOGIN_CSRF, csrf, httponly=True, samesite="strict")
+        return resp
+
+    @app.post("/login")
+    async def login(request: Request) -> Any:
+        fields = await form(request)
+        expected = request.cookies.get(LOGIN_CSRF, "")
+        if not expected or not hmac.compare_digest(fields.get("csrf", ""), expected):
+            return html(_page("403", "<p>missing or wrong CSRF token</p>", lang), 403)
+        reviewer = store.reviewer(fields.get("token", ""))
+        if reviewer is None:
+            log.warning("review: a sign-in with a wrong token")
+            return html(
+                _page("401", f"<p>wrong token</p><a href='/login'>{escape(w['sign_in'])}</a>", lang), 401
+            )
+        sid, _ = store.new_session(reviewer)
+        resp = RedirectResponse("/", status_code=303)
+        resp.set_cookie(COOKIE, sid, httponly=True, samesite="strict")
+        resp.delete_cookie(LOGIN_CSRF)
+        log.info("review: %s signed in", reviewer)
+        return resp
+
+    @app.get("/")
+    def queue_page(request: Request, day: str | None = None) -> Any:
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        days = queue.days()
+        day = day if day in days else (days[-1] if days else "")
+        cases = [c for c in queue.cases if c.day == day]
+        decided = store.latest([c.case_id for c in cases])
+        cases.sort(key=lambda c: (c.case_id in decided, c.rank))  # open first
+        rows = "".join(
+            f"<tr class='{'decided' if c.case_id in decided else 'open'}'><td class='num'>{c.rank}</td>"
+            f"<td><a class='case' href='/case/{quote(c.case_id, safe='')}'>"
+            f"{escape(str(c.customer_id))}</a></td>"
+            f"<td class='num'>{c.score:.3f}</td><td class='num'>{c.n_flagged}</td>"
+            f"<td class='num'>{_money(c.flagged_amount)}</td>"
+            f"<td>{escape(', '.join(map(str, c.merchants)))}</td>"
+            f"<td>{escape(c.reasons[0].text) if c.reasons else ''}</td>"
+            f"<td>{escape(_decision_words(decided.get(c.case_id), lang) or w['open'])}</td></tr>"
+            for c in cases
+        )
+        others = " ".join(f"<a href='/?day={escape(d)}'>{escape(d)}</a>" for d in days[-7:])
+        body = (
+            f"<p>{escape(w['signed'])} {escape(who[0])}</p><h1>{escape(w['queue'])}: {escape(day)}</h1>"
+            f"<p>{len(cases)} {escape(w['cases'])}, {len(cases) - len(decided)} {escape(w['open'])}. "
+            f"{others}</p>"
+            f"<table id='queue'><tr><th>#</th><th>{escape(w['customer'])}</th><th>{escape(w['score'])}</th>"
+            f"<th>n</th><th>{escape(w['amount'])}</th><th>merchants</th><th>{escape(w['reasons'])}</th>"
+            f"<th>status</th></tr>{rows}</table>"
+        )
+        return html(_page(f"{w['queue']} {day}", body, lang))
+
+    @app.get("/case/{case_id:path}")
+    def case_page(request: Request, case_id: str) -> Any:
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        case = queue.by_id.get(case_id)
+        if case is None:
+            return html(_page("404", "<p>no such case</p>", lang), 404)
+        return html(_case_html(case, store.history(case_id), who[1], w, lang))
+
+    @app.post("/case/{case_id:path}/decide")
+    async def decide(request: Request, case_id: str) -> Any:
+        who = signed_in(request)
+        if who is None:
+            return html(_page("401", "<p>sign in first</p>", lang), 401)
+        fields = await form(request)
+        if not hmac.compare_digest(fields.get("csrf", ""), who[1]):
+            return html(_page("403", "<p>missing or wrong CSRF token</p>", lang), 403)
+        case = queue.by_id.get(case_id)
+        decision = fields.get("decision", "")
+        if case is None or decision not in _DECISIONS:
+            return html(_page("422", "<p>no such case or decision</p>", lang), 422)
+        store.decide(case, decision, fields.get("note", ""), who[0], queue.model_version)
+        log.info("review: %s decided %s on %s", who[0], decision, case_id)
+        return RedirectResponse(f"/case/{quote(case_id, safe='')}", status_code=303)
+
+    @app.post("/api/decisions")
+    async def api_decide(request: Request) -> Any:
+        given = request.headers.get("authorization", "")
+        reviewer = store.reviewer(given[7:]) if given.startswith("Bearer ") else None
+        if reviewer is None:
+            return JSONResponse({"error": "missing or wrong bearer token"}, 401)
+        try:
+            raw = json.loads(await request.body())
+        except ValueError as e:
+            return JSONResponse({"error": f"body is not JSON: {e}"}, 422)
+        if not isinstance(raw, dict):
+            return JSONResponse({"error": "expected an object: case_id, decision, note"}, 422)
+        case = queue.by_id.get(str(raw.get("case_id")))
+        if case is None:
+            return JSONResponse({"error": f"case_id: no case {raw.get('case_id')!r}"}, 422)
+        if raw.get("decision") not in _DECISIONS:
+            return JSONResponse({"error": f"decision: one of {', '.join(_DECISIONS)}"}, 422)
+        n = store.decide(case, raw["decision"], str(raw.get("note", "")), reviewer, queue.model_version)
+        return JSONResponse({"id": n, "case_id": case.case_id}, 201)
+
+    return app
+
+
+def _decision_words(decision: str | None, lang: str) -> str:
+    from okml.review import DECISIONS
+
+    if decision is None:
+        return ""
+    en, zh = DECISIONS[decision]
+    return zh if lang == "zh" else en
+
+
+def _table(frame: pd.DataFrame, columns: list[str]) -> str:
+    cols = [c for c in columns if c in frame.columns]
+    head = "".join(f"<th>{escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(_cell(r[c]) for c in cols) + "</tr>" for _, r in frame[cols].iterrows())
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"<td class='num'>{v:,.3f}</td>" if abs(v) < 1 else f"<td class='num'>{v:,.2f}</td>"
+    if isinstance(v, pd.Timestamp):
+        return f"<td>{escape(v.isoformat())}</td>"
+    return f"<td>{escape('' if v is None or v is pd.NA else str(v))}</td>"
+
+
+_COLUMNS = ["transaction_id", "timestamp", "merchant_id", "merchant_name", "amount", "score", "device_id",
+            "channel", "reason_1"]  # fmt: skip
+
+
+def _case_html(case: Any, history: list[dict[str, Any]], csrf: str, w: dict[str, str], lang: str) -> str:
+    from okml.review import DECISIONS
+
+    reasons = "".join(f"<li>{escape(r.text)}</li>" for r in case.reasons) or f"<li>{escape(w['none'])}</li>"
+    past = "".join(
+        f"<tr><td>{escape(h['time'])}</td><td>{escape(h['reviewer'])}</td>"
+        f"<td>{escape(_decision_words(h['decision'], lang))}</td>"
+        f"<td class='note'>{escape(h['note'])}</td></tr>"
+        for h in history
+    )
+    choices = "".join(
+        f"<label><input type='radio' name='decision' value='{k}' id='decision-{k}'> "
+        f"{escape(zh if lang == 'zh' else en)}</label> "
+        for k, (en, zh) in DECISIONS.items()
+    )
+    action = f"/case/{quote(case.case_id, safe='')}/decide"
+    empty = f"<tr><td>{escape(w['none'])}</td></tr>"
+    return _page(
+        case.case_id,
+        f"<p><a href='/'>{escape(w['back'])}</a></p>"
+        f"<h1>{escape(str(case.customer_id))} · {escape(case.day)}</h1>"
+        f"<p>{escape(w['score'])} {case.score:.3f} · {case.n_flagged} · {_money(case.flagged_amount)} · "
+        f"{escape(', '.join(map(str, case.merchants)))} · {escape(', '.join(map(str, case.devices)))}</p>"
+        f"<h2>{escape(w['reasons'])}</h2><ol id='reasons'>{reasons}</ol>"
+        f"<h2>{escape(w['payments'])}</h2>{_table(case.payments, _COLUMNS)}"
+        f"<h2>{escape(w['context'])}</h2>{_table(case.context, _COLUMNS)}"
+        f"<h2>{escape(w['history'])}</h2><table id='history'>{past or empty}"
+        f"</table><form method='post' action='{action}' id='decide'>"
+        f"<input type='hidden' name='csrf' value='{escape(csrf)}'>{choices}<br>"
+        f"<label>{escape(w['note'])}<br>"
+        "<textarea name='note' id='note' rows='3' cols='60'></textarea></label><br>"
+        f"<button type='submit' id='record'>{escape(w['decide'])}</button></form>",
+        lang,
+    )
+
+
+_DECISIONS = ("fraud", "legitimate", "more_info")
+
+
+def _db(params: Params) -> Path:
+    if not params.data.review_db:
+        raise OkmlError("data.review_db is null: set it to the decisions database (data/review/review.db)")
+    return resolve(params.data.review_db)
+
+
+def review_cli(
+    params: Params, action: str, name: str | None, scored: str | None, port: int | None, host: str | None
+) -> int:
+    """``okml review [serve]`` and ``okml review add-reviewer NAME``."""
+    from okml.review import ReviewStore
+
+    if action == "add-reviewer":
+        if not name:
+            raise OkmlError("okml review add-reviewer NAME: give the reviewer's name")
+        store = ReviewStore(_db(params))
+        token = store.add_reviewer(name)
+        store.close()
+        print(f"reviewer {name} added. Their token (shown once, only its hash is kept):\n{token}")
+        return 0
+    import uvicorn
+
+    from okml.jobs.report import default_scored
+
+    path = resolve(scored) if scored else default_scored(params)
+    queue = _Queue(params, path)
+    bind, where = host or params.review.host, port if port is not None else params.review.port
+    print(f"review queue of {path.name} ({len(queue.cases)} cases) on http://{bind}:{where}; Ctrl-C stops")
+    uvicorn.run(create_review_app(queue), host=bind, port=where, log_level="warning", access_log=False)
+    return 0
