@@ -522,3 +522,35 @@ def test_number_formats() -> None:
     assert format_value(specs["cust_count_1h"], 9, "zh") == "9笔支付"
     assert format_value(specs["is_night"], 1, "en") == "yes"
     assert format_value(specs["hour"], 23, "en") == "23:00-23:59"
+
+
+@pytest.mark.parametrize(
+    ("feature", "longest", "low", "high", "below", "usual"),
+    [
+        ("cust_count_7d", "cust_count_30d", (1, 61), (8, 9), "fewer payments than usual: 1 payment",
+         "8 payments in the last 7 days (usual for this customer: 0.3)"),
+        ("cust_sum_7d", "cust_sum_30d", (10.0, 1010.0), (500.0, 600.0), "paid less than usual: 10.00",
+         "paid 500.00 CNY in the last 7 days"),
+        ("merch_count_1d", "merch_count_30d", (32, 1032), (90, 100),
+         "merchant received fewer payments than usual",
+         "merchant received 90 payments in the last day"),
+        ("merch_sum_1d", "merch_sum_30d", (5.0, 2905.0), (400.0, 500.0),
+         "merchant received less than usual",
+         "merchant received 400.00 CNY in the last day"),
+    ],
+)  # fmt: skip
+def test_a_reason_says_which_way_its_value_is_from_usual(feature, longest, low, high, below, usual) -> None:
+    """A positive contribution of a count or sum *below* its baseline is worded as fewer or
+    less than usual, never as a burst (issue 14); above it, as before."""
+    for lang in ("en", "zh"):
+        text = reason_text(feature, {feature: low[0], longest: low[1]}, language=lang)
+        assert ("少于平时" in text or "低于平时" in text) if lang == "zh" else text.startswith(below)
+    assert reason_text(feature, {feature: high[0], longest: high[1]}).startswith(usual)
+
+
+def test_a_mean_below_usual_is_worded_as_smaller_payments() -> None:
+    row = {"cust_mean_1d": 10.0, "cust_sum_1d": 20.0, "cust_count_1d": 2.0,
+           "cust_sum_30d": 3020.0, "cust_count_30d": 32.0}  # fmt: skip
+    assert reason_text("cust_mean_1d", row).startswith("smaller payments than usual: average 10.00 CNY")
+    big = {**row, "cust_mean_1d": 500.0, "cust_sum_1d": 1000.0}
+    assert reason_text("cust_mean_1d", big).startswith("average payment 500.00 CNY")

@@ -54,6 +54,9 @@ GROUP_TEXT: dict[str, GroupText] = {
         {
             "baseline": Phrase("{count} in the last {window} (usual for this customer: {baseline})",
                                "过去{window}内有{count}（该客户通常为{baseline}笔）"),
+            "below": Phrase("fewer payments than usual: {count} in the last {window} (usual for "
+                            "this customer: {baseline})",
+                            "支付笔数少于平时：过去{window}内有{count}（该客户通常为{baseline}笔）"),
             "plain": Phrase("{count} in the last {window}", "过去{window}内有{count}"),
         }),
     "customer_sum": GroupText(
@@ -62,6 +65,9 @@ GROUP_TEXT: dict[str, GroupText] = {
             "baseline": Phrase("paid {value} in the last {window} (usual for this customer: "
                                "{baseline})",
                                "过去{window}内共支付{value}（该客户通常为{baseline}）"),
+            "below": Phrase("paid less than usual: {value} in the last {window} (usual for this "
+                            "customer: {baseline})",
+                            "支付金额低于平时：过去{window}内共支付{value}（该客户通常为{baseline}）"),
             "plain": Phrase("paid {value} in the last {window}", "过去{window}内共支付{value}"),
         }),
     "customer_mean": GroupText(
@@ -70,6 +76,9 @@ GROUP_TEXT: dict[str, GroupText] = {
             "baseline": Phrase("average payment {value} in the last {window} (usual for this "
                                "customer: {baseline})",
                                "过去{window}内平均每笔{value}（该客户通常为{baseline}）"),
+            "below": Phrase("smaller payments than usual: average {value} in the last {window} "
+                            "(usual for this customer: {baseline})",
+                            "单笔金额低于平时：过去{window}内平均每笔{value}（该客户通常为{baseline}）"),
             "plain": Phrase("average payment {value} in the last {window}",
                             "过去{window}内平均每笔{value}"),
         }),
@@ -147,6 +156,9 @@ GROUP_TEXT: dict[str, GroupText] = {
             "baseline": Phrase("merchant received {count} in the last {window} (usual: "
                                "{baseline})",
                                "该商户过去{window}内收到{count}（通常为{baseline}笔）"),
+            "below": Phrase("merchant received fewer payments than usual: {count} in the last "
+                            "{window} (usual: {baseline})",
+                            "该商户收款笔数少于平时：过去{window}内收到{count}（通常为{baseline}笔）"),
             "plain": Phrase("merchant received {count} in the last {window}",
                             "该商户过去{window}内收到{count}"),
         }),
@@ -156,6 +168,9 @@ GROUP_TEXT: dict[str, GroupText] = {
             "baseline": Phrase("merchant received {value} in the last {window} (usual: "
                                "{baseline})",
                                "该商户过去{window}内收款{value}（通常为{baseline}）"),
+            "below": Phrase("merchant received less than usual: {value} in the last {window} "
+                            "(usual: {baseline})",
+                            "该商户收款金额低于平时：过去{window}内收款{value}（通常为{baseline}）"),
             "plain": Phrase("merchant received {value} in the last {window}",
                             "该商户过去{window}内收款{value}"),
         }),

@@ -108,6 +108,13 @@ def _outside_rate(
     return max(big - small, 0.0) * w / (longest.window_seconds - w)
 
 
+def _direction(value: float, usual: float) -> str:
+    """``below`` when the value is under its baseline: a positive contribution then means
+    that *less* than usual raised the score, and the sentence must say so ("fewer payments
+    than usual: ..."), not read as a burst."""
+    return "below" if value < usual else "baseline"
+
+
 def _count_rule(noun_group: str) -> Rule:
     def rule(member: FeatureSpec, ctx: _Ctx) -> Case:
         v = ctx.get(member.name)
@@ -120,7 +127,7 @@ def _count_rule(noun_group: str) -> Rule:
         base = _outside_rate(ctx, member, noun_group)
         if base is None:
             return "plain", fields
-        return "baseline", fields | {"baseline": fmt_number(base)}
+        return _direction(v, base), fields | {"baseline": fmt_number(base)}
 
     return rule
 
@@ -137,7 +144,7 @@ def _sum_rule(group: str) -> Rule:
         base = _outside_rate(ctx, member, group)
         if base is None:
             return "plain", fields
-        return "baseline", fields | {"baseline": fmt_money(base, member.unit)}
+        return _direction(v, base), fields | {"baseline": fmt_money(base, member.unit)}
 
     return rule
 
@@ -159,7 +166,7 @@ def _mean_rule(member: FeatureSpec, ctx: _Ctx) -> Case:
     if None in sums or None in counts or counts[0] - counts[1] <= 0:  # type: ignore[operator]
         return "plain", fields
     base = (sums[0] - sums[1]) / (counts[0] - counts[1])  # type: ignore[operator]
-    return "baseline", fields | {"baseline": fmt_money(base, member.unit)}
+    return _direction(v, base), fields | {"baseline": fmt_money(base, member.unit)}
 
 
 def _time_of_day(member: FeatureSpec, ctx: _Ctx) -> Case:
