@@ -86,6 +86,7 @@ TEXT: dict[str, dict[str, str]] = {
         "region": "region",
         "main_reason": "main reason",
         "rank_in_day": "rank in the day",
+        "case_payments": "customer's flagged payments that day",
         "case": "Case {i}: payment {tx}, score {score}",
         "why": "Why it was flagged",
         "no_reasons": "No single factor raised the score much; it is high overall.",
@@ -139,6 +140,7 @@ TEXT: dict[str, dict[str, str]] = {
         "region": "地区",
         "main_reason": "主要原因",
         "rank_in_day": "当日排名",
+        "case_payments": "该客户当日被标记的支付",
         "case": "案例{i}：支付{tx}，分数{score}",
         "why": "标记原因",
         "no_reasons": "没有单个因素明显推高分数；整体风险较高。",
@@ -348,7 +350,8 @@ def prepare(
     date:
         UTC day ``YYYY-MM-DD``; default the last day in the file.
     n_cases:
-        Flagged payments shown (the riskiest first); default ``explain.n_cases``.
+        Cases shown (customers, the riskiest first, each by their riskiest flagged payment
+        of the day); default ``explain.n_cases``.
     language:
         ``en`` or ``zh``; default ``explain.language``.
     """
@@ -366,10 +369,14 @@ def prepare(
             "); was it scored with another model?",
             file=scored_path,
         )
-    cases = (
-        rows.loc[rows["flag"].astype(bool)]
-        .sort_values("score", ascending=False, kind="stable")
-        .head(max(n_cases, 0))
+    # a case is a customer (okml.cases): each shown by their riskiest flagged payment of the
+    # day, with the count and money of all their flagged payments that day
+    flagged = rows.loc[rows["flag"].astype(bool)].sort_values("score", ascending=False, kind="stable")
+    per = flagged.groupby("customer_id", sort=False)["amount"].agg(["size", "sum"])
+    cases = flagged.drop_duplicates("customer_id", keep="first").head(max(n_cases, 0))
+    cases = cases.assign(
+        case_payments=cases["customer_id"].map(per["size"]).to_numpy(),
+        case_amount=cases["customer_id"].map(per["sum"]).to_numpy(),
     )
     feats = _features(cases, columns)
     explained = explain(
@@ -689,7 +696,7 @@ def cases_table_html(rep: ReportData) -> str:
         return _wrap(
             f"<h2>{_e(_t(lang, 'cases'))}</h2><p>{_e(_t(lang, 'no_cases', date=f'{rep.date:%Y-%m-%d}'))}</p>"
         )
-    heads = ["rank", "time", "customer", "merchant", "amount", "score", "main_reason"]
+    heads = ["rank", "time", "customer", "merchant", "amount", "score", "case_payments", "main_reason"]
     rows = []
     for i, (_, case) in enumerate(rep.cases.iterrows()):
         reasons = rep.explained.reasons.iloc[i]
@@ -700,6 +707,7 @@ def cases_table_html(rep: ReportData) -> str:
             (_merchant(case), ""),
             (_e(fmt_money(case["amount"])), "num"),
             (f"{float(case['score']):.3f}", "num"),
+            (_e(f"{int(case['case_payments'])} ({fmt_money(case['case_amount'])})"), "num"),
             (cell_text(reasons[0].text, MAX_REASON_CHARS) if reasons else "", ""),
         ]
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for v, c in cells) + "</tr>")
@@ -732,6 +740,7 @@ def case_html(rep: ReportData, i: int) -> str:
         ("device", case.get("device_id")),
         ("region", case.get("region")),
         ("rank_in_day", case.get("rank_in_day")),
+        ("case_payments", f"{int(case['case_payments'])} ({fmt_money(case['case_amount'])})"),
     ]
     cells = []
     for key, value in facts:

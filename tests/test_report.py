@@ -96,8 +96,14 @@ def test_prepare_picks_the_riskiest_flagged_cases(built, tmp_path: Path) -> None
 
     rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=4, language="en")
     frame = built["frame"]
-    want = frame[frame["flag"]].sort_values("score", ascending=False, kind="stable").head(4)
+    flagged = frame[frame["flag"]].sort_values("score", ascending=False, kind="stable")
+    # a case is a customer: shown by their riskiest flagged payment, with all of them counted
+    want = flagged.drop_duplicates("customer_id").head(4)
     assert rep.cases["transaction_id"].tolist() == want["transaction_id"].tolist()
+    assert rep.cases["customer_id"].is_unique
+    counts = flagged.groupby("customer_id").size()
+    assert rep.cases["case_payments"].tolist() == counts[want["customer_id"]].tolist()
+    assert (counts[want["customer_id"]] > 1).any()  # the fixture has a customer with several
     assert len(rep.explained) == 4 and len(rep.overview) == len(frame)
     assert rep.explained.reasons.iloc[0][0].text == want["reason_1"].iloc[0]
 
