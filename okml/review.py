@@ -21,7 +21,6 @@ imported ones.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -133,10 +132,9 @@ class ReviewStore:
         """The reviewer whose token this is (None for any other text)."""
         if not token:
             return None
-        row = self.db.execute(
-            "SELECT name, token_sha256 FROM reviewers WHERE token_sha256 = ?", (_sha(token),)
-        ).fetchone()
-        return row[0] if row and hmac.compare_digest(row[1], _sha(token)) else None
+        # looked up by the token's hash: what is compared is never the secret itself
+        row = self.db.execute("SELECT name FROM reviewers WHERE token_sha256 = ?", (_sha(token),)).fetchone()
+        return row[0] if row else None
 
     # ------------------------------------------------------------------ sessions
     def new_session(self, reviewer: str) -> tuple[str, str]:

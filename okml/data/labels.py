@@ -25,8 +25,10 @@ transactions it loads (:func:`merge_labels`):
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,8 +183,6 @@ def review_label_events(path: str | os.PathLike[str]) -> pd.DataFrame | None:
     each case's latest decision on its flagged payments, ``fraud`` -> 1, ``legitimate`` -> 0
     (``more_info`` says nothing), source ``review``, at the decision's time. None when there
     is no database or no decision."""
-    import sqlite3
-
     file = Path(path)
     if not file.exists():
         return None
@@ -197,8 +197,6 @@ def review_label_events(path: str | os.PathLike[str]) -> pd.DataFrame | None:
         latest = {case_id: (decision, time, txs) for case_id, decision, time, txs in rows}
     finally:
         con.close()
-    import json
-
     events = [
         (t, 1 if decision == "fraud" else 0, "review", time)
         for decision, time, txs in latest.values()
@@ -211,6 +209,20 @@ def review_label_events(path: str | os.PathLike[str]) -> pd.DataFrame | None:
     out["is_fraud"] = out["is_fraud"].astype("int8")
     out["time"] = pd.to_datetime(out["time"], utc=True, format="ISO8601")
     return out
+
+
+def label_sources(labels_dir: Path | None, review_db: Path | None) -> pd.DataFrame | None:
+    """Every label event okml knows besides the transactions' own labels: the files stored
+    under ``labels_dir`` and the decisions in ``review_db`` (None: none at all)."""
+    found = [
+        e
+        for e in (
+            stored_label_events(labels_dir) if labels_dir else None,
+            review_label_events(review_db) if review_db else None,
+        )
+        if e is not None
+    ]
+    return pd.concat(found, ignore_index=True) if found else None
 
 
 @dataclass(frozen=True)
@@ -259,10 +271,11 @@ def merge_labels(tx: pd.DataFrame, events: pd.DataFrame) -> Merged:
     out.loc[is_f, "label_time"] = ids[is_f].map(first["time"]).to_numpy()
     out.loc[is_f, "label_source"] = ids[is_f].map(first["source"]).to_numpy()
     both = allev.groupby("transaction_id")["is_fraud"].nunique()
-    disputed = both[both > 1].index
+    disputed = allev[allev["transaction_id"].isin(both[both > 1].index)]
     rows = []
-    for tid in disputed:
-        said = allev[allev["transaction_id"] == tid].sort_values("time", na_position="first")
+    for tid, said in disputed.sort_values("time", na_position="first", kind="stable").groupby(
+        "transaction_id", sort=False
+    ):
         by = ", ".join(
             f"{s}: {'fraud' if f else 'legitimate'}"
             for s, f in zip(said["source"], said["is_fraud"], strict=True)

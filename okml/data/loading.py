@@ -277,20 +277,23 @@ def load(
     return with_stored_labels(out, params)
 
 
+def label_paths(params: DataParams) -> tuple[Path | None, Path | None]:
+    """``data.labels_dir`` and ``data.review_db`` resolved (None where switched off)."""
+    return (
+        resolve(params.labels_dir) if params.labels_dir else None,
+        resolve(params.review_db) if params.review_db else None,
+    )
+
+
 def with_stored_labels(tx: pd.DataFrame, params: DataParams) -> pd.DataFrame:
     """``tx`` with the label events stored under ``data.labels_dir`` and the reviewers'
     decisions in ``data.review_db`` merged in
     (:func:`okml.data.labels.merge_labels`); unchanged when there are none."""
-    from okml.data.labels import merge_labels, review_label_events, stored_label_events
+    from okml.data.labels import label_sources, merge_labels
 
-    sources = [
-        stored_label_events(resolve(params.labels_dir)) if params.labels_dir else None,
-        review_label_events(resolve(params.review_db)) if params.review_db else None,
-    ]
-    found = [e for e in sources if e is not None]
-    if not found:
+    events = label_sources(*label_paths(params))
+    if events is None:
         return tx
-    events = pd.concat(found, ignore_index=True)
     merged = merge_labels(tx, events)
     if merged.applied:
         log.info("labels: %d imported and reviewed label events applied", merged.applied)

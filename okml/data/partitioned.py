@@ -32,6 +32,7 @@ from okml.data.loading import (
     _read_file,
     _suffix,
     canonical,
+    label_paths,
 )
 from okml.data.origin import Origin, one_line
 from okml.data.presets import Preset
@@ -172,18 +173,13 @@ def load_dask(
     spec = presets.get(preset if preset is not None else params.preset)
     if spec.check is not None:
         spec.check(params)
-    from okml.data.labels import review_label_events, stored_label_events
+    from okml.data.labels import label_sources
 
-    if params.labels_dir and stored_label_events(resolve(params.labels_dir)) is not None:
+    if label_sources(*label_paths(params)) is not None:
         raise ConfigError(
-            f"data.labels_dir: {params.labels_dir} holds imported label events, which only the "
-            "local engine merges (the dask engine would train without them): use --engine local, "
-            "or set data.labels_dir=null to leave them out"
-        )
-    if params.review_db and review_label_events(resolve(params.review_db)) is not None:
-        raise ConfigError(
-            f"data.review_db: {params.review_db} holds reviewers' decisions, which only the local "
-            "engine merges: use --engine local, or set data.review_db=null to leave them out"
+            f"data.labels_dir ({params.labels_dir}) or data.review_db ({params.review_db}) holds "
+            "label events, which only the local engine merges (the dask engine would train "
+            "without them): use --engine local, or set both to null to leave them out"
         )
     files = partition_files(path, spec)
     meta = load_file(files[0], spec, params, columns).iloc[:0]

@@ -216,14 +216,9 @@ def feature_groups(columns: Sequence[str], params: FeatureParams | None = None) 
 
 def group_contributions(contributions: pd.DataFrame, groups: dict[str, list[str]]) -> pd.DataFrame:
     """Contributions summed per group (same index; columns in ``groups`` order)."""
-    cols = list(contributions.columns)
-    indicator = np.zeros((len(cols), len(groups)))
-    position = {c: i for i, c in enumerate(cols)}
-    for j, members in enumerate(groups.values()):
-        for c in members:
-            indicator[position[c], j] = 1.0
-    summed = contributions.to_numpy(dtype=np.float64) @ indicator
-    return pd.DataFrame(summed, index=contributions.index, columns=list(groups))
+    layout = _Layout.of(list(contributions.columns), groups)
+    summed = contributions.to_numpy(dtype=np.float64) @ layout.indicator
+    return pd.DataFrame(summed, index=contributions.index, columns=layout.names)
 
 
 def _amounts(transactions: pd.DataFrame | pd.Series | None, index: pd.Index) -> np.ndarray:

@@ -29,6 +29,7 @@ from starlette.requests import Request  # at module level: FastAPI reads the han
 from okml.config import Params
 from okml.errors import OkmlError
 from okml.paths import resolve
+from okml.review import DECISIONS, ReviewStore
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,11 @@ class _Queue:
     def __init__(self, params: Params, scored: Path) -> None:
         from okml.cases import build_cases
         from okml.features import lookback
-        from okml.review import ReviewStore
 
         self.params = params
         self.scored = scored
         rows = pd.read_parquet(scored)
-        self.model_version = rows.attrs.get("model_version") if hasattr(rows, "attrs") else None
+        self.model_version = rows.attrs.get("model_version")  # recorded by okml score
         fp = params.features
         self.cases = build_cases(rows, fp.timezone, lookback(fp), params.explain.top_reasons)
         self.by_id = {c.case_id: c for c in self.cases}
@@ -196,7 +196,7 @@ def create_review_app(queue: _Queue) -> Any:
             return html(_page("403", "<p>missing or wrong CSRF token</p>", lang), 403)
         case = queue.by_id.get(case_id)
         decision = fields.get("decision", "")
-        if case is None or decision not in _DECISIONS:
+        if case is None or decision not in DECISIONS:
             return html(_page("422", "<p>no such case or decision</p>", lang), 422)
         store.decide(case, decision, fields.get("note", ""), who[0], queue.model_version)
         log.info("review: %s decided %s on %s", who[0], decision, case_id)
@@ -217,8 +217,8 @@ def create_review_app(queue: _Queue) -> Any:
         case = queue.by_id.get(str(raw.get("case_id")))
         if case is None:
             return JSONResponse({"error": f"case_id: no case {raw.get('case_id')!r}"}, 422)
-        if raw.get("decision") not in _DECISIONS:
-            return JSONResponse({"error": f"decision: one of {', '.join(_DECISIONS)}"}, 422)
+        if not isinstance(raw.get("decision"), str) or raw["decision"] not in DECISIONS:
+            return JSONResponse({"error": f"decision: one of {', '.join(DECISIONS)}"}, 422)
         n = store.decide(case, raw["decision"], str(raw.get("note", "")), reviewer, queue.model_version)
         return JSONResponse({"id": n, "case_id": case.case_id}, 201)
 
@@ -226,8 +226,6 @@ def create_review_app(queue: _Queue) -> Any:
 
 
 def _decision_words(decision: str | None, lang: str) -> str:
-    from okml.review import DECISIONS
-
     if decision is None:
         return ""
     en, zh = DECISIONS[decision]
@@ -254,8 +252,6 @@ _COLUMNS = ["transaction_id", "timestamp", "merchant_id", "merchant_name", "amou
 
 
 def _case_html(case: Any, history: list[dict[str, Any]], csrf: str, w: dict[str, str], lang: str) -> str:
-    from okml.review import DECISIONS
-
     reasons = "".join(f"<li>{escape(r.text)}</li>" for r in case.reasons) or f"<li>{escape(w['none'])}</li>"
     past = "".join(
         f"<tr><td>{escape(h['time'])}</td><td>{escape(h['reviewer'])}</td>"
@@ -289,9 +285,6 @@ def _case_html(case: Any, history: list[dict[str, Any]], csrf: str, w: dict[str,
     )
 
 
-_DECISIONS = ("fraud", "legitimate", "more_info")
-
-
 def _db(params: Params) -> Path:
     if not params.data.review_db:
         raise OkmlError("data.review_db is null: set it to the decisions database (data/review/review.db)")
@@ -302,8 +295,6 @@ def review_cli(
     params: Params, action: str, name: str | None, scored: str | None, port: int | None, host: str | None
 ) -> int:
     """``okml review [serve]`` and ``okml review add-reviewer NAME``."""
-    from okml.review import ReviewStore
-
     if action == "add-reviewer":
         if not name:
             raise OkmlError("okml review add-reviewer NAME: give the reviewer's name")

@@ -438,7 +438,7 @@ class Service:
         answers = [
             self._answers(ps, [next(done) for _ in ps], wf, version, state_version) for ps, wf in accepted
         ]
-        flagged = [(a, r) for rows, ps in zip(answers, accepted, strict=True) for a, r in rows if r.flag]
+        flagged = [(a, r) for rows in answers for a, r in rows if r.flag]
 
         def finish() -> None:
             live.explain([r for _, r in flagged])
@@ -783,8 +783,7 @@ class _GroupCommit:
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="okml-score")
         self.explainer = ThreadPoolExecutor(1, thread_name_prefix="okml-explain")
         self.pending: list[tuple[list[dict[str, Any]], bool, asyncio.Future[Any]]] = []
-        self.draining = False
-        self._drainer: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps weak refs
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` on the scoring thread."""
@@ -795,9 +794,8 @@ class _GroupCommit:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Any] = loop.create_future()
         self.pending.append((payments, with_features, done))
-        if not self.draining:
-            self.draining = True
-            self._drainer = loop.create_task(self._drain())  # held: the loop keeps weak refs
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain())
         out = await done
         if isinstance(out, Exception):
             raise out
@@ -805,21 +803,18 @@ class _GroupCommit:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            while self.pending:
-                group, self.pending = self.pending, []
-                try:
-                    outcomes, finish = await self.run(self.service.score_group, [(p, f) for p, f, _ in group])
-                except Exception as e:  # noqa: BLE001 - every request of the group gets it
-                    outcomes, finish = [e] * len(group), _nothing
-                waiting = [done for _, _, done in group]
-                if finish is _nothing:
-                    _resolve(waiting, outcomes)
-                else:  # the reasons beside the next group, on a thread of their own
-                    explained = loop.run_in_executor(self.explainer, finish)
-                    explained.add_done_callback(functools.partial(_resolve, waiting, outcomes))
-        finally:
-            self.draining = False
+        while self.pending:
+            group, self.pending = self.pending, []
+            try:
+                outcomes, finish = await self.run(self.service.score_group, [(p, f) for p, f, _ in group])
+            except Exception as e:  # noqa: BLE001 - every request of the group gets it
+                outcomes, finish = [e] * len(group), _nothing
+            waiting = [done for _, _, done in group]
+            if finish is _nothing:
+                _resolve(waiting, outcomes)
+            else:  # the reasons beside the next group, on a thread of their own
+                explained = loop.run_in_executor(self.explainer, finish)
+                explained.add_done_callback(functools.partial(_resolve, waiting, outcomes))
 
 
 def _resolve(waiting: list[asyncio.Future[Any]], outcomes: list[Any], explained: Any = None) -> None:
