@@ -137,3 +137,24 @@ def test_the_dask_engine_refuses_data_with_imported_labels_instead_of_ignoring_t
     store_label_events(_events([(4, 1, "user_report", T0 + 4 * H)]), tmp_path / "labels", "reports.csv")
     with pytest.raises(ConfigError, match="only the local engine merges"):
         load_dask(data, params=DataParams(labels_dir=str(tmp_path / "labels")))
+
+
+def test_a_second_import_lists_conflicts_as_load_merges_them(tmp_path, capsys) -> None:
+    """A review of *legitimate* after an imported user report: the review wins, as in
+    okml.data.load, and the listing says so (the transactions are merged once)."""
+    from okml.cli import main
+
+    data = tmp_path / "tx.parquet"
+    _tx().assign(label_time=lambda d: pd.to_datetime(d["label_time"], utc=True)).to_parquet(data, index=False)
+    sets = ["--set", f"data.path={data}", "--set", f"data.labels_dir={tmp_path / 'labels'}",
+            "--set", "data.review_db=null"]  # fmt: skip
+    report = _write(tmp_path, "transaction_id,is_fraud,source,time\n4,1,user_report,2026-03-05T00:00:00Z\n")
+    assert main(["labels", "import", report, *sets]) == 0
+    review = tmp_path / "review.csv"
+    review.write_text("transaction_id,is_fraud,source,time\n4,0,review,2026-03-06T00:00:00Z\n")
+    capsys.readouterr()
+    assert main(["labels", "import", str(review), *sets]) == 0
+    out = capsys.readouterr().out
+    assert "4: legitimate (user_report: fraud, review: legitimate)" in out
+    merged = load(data, params=DataParams(labels_dir=str(tmp_path / "labels"), review_db=None))
+    assert merged.loc[merged["transaction_id"] == 4, "is_fraud"].item() == 0
