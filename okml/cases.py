@@ -118,7 +118,7 @@ def _check(scored: pd.DataFrame) -> None:
         )
 
 
-def _case_reasons(rows: pd.DataFrame, top: int) -> list[CaseReason]:
+def case_reasons(rows: pd.DataFrame, top: int = 3) -> list[CaseReason]:
     """Groups summed over the flagged payments (their ``reasons`` JSON), largest first."""
     if "reasons" not in rows.columns:
         return []
@@ -190,7 +190,7 @@ def build_cases(
                     last=last,
                     merchants=list(dict.fromkeys(pays["merchant_id"])),
                     devices=devices,
-                    reasons=_case_reasons(pays, top_reasons),
+                    reasons=case_reasons(pays, top_reasons),
                     payments=pays.reset_index(drop=True),
                     context=ctx.reset_index(drop=True),
                 )

@@ -494,16 +494,24 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         cmd_report,
         "reviewers' HTML report of a day's flagged cases",
-        "Write the reviewers' report of one day (UTC) of a file scored by `okml score`: an HTML\n"
-        f"page with the day's explain.n_cases (default {ex.n_cases}) riskiest flagged payments,\n"
-        "each with the reasons it was flagged and a chart of what pushed its score, after an\n"
-        "overview of the day's alerts and of what drives the model. It is written in\n"
-        f"explain.language (en or zh; default {ex.language}), e.g. --set explain.language=zh,\n"
-        "and is one self-contained file: no code, no script, readable offline. It goes to\n"
-        f"explain.report_dir/report-DATE.html ({ex.report_dir}/ by default) unless --output,\n"
-        "and is also logged to the MLflow run of the model when that is a registry model.",
+        "Write the reviewers' report of one day of a file scored by `okml score`: the\n"
+        "reviewers' local day (features.timezone), as the review queue and `okml cases` count it.\n"
+        f"An HTML page with the day's explain.n_cases (default {ex.n_cases}) riskiest cases (a\n"
+        "customer's flagged payments of the day), each with the reasons over the case, its\n"
+        "payments and a chart of what pushed its score, after an overview of the day's alerts;\n"
+        "at the end, what drives the model. It is written in explain.language (en or zh;\n"
+        f"default {ex.language}), e.g. --set explain.language=zh, and is one self-contained file:\n"
+        "no code, no script, readable offline. The model is the version that scored the file\n"
+        "(recorded by `okml score`); a file scored by another version than --model, or by a\n"
+        "model of another tracking store, is refused. It goes to\n"
+        f"{ex.report_dir}/store-ID/report-DAY-MODEL-vN.html (ID: the tracking store's) unless\n"
+        "--output, and is also logged to the MLflow run of the model.",
     )
-    p.add_argument("--date", metavar="DATE", help="day to report (default: last day of the scored file)")
+    p.add_argument(
+        "--date",
+        metavar="DATE",
+        help="local day to report, YYYY-MM-DD (default: the last whole day of the scored file)",
+    )
     p.add_argument(
         "--scored",
         metavar="FILE",
@@ -517,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--output",
         metavar="PATH",
-        help=f"HTML file (default: {ex.report_dir}/report-DATE.html)",
+        help=f"HTML file (default: {ex.report_dir}/store-ID/report-DAY-MODEL.html)",
     )
     return parser
 

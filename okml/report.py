@@ -29,19 +29,19 @@ import logging
 import math
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from okml.cases import Case, CaseReason
 from okml.config import FeatureParams, Params
 from okml.errors import DataError, OkmlError
 from okml.explain import ExplainedCases, explain
-from okml.explain.humanize import fmt_money, format_value
+from okml.explain.humanize import fmt_money
 from okml.explain.phrases import group_title
-from okml.explain.reasons import feature_spec
 from okml.paths import NOTEBOOKS_DIR, resolve
 from okml.score import FEATURE_PREFIX
 
@@ -61,8 +61,11 @@ _RED, _BLUE, _GREY, _ORANGE = "#d62728", "#1f77b4", "#7f7f7f", "#ff7f0e"
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "title": "Flagged payments for review: {date}",
-        "summary": "{n} payments scored on {date} (UTC day); {flagged} flagged ({customers} customers).",
-        "shown": "Shown below: the {shown} riskiest flagged payments, highest score first.",
+        "summary": "{n} payments scored on {date} (local day in {tz}); {flagged} flagged, "
+        "{customers} cases (one per customer).",
+        "partial": "The scored file covers this day only from {start} to {end}.",
+        "shown": "Shown below: the {shown} riskiest cases, highest score first; each lists all "
+        "of its customer's flagged payments of the day.",
         "model": "Model",
         "scored_file": "Scored file",
         "times": "Times are local time in {tz}.",
@@ -71,7 +74,8 @@ TEXT: dict[str, dict[str, str]] = {
         "shows how each factor moved the model's output from that of an average "
         "payment (grey line) to this payment's: red bars raise it, blue bars "
         "lower it. The timeline shows the customer's payments in the scored "
-        "period, this one marked with a red star.",
+        "period: the case's riskiest payment is the red star, its other flagged "
+        "payments are orange.",
         "cases": "Flagged cases",
         "no_cases": "No payments were flagged on {date}.",
         "rank": "rank",
@@ -87,14 +91,21 @@ TEXT: dict[str, dict[str, str]] = {
         "main_reason": "main reason",
         "rank_in_day": "rank in the day",
         "case_payments": "customer's flagged payments that day",
-        "case": "Case {i}: payment {tx}, score {score}",
+        "case": "Case {i}: customer {customer}, score {score}",
+        "case_short": "case {i}",
+        "flagged_payments": "flagged payments",
+        "merchants": "merchants",
+        "devices": "devices",
+        "span": "first to last flag",
+        "riskiest": "riskiest payment",
+        "payments_of_case": "The flagged payments of this case",
         "why": "Why it was flagged",
         "no_reasons": "No single factor raised the score much; it is high overall.",
         "waterfall": "Why this score",
         "waterfall_x": "contribution to the model output ({space})",
         "average": "average payment",
         "this": "this payment",
-        "other": "other {n} features",
+        "other": "other factors ({n} groups)",
         "timeline": "This customer's payments",
         "timeline_y": "amount",
         "payment": "payment",
@@ -117,15 +128,17 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "zh": {
         "title": "待审核的可疑支付：{date}",
-        "summary": "{date}（UTC日）共评分{n}笔支付，其中{flagged}笔被标记（涉及{customers}位客户）。",
-        "shown": "下面按分数从高到低列出风险最高的{shown}笔。",
+        "summary": "{date}（{tz}当地日）共评分{n}笔支付，其中{flagged}笔被标记，"
+        "共{customers}个案例（每位客户一个）。",
+        "partial": "评分文件只覆盖该日{start}至{end}。",
+        "shown": "下面按分数从高到低列出风险最高的{shown}个案例，每个案例列出该客户当日所有被标记的支付。",
         "model": "模型",
         "scored_file": "评分文件",
         "times": "时间为{tz}当地时间。",
         "how_to_read": "每个案例列出使分数升高最多的因素，并与该客户自己的惯常行为比较。"
         "图表<i>分数由来</i>显示每个因素如何把模型输出从普通支付的水平（灰线）"
         "推到本笔支付的水平：红色条使分数升高，蓝色条使分数降低。"
-        "时间线显示该客户在评分期内的支付，本笔以红色星号标出。",
+        "时间线显示该客户在评分期内的支付：本案例风险最高的一笔为红色星号，其余被标记的支付为橙色。",
         "cases": "被标记的案例",
         "no_cases": "{date}没有被标记的支付。",
         "rank": "排名",
@@ -141,14 +154,21 @@ TEXT: dict[str, dict[str, str]] = {
         "main_reason": "主要原因",
         "rank_in_day": "当日排名",
         "case_payments": "该客户当日被标记的支付",
-        "case": "案例{i}：支付{tx}，分数{score}",
+        "case": "案例{i}：客户{customer}，分数{score}",
+        "case_short": "案例{i}",
+        "flagged_payments": "被标记的支付",
+        "merchants": "商户",
+        "devices": "设备",
+        "span": "首次至末次标记",
+        "riskiest": "风险最高的支付",
+        "payments_of_case": "本案例被标记的支付",
         "why": "标记原因",
         "no_reasons": "没有单个因素明显推高分数；整体风险较高。",
         "waterfall": "分数由来",
         "waterfall_x": "对模型输出的贡献（{space}）",
         "average": "普通支付",
         "this": "本笔支付",
-        "other": "其他{n}个特征",
+        "other": "其他因素（{n}组）",
         "timeline": "该客户的支付",
         "timeline_y": "金额",
         "payment": "支付",
@@ -251,7 +271,13 @@ def strip_scripts(page: str) -> str:
 # ------------------------------------------------------------------------- the data
 @dataclass
 class ReportData:
-    """Everything the report shows, prepared once (see :func:`prepare`)."""
+    """Everything the report shows, prepared once (see :func:`prepare`).
+
+    ``case_list`` holds the shown cases (:class:`okml.cases.Case`, best first); ``cases``
+    has one row per shown case, its riskiest payment (with ``case_payments`` and
+    ``case_amount``), which ``explained`` explains row for row; ``payments`` explains all
+    the flagged payments of the shown cases (``payments_explained``, the same order).
+    """
 
     params: Params
     language: str
@@ -265,6 +291,11 @@ class ReportData:
     explained: ExplainedCases
     overview: ExplainedCases | None
     scored: pd.DataFrame
+    case_list: list[Case] = field(default_factory=list)
+    case_reasons: list[list[CaseReason]] = field(default_factory=list)
+    payments: pd.DataFrame | None = None
+    payments_explained: ExplainedCases | None = None
+    approximate: tuple[str, ...] = ()
 
     @property
     def timezone(self) -> str:
@@ -300,29 +331,60 @@ def read_scored(path: str | Path) -> pd.DataFrame:
     return scored
 
 
-def utc_day(date: str | pd.Timestamp | None, scored: pd.DataFrame) -> pd.Timestamp:
-    """The UTC day to report: ``date`` or the last day of the scored file."""
+def local_day(date: str | pd.Timestamp | None, scored: pd.DataFrame, timezone: str) -> pd.Timestamp:
+    """The reviewers' day to report, as its local midnight in ``timezone``: ``date``
+    (``YYYY-MM-DD``, a local day), else the last local day that the file's UTC days
+    wholly cover (``okml score`` files hold whole UTC days), else the local day of its last
+    payment."""
     if date is None or date == "":
-        return scored["timestamp"].max().floor("D")
+        ts = scored["timestamp"]
+        whole = whole_days(ts.min().floor("D"), ts.max().floor("D") + pd.Timedelta(days=1), timezone)
+        return whole[-1] if whole else ts.max().tz_convert(timezone).normalize()
     try:
         ts = pd.Timestamp(date)
     except ValueError:
         raise OkmlError(f"cannot read date {date!r}; use YYYY-MM-DD") from None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.floor("D")
+    if ts.tzinfo is not None:  # an instant: the local day it falls on
+        return ts.tz_convert(timezone).normalize()
+    return ts.normalize().tz_localize(timezone)
+
+
+def whole_days(start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> list[pd.Timestamp]:
+    """The local days (their midnights in ``timezone``) that lie wholly in ``[start, end)``."""
+    day = start.tz_convert(timezone).normalize()
+    if day < start:
+        day = day_end(day)
+    days = []
+    while day_end(day) <= end:
+        days.append(day)
+        day = day_end(day)
+    return days
+
+
+def day_end(day: pd.Timestamp) -> pd.Timestamp:
+    """The local midnight after ``day`` (a day of 23 or 25 hours where clocks change)."""
+    return (day.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(day.tz)
 
 
 def day_rows(scored: pd.DataFrame, day: pd.Timestamp, source: Any = None) -> pd.DataFrame:
-    """The scored payments of one UTC day; :class:`DataError` if there are none."""
-    in_day = (scored["timestamp"] >= day) & (scored["timestamp"] < day + pd.Timedelta(days=1))
+    """The scored payments of one local day; :class:`DataError` if there are none."""
+    in_day = (scored["timestamp"] >= day) & (scored["timestamp"] < day_end(day))
     rows = scored.loc[in_day]
     if rows.empty:
-        first, last = scored["timestamp"].min(), scored["timestamp"].max()
+        tz = day.tz
+        first, last = (scored["timestamp"].agg(f).tz_convert(tz) for f in ("min", "max"))
         raise DataError(
-            f"no scored payments on {day:%Y-%m-%d} (the file covers {first:%Y-%m-%d} to {last:%Y-%m-%d})",
+            f"no scored payments on {day:%Y-%m-%d} ({tz} day; the file covers {first:%Y-%m-%d %H:%M} "
+            f"to {last:%Y-%m-%d %H:%M})",
             file=source,
         )
     return rows
+
+
+def scored_model(scored: pd.DataFrame) -> str | None:
+    """``NAME/N``: the registered version that scored the file (``okml score`` records it)."""
+    version = scored.attrs.get("model_version")
+    return str(version) if version else None
 
 
 def prepare(
@@ -333,8 +395,10 @@ def prepare(
     date: str | None = None,
     n_cases: int | None = None,
     language: str | None = None,
+    model_version: str | None = None,
 ) -> ReportData:
-    """Pick the day's cases of a scored file and explain them with the model that scored it.
+    """Build the day's cases of a scored file (:func:`okml.cases.build_cases`) and explain
+    them with the model that scored it.
 
     Parameters
     ----------
@@ -348,18 +412,31 @@ def prepare(
     model_uri:
         How the report names the model (``models:/okpay-fraud/3``).
     date:
-        UTC day ``YYYY-MM-DD``; default the last day in the file.
+        The reviewers' local day ``YYYY-MM-DD`` (the model's ``features.timezone``);
+        default the day of the file's last payment.
     n_cases:
-        Cases shown (customers, the riskiest first, each by their riskiest flagged payment
-        of the day); default ``explain.n_cases``.
+        Cases shown (customers, the riskiest first); default ``explain.n_cases``.
     language:
         ``en`` or ``zh``; default ``explain.language``.
+    model_version:
+        ``NAME/N`` that ``model`` is, when known: a file scored by another version is
+        refused (its flags and threshold are not this model's).
+
+    Raises
+    ------
+    DataError
+        The file is not a scored file, has no payment on the day, lacks the model's
+        features, or was scored by another model version.
     """
+    from okml.cases import build_cases, case_reasons
+
     language = language or params.explain.language
     _t(language, "title", date="")  # checks the language
     n_cases = params.explain.n_cases if n_cases is None else int(n_cases)
     scored = read_scored(scored_path)
-    day = utc_day(date, scored)
+    check_same_model(scored, model_version, scored_path)
+    timezone = model.feature_params.timezone
+    day = local_day(date, scored, timezone)
     rows = day_rows(scored, day, scored_path)
     columns = list(model.columns)
     missing = [c for c in columns if FEATURE_PREFIX + c not in scored]
@@ -369,25 +446,40 @@ def prepare(
             "); was it scored with another model?",
             file=scored_path,
         )
-    # a case is a customer (okml.cases): each shown by their riskiest flagged payment of the
-    # day, with the count and money of all their flagged payments that day
-    flagged = rows.loc[rows["flag"].astype(bool)].sort_values("score", ascending=False, kind="stable")
-    per = flagged.groupby("customer_id", sort=False)["amount"].agg(["size", "sum"])
-    cases = flagged.drop_duplicates("customer_id", keep="first").head(max(n_cases, 0))
+    # a case is a customer's flagged payments of the local day (okml.cases, the one
+    # definition the queue and `okml cases` use too); context reaches back into the file
+    context = scored.loc[scored["timestamp"] < day_end(day)]
+    shown = [c for c in build_cases(context, timezone) if c.day == f"{day:%Y-%m-%d}"][: max(n_cases, 0)]
+    riskiest = [c.payments.sort_values("score", ascending=False, kind="stable").iloc[0] for c in shown]
+    cases = pd.DataFrame(riskiest, columns=scored.columns).reset_index(drop=True)
     cases = cases.assign(
-        case_payments=cases["customer_id"].map(per["size"]).to_numpy(),
-        case_amount=cases["customer_id"].map(per["sum"]).to_numpy(),
+        case_payments=[c.n_flagged for c in shown], case_amount=[c.flagged_amount for c in shown]
     )
-    feats = _features(cases, columns)
-    explained = explain(
-        model,
-        feats,
-        columns,
-        model.feature_params,
-        language,
-        params.explain.top_reasons,
-        transactions=cases["amount"],
+    cases = cases.astype({c: scored[c].dtype for c in scored.columns if c in cases})
+    top = params.explain.top_reasons
+    approx = tuple(scored.attrs.get("approximate_features") or ())
+    payments = (
+        pd.concat([c.payments.assign(_case=i) for i, c in enumerate(shown)], ignore_index=True)
+        if shown
+        else cases.assign(_case=0).iloc[:0]
     )
+    payments = payments.astype({c: scored[c].dtype for c in scored.columns if c in payments})
+    every = explain(
+        model, _features(payments, columns), columns, model.feature_params, language, top,
+        transactions=payments["amount"], approximate=approx,
+    )  # fmt: skip
+    # the riskiest payment of each case is among the case's payments: its explanation too
+    first = [
+        int(np.flatnonzero(payments["transaction_id"].to_numpy() == tx)[0]) for tx in cases["transaction_id"]
+    ]
+    explained = every.take(first)
+    reasons_json = every.reasons_json()
+    per_case = [
+        case_reasons(
+            payments.loc[payments["_case"] == i].assign(reasons=reasons_json[payments["_case"] == i]), top
+        )
+        for i in range(len(shown))
+    ]
     n_overview = params.explain.overview_rows
     sample = rows if len(rows) <= n_overview else rows.sample(n_overview, random_state=0)
     overview = explain(
@@ -411,7 +503,24 @@ def prepare(
         explained=explained,
         overview=overview,
         scored=scored,
+        case_list=shown,
+        case_reasons=per_case,
+        payments=payments,
+        payments_explained=every,
+        approximate=approx,
     )
+
+
+def check_same_model(scored: pd.DataFrame, model_version: str | None, source: Any = None) -> None:
+    """Refuse to explain a file scored by another registered version than ``model_version``
+    (either unknown: nothing to compare)."""
+    by = scored_model(scored)
+    if by and model_version and by != model_version:
+        raise DataError(
+            f"the file was scored by models:/{by}, not by models:/{model_version}: its flags and "
+            f"threshold are that model's; report it with --model models:/{by}, or rescore it",
+            file=source,
+        )
 
 
 def _features(scored: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -483,34 +592,44 @@ def figure_html(fig: Any, alt: str, css_class: str = "chart") -> str:
     )
 
 
-def _label(name: str, value: Any, params: FeatureParams, language: str) -> str:
-    """``description: value`` for a chart, the description shortened so the value shows."""
-    s = feature_spec(name, params)
-    width = 56 if language == "en" else 28  # Chinese characters are twice as wide
-    desc = textwrap.shorten(s.describe(language), width, placeholder="...")
-    return f"{desc}: {format_value(s, value, language)}"
+def waterfall_groups(contributions: pd.Series, at_least: int = 8, at_most: int = 16) -> list[str]:
+    """The groups a waterfall shows, largest ``|contribution|`` first: at least
+    ``at_least``, then more (up to ``at_most``) while the rest together would still outweigh
+    the smallest shown bar, so "other factors" does not become the largest bar."""
+    order = list(contributions.abs().sort_values(ascending=False, kind="stable").index)
+    n = min(at_least, len(order))
+    while n < min(at_most, len(order)):
+        rest = abs(float(contributions[order[n:]].sum()))
+        if rest <= abs(float(contributions[order[n - 1]])):
+            break
+        n += 1
+    return order[:n]
 
 
 def waterfall_figure(
     explained: ExplainedCases, row: int, params: FeatureParams, language: str = "en", max_features: int = 8
 ) -> Any:
-    """Horizontal SHAP waterfall of one explained row, labels in plain language with units.
+    """Horizontal SHAP waterfall of one explained row by feature group (the groups the
+    reasons are told by), each bar labelled with the group's name.
 
     From the base value (an average payment) at the bottom to the row's margin at the top;
-    the ``max_features`` largest contributions get their own bar, the rest one bar.
+    at least ``max_features`` groups get their own bar (more while the rest would outweigh
+    the smallest of them, see :func:`waterfall_groups`), the rest one "other factors" bar.
     """
-    contrib = explained.contributions.iloc[row]
-    values = explained.values.iloc[row]
+    contrib = explained.by_group.iloc[row]
     base = float(explained.base_value.iloc[row])
     margin = float(explained.margin.iloc[row])
-    order = contrib.abs().sort_values(ascending=False, kind="stable").index
-    shown = list(order[:max_features])
-    rest = float(contrib.drop(shown).sum()) if len(order) > len(shown) else None
-    items = [(_label(n, values[n], params, language), float(contrib[n])) for n in shown]
+    shown = waterfall_groups(contrib, max_features)
+    rest = float(contrib.drop(shown).sum()) if len(contrib) > len(shown) else None
+    items = [
+        (textwrap.fill(group_title(g, language), 44 if language == "en" else 22), float(contrib[g]))
+        for g in shown
+    ]
     if rest is not None:
-        items.append((_t(language, "other", n=len(order) - len(shown)), rest))
+        items.append((_t(language, "other", n=len(contrib) - len(shown)), rest))
     items = items[::-1]  # smallest at the bottom, next to the base value
-    fig = _new_figure(9.5, 0.42 * len(items) + 1.6, language)
+    lines = sum(lb.count("\n") + 1 for lb, _ in items)
+    fig = _new_figure(9.5, 0.26 * lines + 0.18 * len(items) + 1.6, language)
     ax = fig.add_subplot()
     cum = base
     for y, (_, c) in enumerate(items):
@@ -671,9 +790,19 @@ def header_html(rep: ReportData) -> str:
         "summary",
         n=f"{len(rep.day):,}",
         date=f"{rep.date:%Y-%m-%d}",
+        tz=rep.timezone,
         flagged=f"{len(flagged):,}",
         customers=f"{flagged['customer_id'].nunique():,}",
     )
+    start, end = rep.scored["timestamp"].min(), rep.scored["timestamp"].max()
+    if start > rep.date or end < day_end(rep.date) - pd.Timedelta(hours=1):
+        # the scored window is in UTC days: say which part of the local day it covers
+        summary += " " + _t(
+            lang,
+            "partial",
+            start=_local(rep.day["timestamp"].min(), rep.timezone)[11:16],
+            end=_local(rep.day["timestamp"].max(), rep.timezone)[11:16],
+        )
     if len(rep.cases):
         summary += " " + _t(lang, "shown", shown=len(rep.cases))
     note = _t(lang, "font_note") if rep.chart_language != lang else ""
@@ -689,25 +818,35 @@ def header_html(rep: ReportData) -> str:
     )
 
 
+def _list(values: list[Any], limit: int = 5) -> str:
+    """Up to ``limit`` values for a cell (each escaped and cut), then ``+N``."""
+    shown = ", ".join(cell_text(v) for v in values[:limit])
+    return shown + (f", +{len(values) - limit}" if len(values) > limit else "")
+
+
+def _case_money(case: Case) -> str:
+    return f"{case.n_flagged} ({fmt_money(case.flagged_amount)})"
+
+
 def cases_table_html(rep: ReportData) -> str:
-    """One line per shown case: rank, time, customer, merchant, amount, score, main reason."""
+    """One line per shown case: rank, customer, time of the first flag, merchants, flagged
+    payments and money, score, the case's main reason."""
     lang = rep.language
     if rep.cases.empty:
         return _wrap(
             f"<h2>{_e(_t(lang, 'cases'))}</h2><p>{_e(_t(lang, 'no_cases', date=f'{rep.date:%Y-%m-%d}'))}</p>"
         )
-    heads = ["rank", "time", "customer", "merchant", "amount", "score", "case_payments", "main_reason"]
+    heads = ["rank", "customer", "time", "merchants", "flagged_payments", "score", "main_reason"]
     rows = []
-    for i, (_, case) in enumerate(rep.cases.iterrows()):
-        reasons = rep.explained.reasons.iloc[i]
+    for i, case in enumerate(rep.case_list):
+        reasons = rep.case_reasons[i]
         cells = [
             (f'<a href="#case-{i + 1}">{i + 1}</a>', "num"),
-            (_e(_local(case["timestamp"], rep.timezone)), "nowrap"),
-            (cell_text(case["customer_id"]), ""),
-            (_merchant(case), ""),
-            (_e(fmt_money(case["amount"])), "num"),
-            (f"{float(case['score']):.3f}", "num"),
-            (_e(f"{int(case['case_payments'])} ({fmt_money(case['case_amount'])})"), "num"),
+            (cell_text(case.customer_id), ""),
+            (_e(_local(case.first, rep.timezone)), "nowrap"),
+            (_merchants(rep, case), ""),
+            (_e(_case_money(case)), "num"),
+            (f"{case.score:.3f}", "num"),
             (cell_text(reasons[0].text, MAX_REASON_CHARS) if reasons else "", ""),
         ]
         rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for v, c in cells) + "</tr>")
@@ -719,49 +858,94 @@ def cases_table_html(rep: ReportData) -> str:
     )
 
 
-def _merchant(case: pd.Series) -> str:
+def _merchant(row: pd.Series) -> str:
     """``name (id)`` for a table cell, each part cut on its own when long."""
-    name = cell_text(case.get("merchant_name"))
-    ident = cell_text(case["merchant_id"])
+    name = cell_text(row.get("merchant_name"))
+    ident = cell_text(row["merchant_id"])
     return f"{name} ({ident})" if name else ident
 
 
+def _merchants(rep: ReportData, case: Case, limit: int = 5) -> str:
+    """The case's merchants as ``name (id)``, in order of first flag."""
+    pays = case.payments.drop_duplicates("merchant_id")
+    cells = [_merchant(r) for _, r in pays.head(limit).iterrows()]
+    more = len(pays) - limit
+    return ", ".join(cells) + (f", +{more}" if more > 0 else "")
+
+
+def _payments_table(rep: ReportData, i: int) -> str:
+    """The case's flagged payments: time, merchant, category, channel, amount, score, reason."""
+    lang = rep.language
+    assert rep.payments is not None and rep.payments_explained is not None
+    mine = np.flatnonzero(rep.payments["_case"].to_numpy() == i)
+    heads = ["time", "merchant", "category", "channel", "amount", "score", "main_reason"]
+    rows = []
+    for j in mine:
+        pay = rep.payments.iloc[j]
+        reasons = rep.payments_explained.reasons.iloc[j]
+        cells = [
+            (_e(_local(pay["timestamp"], rep.timezone)), "nowrap"),
+            (_merchant(pay), ""),
+            (cell_text(_display(pay, "merchant_category", lang)), ""),
+            (cell_text(_display(pay, "channel", lang)), ""),
+            (_e(fmt_money(pay["amount"])), "num"),
+            (f"{float(pay['score']):.3f}", "num"),
+            (cell_text(reasons[0].text, MAX_REASON_CHARS) if reasons else "", ""),
+        ]
+        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for v, c in cells) + "</tr>")
+    head = "".join(f"<th>{_e(_t(lang, h))}</th>" for h in heads)
+    return (
+        f"<h4>{_e(_t(lang, 'payments_of_case'))}</h4>"
+        f'<table class="okml-table okml-payments"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _display(row: pd.Series, column: str, language: str) -> Any:
+    """A category, channel or region as reviewers of ``language`` read it."""
+    return row.get(column)
+
+
 def case_html(rep: ReportData, i: int) -> str:
-    """Case ``i`` (0-based): heading, facts, reasons, the SHAP waterfall and the timeline."""
+    """Case ``i`` (0-based): the case header (customer, score, flagged payments and money,
+    merchants, devices, time span), the reasons over the case, its payments, then the SHAP
+    waterfall of its riskiest payment and the customer's timeline."""
     lang, chart = rep.language, rep.chart_language
-    case = rep.cases.iloc[i]
-    facts = [
-        ("time", _local(case["timestamp"], rep.timezone)),
-        ("customer", case["customer_id"]),
-        ("merchant", None),
-        ("category", case.get("merchant_category")),
-        ("channel", case.get("channel")),
-        ("amount", fmt_money(case["amount"])),
-        ("device", case.get("device_id")),
-        ("region", case.get("region")),
-        ("rank_in_day", case.get("rank_in_day")),
-        ("case_payments", f"{int(case['case_payments'])} ({fmt_money(case['case_amount'])})"),
+    case = rep.case_list[i]
+    top = rep.cases.iloc[i]
+    span = _local(case.first, rep.timezone)
+    if case.last != case.first:
+        span += " - " + _local(case.last, rep.timezone)[11:]
+    facts: list[tuple[str, str]] = [
+        ("customer", cell_text(case.customer_id)),
+        ("score", f"{case.score:.3f}"),
+        ("flagged_payments", _e(_case_money(case))),
+        ("merchants", _merchants(rep, case)),
+        ("devices", _list(case.devices)),
+        ("span", _e(span)),
+        ("region", cell_text(_display(top, "region", lang))),
+        ("riskiest", _e(f"{top['transaction_id']} ({fmt_money(top['amount'])})")),
     ]
     cells = []
-    for key, value in facts:
-        shown = _merchant(case) if key == "merchant" else cell_text(value)
+    for key, shown in facts:
         if shown:
-            style = ' class="nowrap"' if key in ("time", "amount") else ""
+            style = ' class="nowrap"' if key in ("span", "score") else ""
             cells.append(f"<tr><th>{_e(_t(lang, key))}</th><td{style}>{shown}</td></tr>")
-    reasons = rep.explained.reasons.iloc[i]
+    reasons = rep.case_reasons[i]
     items = "".join(f"<li>{_e(r.text)}</li>" for r in reasons)
     why = f"<ol>{items}</ol>" if items else f"<p>{_e(_t(lang, 'no_reasons'))}</p>"
-    title = _t(lang, "case", i=i + 1, tx=case["transaction_id"], score=f"{case['score']:.3f}")
+    title = _t(lang, "case", i=i + 1, customer=case.customer_id, score=f"{case.score:.3f}")
     water = waterfall_figure(
         rep.explained, i, rep.feature_params, chart, rep.params.explain.waterfall_features
     )
-    timeline = timeline_figure(rep.scored, case, rep.timezone, chart)
+    timeline = timeline_figure(rep.scored, top, rep.timezone, chart)
     return _wrap(
         f'<section class="okml-case" id="case-{i + 1}">'
         f"<h3>{_e(title)}</h3>"
         f'<table class="okml-table">{"".join(cells)}</table>'
         f"<h4>{_e(_t(lang, 'why'))}</h4>{why}"
-        + figure_html(water, f"{_t(lang, 'waterfall')} ({_t(lang, 'case', i=i + 1, tx='', score='')})")
+        + _payments_table(rep, i)
+        + figure_html(water, f"{_t(lang, 'waterfall')} ({_t(lang, 'case_short', i=i + 1)})")
         + figure_html(timeline, _t(lang, "timeline"))
         + "</section>"
     )

@@ -67,6 +67,15 @@ def tracking_uri(params: MlflowParams) -> str:
     return f"sqlite:///{db}"
 
 
+def store_id(params: MlflowParams) -> str:
+    """A short fingerprint of the tracking store (``3fa2c1d0``): what a scored file and a
+    report record, so that artifacts of different stores (a test store, a colleague's
+    server) are kept apart even when their model names and versions coincide."""
+    import hashlib
+
+    return hashlib.sha256(tracking_uri(params).encode("utf-8")).hexdigest()[:8]
+
+
 def given_uri(params: MlflowParams) -> str | None:
     """The tracking URI as the user gave it (params, else ``MLFLOW_TRACKING_URI``; None for
     the default store), without credentials: what runs record instead of :func:`tracking_uri`,

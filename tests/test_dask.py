@@ -364,4 +364,4 @@ def _check_registered(params: Params) -> None:
     tags = tracking.run_data(mv.run_id)["tags"]
     assert tags["compute.engine"] == "dask" and tags["dask.dashboard"].startswith("http")
     assert tags["data.rows"] == str(len(load(params.data.path)))
-    assert list(Path(params.explain.report_dir).glob("report-*.html"))
+    assert list(Path(params.explain.report_dir).glob("store-*/report-*.html"))

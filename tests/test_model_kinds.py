@@ -77,7 +77,7 @@ def test_train_registers_every_kind_with_a_pyfunc_and_additive_reasons(world, ki
     assert model.scorer.kind == kind
 
     # the run's report: reasons explained by the model's own, additive contributions
-    reports = list(Path(params.explain.report_dir).glob("report-*.html"))
+    reports = list(Path(params.explain.report_dir).glob("store-*/report-*.html"))
     assert len(reports) == 1
     page = reports[0].read_text(encoding="utf-8")
     assert "<script" not in page.lower()

@@ -47,8 +47,9 @@ def _params(tmp: Path, **explain: Any) -> Params:
 
 
 def _build(tmp: Path) -> dict[str, Any]:
-    """A tiny model saved as an MLflow model folder and one scored day with a hostile
-    merchant name on the riskiest flagged payment and a 10,000-character one on the next."""
+    """A tiny model saved as an MLflow model folder and two scored UTC days (so the local day
+    DAY in Asia/Shanghai is whole) with a hostile merchant name on the riskiest flagged payment
+    of the local day and a 10,000-character one on the next case's."""
     import mlflow.pyfunc
 
     from okml.features import build_features
@@ -73,16 +74,26 @@ def _build(tmp: Path) -> dict[str, Any]:
     model = SimpleNamespace(
         booster=booster, feature_params=fp, columns=list(feats.columns), meta={"threshold": 0.5}
     )
-    day = pd.Timestamp(DAY, tz="UTC")
-    new = tx[(tx["timestamp"] >= day) & (tx["timestamp"] < day + pd.Timedelta(days=1))]
+    day = pd.Timestamp(DAY, tz="UTC") - pd.Timedelta(days=1)
+    new = tx[(tx["timestamp"] >= day) & (tx["timestamp"] < day + pd.Timedelta(days=2))]
     scored = score_transactions(model, new, tx[tx["timestamp"] < day], Params())
-    assert scored["flag"].sum() >= 3
-    top, second = scored.loc[scored["flag"]].sort_values("score", ascending=False, kind="stable").index[:2]
-    scored.loc[top, "merchant_name"] = EVIL
+    local = _local_day(scored)
+    assert scored["flag"][local].sum() >= 3
+    flagged = scored.loc[scored["flag"] & local].sort_values("score", ascending=False, kind="stable")
+    top = flagged.index[0]
+    second = flagged.index[flagged["customer_id"] != flagged["customer_id"].iloc[0]][0]
+    # names belong to merchants: every payment of the two merchants carries them
+    scored.loc[scored["merchant_id"] == scored.loc[top, "merchant_id"], "merchant_name"] = EVIL
     scored.loc[top, "merchant_category"] = "<b>bold</b>"
-    scored.loc[second, "merchant_name"] = LONG
+    scored.loc[scored["merchant_id"] == scored.loc[second, "merchant_id"], "merchant_name"] = LONG
     path = write_parquet(scored, tmp / "scored" / f"day-{DAY}.parquet")
     return {"scored": path, "model": str(tmp / "model"), "arts": arts, "frame": scored, "top": top}
+
+
+def _local_day(frame: pd.DataFrame, day: str = DAY) -> pd.Series:
+    """Rows of the reviewers' local day (the default ``features.timezone``)."""
+    local = frame["timestamp"].dt.tz_convert(FeatureParams().timezone).dt.strftime("%Y-%m-%d")
+    return local == day
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +103,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- fast pieces
 def test_prepare_picks_the_riskiest_flagged_cases(built, tmp_path: Path) -> None:
+    from okml.cases import build_cases
     from okml.jobs import report as jobs_report
 
     rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=4, language="en")
     frame = built["frame"]
-    flagged = frame[frame["flag"]].sort_values("score", ascending=False, kind="stable")
+    day = frame[_local_day(frame)]
+    # the report's day is the reviewers' local day, and its cases are okml.cases' cases
+    assert rep.date == pd.Timestamp(DAY, tz=FeatureParams().timezone)
+    assert len(rep.day) == len(day) and set(rep.day["transaction_id"]) == set(day["transaction_id"])
+    cases = [c for c in build_cases(frame, FeatureParams().timezone) if c.day == DAY][:4]
+    assert [c.case_id for c in rep.case_list] == [c.case_id for c in cases]
+    flagged = day[day["flag"]].sort_values("score", ascending=False, kind="stable")
     # a case is a customer: shown by their riskiest flagged payment, with all of them counted
     want = flagged.drop_duplicates("customer_id").head(4)
     assert rep.cases["transaction_id"].tolist() == want["transaction_id"].tolist()
@@ -104,8 +122,15 @@ def test_prepare_picks_the_riskiest_flagged_cases(built, tmp_path: Path) -> None
     counts = flagged.groupby("customer_id").size()
     assert rep.cases["case_payments"].tolist() == counts[want["customer_id"]].tolist()
     assert (counts[want["customer_id"]] > 1).any()  # the fixture has a customer with several
-    assert len(rep.explained) == 4 and len(rep.overview) == len(frame)
+    # every flagged payment of the shown cases is listed and explained, all of the local day
+    assert sorted(rep.payments["transaction_id"]) == sorted(
+        flagged.loc[flagged["customer_id"].isin(want["customer_id"]), "transaction_id"]
+    )
+    assert _local_day(rep.payments).all() and len(rep.payments_explained) == len(rep.payments)
+    assert len(rep.explained) == 4 and len(rep.overview) == len(day)
     assert rep.explained.reasons.iloc[0][0].text == want["reason_1"].iloc[0]
+    # the case's reasons are the group sums over its payments (okml.cases.case_reasons)
+    assert [r.group for r in rep.case_reasons[0]] == [r.group for r in cases[0].reasons]
 
 
 def test_case_html_escapes_data(built) -> None:
@@ -133,19 +158,22 @@ def test_long_data_text_is_cut_with_the_whole_in_a_title(built) -> None:
 
     rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=2, language="en")
     hostile = EVIL * 400  # 10,000 characters, no spaces
-    first = rep.cases.index[0]
-    for column in ("merchant_name", "merchant_category", "device_id"):
-        rep.cases.loc[first, column] = hostile
-    # the cases table: this merchant name and the next case's real long name (from the
-    # scored file); the case's own table: merchant, category and device
+    case = rep.case_list[0]
+    case.payments["merchant_name"] = hostile
+    case.devices[:] = [hostile]
+    mine = rep.payments["_case"] == 0
+    for column in ("merchant_name", "merchant_category", "channel"):
+        rep.payments.loc[mine, column] = hostile
+    # the cases table: this case's merchant names and the next case's real long one (from
+    # the scored file); the case's own tables: merchants, device, category and channel
     pieces = {
-        "cases table": (report.cases_table_html(rep), [hostile, LONG]),
-        "case": (report.case_html(rep, 0), [hostile] * 3),
+        "cases table": (report.cases_table_html(rep), {hostile, LONG}),
+        "case": (report.case_html(rep, 0), {hostile}),
     }
     for where, (page, whole) in pieces.items():
         assert not re.search(r"<script", page, re.I), where
         cuts = _CUT.findall(page)
-        assert [html.unescape(title) for title, _ in cuts] == whole, where  # all on hover
+        assert {html.unescape(title) for title, _ in cuts} == whole, where  # all on hover
         for title, shown in cuts:
             shown = html.unescape(shown)
             assert shown.endswith("…") and len(shown) <= report.MAX_CELL_CHARS
@@ -190,14 +218,22 @@ def test_chinese_report_pieces(built) -> None:
 
 def test_figures_are_embedded_png(built) -> None:
     from okml import report
+    from okml.explain.phrases import group_title
     from okml.jobs import report as jobs_report
 
     rep = jobs_report.prepare(built["scored"], built["model"], DAY, n_cases=1)
     fig = report.waterfall_figure(rep.explained, 0, rep.feature_params, "en", 5)
-    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    # 5 features with their own bar + the rest; plain-language labels with values
-    assert len(labels) == 6 and labels[0].startswith("other ")
-    assert all(":" in lb for lb in labels[1:])
+    labels = [t.get_text().replace("\n", " ") for t in fig.axes[0].get_yticklabels()]
+    # bars are the groups the reasons are told by, whole names, largest at the top; at least
+    # 5 of them, more while the rest would outweigh the smallest shown
+    groups = report.waterfall_groups(rep.explained.by_group.iloc[0], 5)
+    assert len(groups) >= 5 and labels[::-1][: len(groups)] == [group_title(g) for g in groups]
+    assert labels[0].startswith("other factors (") and len(labels) == len(groups) + 1
+    rest = rep.explained.by_group.iloc[0].drop(groups).sum()
+    assert abs(rest) <= abs(rep.explained.by_group.iloc[0][groups[-1]]) or len(groups) == 16
+    assert [r.group for r in rep.explained.reasons.iloc[0]] == [
+        g for g in groups if g in {r.group for r in rep.explained.reasons.iloc[0]}
+    ][: len(rep.explained.reasons.iloc[0])]
     tag = report.figure_html(fig, 'a "chart"')
     data = re.search(r'base64,([^"]+)"', tag).group(1)
     assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
@@ -236,6 +272,48 @@ def test_bad_inputs(built, tmp_path: Path) -> None:
         jobs_report.default_scored(_params(tmp_path))
 
 
+def test_reports_are_named_by_model_and_day_and_refuse_another_models_file(built, tmp_path: Path) -> None:
+    from okml.jobs import report as jobs_report
+
+    frame = built["frame"].copy()
+    frame.attrs |= {"model_version": "okpay-fraud/3", "tracking_store": "deadbeef"}
+    path = write_parquet(frame, tmp_path / "scored" / "by-v3.parquet")
+    # flags and threshold are the scoring model's: another version must not explain them
+    with pytest.raises(DataError, match=r"scored by models:/okpay-fraud/3, not by models:/okpay-fraud/4"):
+        jobs_report.prepare(path, built["model"], DAY, model_version="okpay-fraud/4")
+    assert len(jobs_report.prepare(path, built["model"], DAY, model_version="okpay-fraud/3").day)
+    params = _params(tmp_path)
+    with pytest.raises(OkmlError, match="another tracking store"):
+        jobs_report.report_cli(params, scored=str(path))
+    day = pd.Timestamp(DAY, tz="Asia/Shanghai")
+    named = jobs_report.report_path(params, day, "models:/okpay-fraud/3", "okpay-fraud/3")
+    assert named.name == "report-2026-02-05-okpay-fraud-v3.html"
+    other = _params(tmp_path / "elsewhere")
+    assert named.parent.name.startswith("store-")
+    assert jobs_report.report_path(other, day, "models:/okpay-fraud/3", "okpay-fraud/3") != named
+    assert (
+        jobs_report.report_path(params, day, str(tmp_path / "model")).name == "report-2026-02-05-model.html"
+    )
+    assert jobs_report.model_label("runs:/0123456789abcdef/model") == "run-01234567"
+    # a run's report: the last whole local day of the test window with a flag
+    start, end = pd.Timestamp("2026-02-04", tz="UTC"), pd.Timestamp("2026-02-06", tz="UTC")
+    assert jobs_report.report_day(built["frame"], "Asia/Shanghai", start, end) == day
+    assert jobs_report.report_day(built["frame"], "UTC", start, end) == pd.Timestamp("2026-02-05", tz="UTC")
+
+
+def test_the_report_says_when_the_file_covers_part_of_its_day(built, tmp_path: Path) -> None:
+    from okml import report
+    from okml.jobs import report as jobs_report
+
+    frame = built["frame"]
+    late = frame[frame["timestamp"] >= pd.Timestamp(DAY, tz="UTC")]  # from 08:00 local
+    rep = jobs_report.prepare(write_parquet(late, tmp_path / "late.parquet"), built["model"], DAY)
+    assert re.search(r"covers this day only from 08:\d\d to 23:\d\d\.", report.header_html(rep))
+    assert "covers this day only" not in report.header_html(
+        jobs_report.prepare(built["scored"], built["model"], DAY)
+    )
+
+
 def test_notebook_is_committed_clean_and_parameterized() -> None:
     import ast
 
@@ -248,7 +326,9 @@ def test_notebook_is_committed_clean_and_parameterized() -> None:
     assert all(not c.outputs and c.execution_count is None for c in code)
     assert code[0].metadata.get("tags") == ["parameters"]
     assigned = {t.id for node in ast.parse(code[0].source).body for t in node.targets}
-    assert assigned == {"scored_path", "model_uri", "date", "n_cases", "language", "params_file", "overrides"}
+    assert assigned == {
+        "scored_path", "model_uri", "date", "n_cases", "language", "params_file", "overrides", "model_version"
+    }  # fmt: skip
     assert nb.metadata.kernelspec.name == "okml"
 
 
@@ -372,7 +452,7 @@ def test_report_renders_in_a_browser(report_run) -> None:
         _no_alert(driver)
         cases = driver.find_elements(By.CSS_SELECTOR, "section.okml-case")
         assert len(cases) == 3 and all(c.is_displayed() for c in cases)
-        assert "Case 1: payment" in cases[0].text
+        assert "Case 1: customer" in cases[0].text
         assert EVIL in cases[0].text  # shown as text
         body = driver.find_element(By.TAG_NAME, "body").text
         assert "Flagged payments for review: 2026-02-05" in body
@@ -382,6 +462,13 @@ def test_report_renders_in_a_browser(report_run) -> None:
         )
         assert len(images) == 3 * 2 + 2  # two charts per case, two for data scientists
         assert all(done and width > 0 for done, width in images)
+        # text reads from the left, numbers line up on the right (nbconvert's own table
+        # style right-aligns every cell)
+        align = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.okml-report td, .okml-report th'))"
+            ".map(c => [c.classList.contains('num'), getComputedStyle(c).textAlign])"
+        )
+        assert align and all(a == ("right" if num else "left") for num, a in align), set(map(tuple, align))
 
 
 # Cells of the row that holds the long merchant name (cases table: by column heading; the
@@ -434,11 +521,11 @@ def test_long_merchant_name_keeps_every_table_on_screen(report_run, tmp_path: Pa
             "return Array.from(document.querySelectorAll('table'))"
             ".map(t => { const r = t.getBoundingClientRect(); return [r.left, r.right]; })"
         )
-        assert len(tables) == 1 + 3  # the cases table and one per case
+        assert len(tables) == 1 + 3 * 2  # the cases table, and per case its facts and payments
         assert all(0 <= left and right <= inner for left, right in tables), tables
         labels = {
-            "cases": ["time", "customer", "amount", "score"],
-            "facts": ["time", "customer", "amount", "device"],
+            "cases": ["time", "customer", "flagged payments", "score"],
+            "facts": ["customer", "score", "first to last flag", "merchants"],
         }
         cells = driver.execute_script(_CELLS_JS, LONG, labels)
         assert len(cells) == 8

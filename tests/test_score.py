@@ -311,11 +311,11 @@ def test_scoring_uses_the_configured_amount_bounds(world) -> None:
 
 
 def test_the_report_defaults_to_the_model_that_scored_the_file(tmp_path: Path) -> None:
-    from okml.jobs.report import _scoring_model
+    from okml.jobs.report import _scored_attrs
 
     frame = pd.DataFrame({"a": [1]})
     frame.attrs["model_version"] = "okpay-fraud/3"
     frame.to_parquet(tmp_path / "s.parquet")
-    assert _scoring_model(tmp_path / "s.parquet") == "models:/okpay-fraud/3"
+    assert _scored_attrs(tmp_path / "s.parquet")["model_version"] == "okpay-fraud/3"
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "plain.parquet")
-    assert _scoring_model(tmp_path / "plain.parquet") is None
+    assert "model_version" not in _scored_attrs(tmp_path / "plain.parquet")

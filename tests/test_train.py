@@ -109,8 +109,10 @@ def test_train_run_logs_everything(trained):
     assert "threshold" not in m and not [k for k in tags if k.startswith("metric.")]
     assert m["missed_amount"] == round(m["missed_amount"], 2)
     # the reviewers' report of the run names the model as the registry knows it
-    reports = list(Path(params.explain.report_dir).glob("report-*.html"))
+    reports = list(Path(params.explain.report_dir).glob("store-*/report-*.html"))
     assert len(reports) == 1
+    # named by its local day and model version, kept in its tracking store's folder
+    assert reports[0].name.endswith(f"-{params.mlflow.model_name}-v1.html")
     assert f"models:/{params.mlflow.model_name}/1" in reports[0].read_text(encoding="utf-8")
     assert {a.path for a in client.list_artifacts(run.info.run_id, "reports")} == {
         f"reports/{reports[0].name}"

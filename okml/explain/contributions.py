@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ import pandas as pd
 
 from okml.config import FeatureParams
 from okml.errors import OkmlError
-from okml.explain.phrases import check_language
+from okml.explain.phrases import APPROXIMATE, check_language
 from okml.explain.reasons import feature_spec, reason_text
 from okml.features.registry import registry
 
@@ -123,6 +123,25 @@ class ExplainedCases:
         if self.output == "probability":
             return self.margin.clip(0.0, 1.0)
         return 1.0 / (1.0 + np.exp(-self.margin))
+
+    def take(self, positions: Sequence[int]) -> ExplainedCases:
+        """The explanations of the rows at ``positions`` (0-based), in that order."""
+        pos = list(positions)
+        return ExplainedCases(
+            base_value=self.base_value.iloc[pos],
+            margin=self.margin.iloc[pos],
+            contributions=self.contributions.iloc[pos],
+            by_group=self.by_group.iloc[pos],
+            values=self.values.iloc[pos],
+            reasons=self.reasons.iloc[pos],
+            groups=self.groups,
+            language=self.language,
+            output=self.output,
+        )
+
+    def reasons_json(self) -> pd.Series:
+        """Per row, its reasons as the JSON list a scored file's ``reasons`` column holds."""
+        return self.reason_columns(0)["reasons"]
 
     def reason_columns(self, top: int) -> pd.DataFrame:
         """``reason_1 .. reason_{top}`` (text, missing where a row has fewer reasons) and
@@ -267,6 +286,7 @@ def explain(
     language: str = "en",
     top: int = 3,
     transactions: pd.DataFrame | pd.Series | None = None,
+    approximate: Collection[str] = (),
 ) -> ExplainedCases:
     """SHAP contributions, group sums and the top reason codes of each row.
 
@@ -289,6 +309,10 @@ def explain(
     transactions:
         The same rows' transactions (or just their ``amount``), row for row, so reasons
         can quote the amount; optional.
+    approximate:
+        Columns that are not exact for these rows (a scored file's
+        ``attrs["approximate_features"]``): a reason told through one of them says so
+        instead of stating its value as fact.
 
     Returns
     -------
@@ -328,6 +352,8 @@ def explain(
         top,
         _amounts(transactions, features_frame.index),
     )
+    if approximate:
+        reasons = [[_approximate(r, approximate, language) for r in row] for row in reasons]
     return ExplainedCases(
         base_value=pd.Series(base, index=features_frame.index, name="base_value"),
         margin=margin,
@@ -339,6 +365,13 @@ def explain(
         language=language,
         output=space,
     )
+
+
+def _approximate(reason: Reason, approximate: Collection[str], language: str) -> Reason:
+    """``reason``, marked as approximate when its feature is (not stated as fact)."""
+    if reason.feature not in approximate:
+        return reason
+    return replace(reason, text=APPROXIMATE.format(language, text=reason.text))
 
 
 @dataclass(frozen=True)

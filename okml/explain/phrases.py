@@ -255,6 +255,18 @@ GROUP_TEXT: dict[str, GroupText] = {
 #: Used when no rule applies: the registry description and the value with its unit.
 GENERIC = Phrase("{description}: {value}", "{description}：{value}")
 
+#: A reason told through a feature that is not exact for the row (the scored history was cut
+#: short, see ``okml.score.approximate_features``): not stated as fact.
+APPROXIMATE = Phrase(
+    "{text} (approximate: the history it was scored with is incomplete)",
+    "{text}（近似值：评分时的历史数据不完整）",
+)
+
+#: A group whose contribution raised the score but whose value, read as worded, would not
+#: explain it (a merchant with almost no fraud, a device nobody else uses): no sentence that
+#: would be true in the direction it is read, so the reviewer is told so.
+OTHER_FACTORS = Phrase("other factors ({title})", "其他因素（{title}）")
+
 WORDS: dict[str, dict[str, Any]] = {
     "en": {
         "yes": "yes",

@@ -17,7 +17,17 @@ import pandas as pd
 from okml.config import Params, dump_params, load_params
 from okml.errors import OkmlError
 from okml.paths import resolve
-from okml.report import NOTEBOOK, ReportData, _t, day_rows, read_scored, strip_scripts, utc_day
+from okml.report import (
+    NOTEBOOK,
+    ReportData,
+    _t,
+    check_same_model,
+    day_rows,
+    local_day,
+    read_scored,
+    strip_scripts,
+    whole_days,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +40,24 @@ def prepare(
     language: str | None = None,
     params_file: str | None = None,
     overrides: Sequence[str] = (),
+    model_version: str | None = None,
 ) -> ReportData:
     """Load params (as :func:`okml.config.load_params`) and the model at ``model_uri``, then
-    :func:`okml.report.prepare` the day's cases of ``scored_path``."""
+    :func:`okml.report.prepare` the day's cases of ``scored_path`` (refused when it was
+    scored by another version than ``model_version``)."""
     from okml import report, tracking
 
     params = load_params(params_file, list(overrides or []))
     model = tracking.load_model(model_uri, params.mlflow)
     return report.prepare(
-        scored_path, model, params, model_uri, date=date, n_cases=n_cases, language=language
+        scored_path,
+        model,
+        params,
+        model_uri,
+        date=date,
+        n_cases=n_cases,
+        language=language,
+        model_version=model_version,
     )
 
 
@@ -58,6 +77,35 @@ def _model_run_id(uri: str) -> str | None:
     return tracking.model_run_id(uri)
 
 
+def model_label(uri: str, version: str | None = None) -> str:
+    """How a report file names its model: ``okpay-fraud-v3`` for a registered version,
+    ``run-1a2b3c4d`` for a run's model, the folder's name for a model folder."""
+    import re
+
+    if version:
+        name, _, number = version.rpartition("/")
+        label = f"{name}-v{number}"
+    elif uri.startswith("runs:/"):
+        label = "run-" + uri[len("runs:/") :].split("/")[0][:8]
+    elif uri.startswith("models:/"):
+        label = uri[len("models:/") :].replace("@", "-").replace("/", "-")
+    else:
+        label = Path(uri.rstrip("/")).name or "model"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label)
+
+
+def report_path(params: Params, day: pd.Timestamp, uri: str, version: str | None = None) -> Path:
+    """``<explain.report_dir>/[store-ID/]report-DAY-MODEL.html``: one file per model and
+    local day; reports of a tracking store's models sit in that store's folder, so another
+    store (a test's, a server's) with the same model names cannot overwrite them."""
+    from okml import tracking
+
+    folder = resolve(params.explain.report_dir)
+    if tracking.is_registry_uri(uri):
+        folder = folder / f"store-{tracking.store_id(params.mlflow)}"
+    return folder / f"report-{day:%Y-%m-%d}-{model_label(uri, version)}.html"
+
+
 def write_report(
     params: Params,
     scored_path: str | Path,
@@ -66,6 +114,7 @@ def write_report(
     output: str | Path | None = None,
     language: str | None = None,
     run_id: str | None = None,
+    model_version: str | None = None,
 ) -> Path:
     """Execute the reviewers' notebook and export it as self-contained HTML without code.
 
@@ -78,14 +127,17 @@ def write_report(
     model_uri:
         The model that scored it.
     date:
-        UTC day to report; default the last day in the scored file.
+        The reviewers' local day to report (``features.timezone``); default the day of the
+        file's last payment.
     output:
-        HTML path; default ``<explain.report_dir>/report-DATE.html``.
+        HTML path; default :func:`report_path`.
     language:
         ``en`` or ``zh``; default ``explain.language``.
     run_id:
         MLflow run to log the HTML to (under ``reports/``); default the run that logged
         the model when ``model_uri`` is an MLflow URI (``models:/``, ``runs:/``).
+    model_version:
+        ``NAME/N`` of the model: a file scored by another version is refused.
 
     Returns
     -------
@@ -102,12 +154,13 @@ def write_report(
     # check what we can before starting a kernel: a bad date or file fails in a second
     scored_file = resolve(scored_path)
     scored = read_scored(scored_file)
-    day = utc_day(date, scored)
+    check_same_model(scored, model_version, scored_file)
+    day = local_day(date, scored, params.features.timezone)
     day_rows(scored, day, scored_file)
     language = language or params.explain.language
     title = _t(language, "title", date=f"{day:%Y-%m-%d}")
     day_text = f"{day:%Y-%m-%d}"
-    out = resolve(output) if output else resolve(params.explain.report_dir) / f"report-{day_text}.html"
+    out = resolve(output) if output else report_path(params, day, model_uri, model_version)
     from okml.io import temp_prefix
 
     with tempfile.TemporaryDirectory(prefix=temp_prefix("report")) as tmp:
@@ -127,6 +180,7 @@ def write_report(
                     "language": language,
                     "params_file": str(params_file),
                     "overrides": [],
+                    "model_version": model_version,
                 },
                 kernel=params.mlflow.kernel,
                 start_timeout=params.mlflow.start_timeout,
@@ -156,18 +210,16 @@ def write_report(
     return out
 
 
-def _scoring_model(scored_file: Path) -> str | None:
-    """``models:/NAME/N`` of the version that scored the file (``okml score`` records it),
-    so the report explains a day with the model that scored it, not today's champion."""
+def _scored_attrs(scored_file: Path) -> dict[str, str]:
+    """The metadata ``okml score`` records in a scored file (pandas attrs in Parquet)."""
     import pyarrow.parquet as pq
 
     try:
         meta = pq.read_schema(scored_file).metadata or {}
         attrs = json.loads(meta.get(b"PANDAS_ATTRS", b"{}"))
     except (OSError, ValueError):
-        return None
-    version = attrs.get("model_version")
-    return f"models:/{version}" if version else None
+        return {}
+    return attrs if isinstance(attrs, dict) else {}
 
 
 def report_cli(
@@ -177,12 +229,31 @@ def report_cli(
     model: str | None = None,
     output: str | None = None,
 ) -> int:
-    """``okml report``: the reviewers' HTML report of a day's flagged payments."""
+    """``okml report``: the reviewers' HTML report of a day's cases.
+
+    The model is the one that scored the file (``okml score`` records its version), else
+    ``--model``, else the champion; a file scored by another version than ``--model`` (or
+    than the champion), or by a model of another tracking store, is refused.
+    """
     from okml import tracking
 
     scored_file = resolve(scored) if scored else default_scored(params)
-    uri = model or _scoring_model(scored_file) or tracking.model_uri(params.mlflow, tracking.CHAMPION)
-    path = write_report(params, scored_file, uri, date, output)
+    attrs = _scored_attrs(scored_file)
+    by = attrs.get("model_version")
+    store = attrs.get("tracking_store")
+    here = tracking.store_id(params.mlflow)
+    if store and store != here:
+        raise OkmlError(
+            f"{scored_file}: scored by models:/{by or '?'} of another tracking store (store-{store}; "
+            f"this one is store-{here} at {tracking.given_uri(params.mlflow) or 'mlruns/'}): "
+            "set mlflow.tracking_uri to that store, or rescore the file with a model of this one"
+        )
+    uri = model or (f"models:/{by}" if by else tracking.model_uri(params.mlflow, tracking.CHAMPION))
+    version = None
+    if uri.startswith("models:/"):
+        tracking.configure(params.mlflow)
+        version = tracking.registry_version(uri)
+    path = write_report(params, scored_file, uri, date, output, model_version=version)
     print(f"wrote the reviewers' report to {path}")
     return 0
 
@@ -221,11 +292,29 @@ def report_for_run(params: Params, run_id: str, version: str | None = None) -> P
         new = tx.loc[(tx["timestamp"] >= fold.test_start) & (tx["timestamp"] < fold.test_end)]
         history = tx.loc[tx["timestamp"] < fold.test_start]
         scored = score_transactions(model, new, history, params)
-    days = scored["timestamp"].dt.floor("D")
-    flagged_days = days[scored["flag"].to_numpy()]
-    day = flagged_days.max() if len(flagged_days) else days.max()
+    day = report_day(scored, params.features.timezone, fold.test_start, fold.test_end)
+    name = params.mlflow.model_name
+    scored.attrs |= {
+        "model_uri": uri,
+        "model_version": f"{name}/{version}" if version is not None else None,
+        "tracking_store": tracking.store_id(params.mlflow),
+    }
     path = resolve(params.explain.scored_dir) / (
         f"run-{run_id[:8]}-{fold.test_start:%Y-%m-%d}_{fold.test_end - pd.Timedelta(days=1):%Y-%m-%d}.parquet"
     )
     write_parquet(scored, path)
-    return write_report(params, path, uri, day, run_id=run_id)
+    model_version = f"{name}/{version}" if version is not None else None
+    return write_report(params, path, uri, day, run_id=run_id, model_version=model_version)
+
+
+def report_day(scored: pd.DataFrame, timezone: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp:
+    """The reviewers' local day a run's report shows: the last local day wholly inside the
+    scored window ``[start, end)`` (UTC days) with a flagged payment; the last whole day if
+    none has one (the window's first local day if it holds no whole day)."""
+    local = scored["timestamp"].dt.tz_convert(timezone)
+    whole = whole_days(start, end, timezone)
+    if not whole:
+        return start.tz_convert(timezone).normalize()
+    flagged = set(local[scored["flag"].to_numpy()].dt.normalize())
+    with_flags = [d for d in whole if d in flagged]
+    return (with_flags or whole)[-1]

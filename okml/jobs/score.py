@@ -48,6 +48,7 @@ def score_cli(
 
     Prints where the file went and how many payments (and customers) were flagged.
     """
+    from okml import tracking
     from okml.data import load
     from okml.io import write_parquet
     from okml.paths import resolve
@@ -59,6 +60,8 @@ def score_cli(
     summary = flag_summary(scored, params.evaluate.k)
     # in the file's metadata (pandas attrs in Parquet): which model scored it and how it flagged
     scored.attrs |= {"model_uri": uri, "model_version": version, "flags": summary}
+    if tracking.is_registry_uri(uri):
+        scored.attrs["tracking_store"] = tracking.store_id(params.mlflow)
     path = resolve(output) if output else default_output(params, input, scored)
     write_parquet(scored, path)
     print(
