@@ -79,7 +79,7 @@ def test_hand_made_case_groups_ranks_and_words_reasons() -> None:
     assert [r.feature for r in reasons] == ["cust_count_1h", "cust_first_device"]
     assert [r.contribution for r in reasons] == pytest.approx([0.7, 0.4])
     assert [r.text for r in reasons] == [
-        "9 payments in the last hour (usual for this customer: 2)",
+        "9 payments in the last hour (usual for this customer: about 2 payments)",
         "first payment from this device",
     ]
     cols = out.reason_columns(3)
@@ -102,7 +102,7 @@ def test_chinese_reasons() -> None:
     booster = StubBooster([[0.5, 0.2, 0.4, 0.1]], bias=-2.0)
     texts = [r.text for r in explain(booster, feats, COLUMNS, PARAMS, "zh").reasons.iloc[0]]
     assert texts == [
-        "过去1小时内有9笔支付（该客户通常为2笔）",
+        "过去1小时内有9笔支付（该客户通常约2笔支付）",
         "该客户首次使用该设备支付",
         "该商户过去7天内已确认欺诈占18%",
     ]
@@ -264,7 +264,12 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
             "no earlier payments to compare the amount with",
         ),
         ("cust_first_device", {"cust_first_device": 1.0}, None, "first payment from this device"),
-        ("cust_first_merchant", {"cust_first_merchant": 0.0}, None, "has paid this merchant before"),
+        (
+            "cust_first_merchant",
+            {"cust_first_merchant": 0.0},
+            None,
+            "other factors (new merchant for the customer)",
+        ),
         (
             "merch_risk_7d",
             {"merch_risk_7d": 0.18},
@@ -275,13 +280,13 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
             "merch_count_1d",
             {"merch_count_1d": 1240.0, "merch_count_30d": 9360.0},
             None,
-            "merchant received 1,240 payments in the last day (usual: 280)",
+            "merchant received 1,240 payments in the last day (usual: about 280 payments)",
         ),
         (
             "cust_sum_1d",
             {"cust_sum_1d": 5400.0, "cust_sum_30d": 7140.0},
             None,
-            "paid 5,400.00 CNY in the last day (usual for this customer: 60.00 CNY)",
+            "paid 5,400.00 CNY in the last day (usual for this customer: about 60.00 CNY)",
         ),
         (
             "cust_mean_1d",
@@ -299,7 +304,7 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
             "cust_count_30d",
             {"cust_count_30d": 1.0, "cust_count_1h": 0.0},
             None,
-            "1 payment in the last 30 days",
+            "other factors (customer's number of payments)",  # no baseline: no direction
         ),
         (
             "is_night",
@@ -342,7 +347,8 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
             "cust_hour_share_30d",
             {"cust_hour_share_30d": 0.03},
             None,
-            "3.0% of this customer's payments in the last 30 days were at this time of day (within an hour)",
+            "unusual time of day for this customer: only 3.0% of their payments in the last 30 days were "
+            "at this time (within an hour)",
         ),
         (
             "pair_count_1d",
@@ -380,13 +386,13 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
             "merch_known_frauds_14d",
             {"merch_known_frauds_14d": 0.0, "merch_days_since_known_fraud": 40.0},
             None,
-            "latest confirmed fraud at this merchant was paid 40 days ago",
+            "other factors (merchant's known fraud)",  # long ago: not why the score is high
         ),
         (
             "merch_days_since_known_fraud",
             {"merch_days_since_known_fraud": float("nan")},
             None,
-            "no confirmed fraud at this merchant so far",
+            "other factors (merchant's known fraud)",
         ),
         (
             "merch_delayed_risk_7d",
@@ -432,7 +438,7 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
                 "merch_days_since_clean_payment": 8.0,
             },
             None,
-            "the merchant's latest payment old enough to be confirmed (8.0 days ago) was not fraud",
+            "other factors (merchant's run of confirmed fraud)",
         ),
         (
             "merch_fraud_streak",
@@ -455,7 +461,7 @@ def test_every_feature_has_a_sentence(language: str, value: float) -> None:
             "merch_known_fraud_amount_ratio_30d",
             {"merch_known_fraud_amount_ratio_30d": float("nan")},
             None,
-            "no confirmed fraud at this merchant in the last 30 days",
+            "other factors (how ordinary the merchant's confirmed frauds looked)",
         ),
     ],
 )
@@ -528,10 +534,10 @@ def test_number_formats() -> None:
     ("feature", "longest", "low", "high", "below", "usual"),
     [
         ("cust_count_7d", "cust_count_30d", (1, 61), (8, 9), "fewer payments than usual: 1 payment",
-         "8 payments in the last 7 days (usual for this customer: 0.3)"),
+         "8 payments in the last 7 days (usual for this customer: about 1.3 payments a month)"),
         ("cust_sum_7d", "cust_sum_30d", (10.0, 1010.0), (500.0, 600.0), "paid less than usual: 10.00",
          "paid 500.00 CNY in the last 7 days"),
-        ("merch_count_1d", "merch_count_30d", (32, 1032), (90, 100),
+        ("merch_count_1d", "merch_count_30d", (20, 1020), (90, 100),
          "merchant received fewer payments than usual",
          "merchant received 90 payments in the last day"),
         ("merch_sum_1d", "merch_sum_30d", (5.0, 2905.0), (400.0, 500.0),
@@ -548,9 +554,86 @@ def test_a_reason_says_which_way_its_value_is_from_usual(feature, longest, low, 
     assert reason_text(feature, {feature: high[0], longest: high[1]}).startswith(usual)
 
 
+def test_a_value_about_as_usual_explains_nothing() -> None:
+    """'merchant received 32 payments in the last day (usual: 34.3)' was a reason (issue 14):
+    within a quarter above or a fifth below its baseline a value is as usual, and a group
+    that still raised the score is 'other factors'."""
+    assert reason_text("merch_count_1d", {"merch_count_1d": 32, "merch_count_30d": 1032}) == (
+        "other factors (merchant's number of payments)"
+    )
+    assert reason_text("merch_count_1d", {"merch_count_1d": 32, "merch_count_30d": 1032}, language="zh") == (
+        "其他因素（商户收款笔数）"
+    )
+
+
 def test_a_mean_below_usual_is_worded_as_smaller_payments() -> None:
     row = {"cust_mean_1d": 10.0, "cust_sum_1d": 20.0, "cust_count_1d": 2.0,
            "cust_sum_30d": 3020.0, "cust_count_30d": 32.0}  # fmt: skip
     assert reason_text("cust_mean_1d", row).startswith("smaller payments than usual: average 10.00 CNY")
     big = {**row, "cust_mean_1d": 500.0, "cust_sum_1d": 1000.0}
     assert reason_text("cust_mean_1d", big).startswith("average payment 500.00 CNY")
+
+
+def test_every_sentence_of_every_group_is_classified_as_true_or_not() -> None:
+    """The wording rule covers every reason group: each of its sentences is declared always a
+    reason, never one, or checked against the row (okml.explain.reasons.READS_TRUE)."""
+    from okml.explain.reasons import READS_TRUE
+
+    groups = {s.group for s in registry(FeatureParams()).values()}
+    assert groups <= set(GROUP_TEXT) and groups <= set(READS_TRUE)
+    for group, text in GROUP_TEXT.items():
+        assert set(text.phrases) <= set(READS_TRUE[group]), group
+
+
+@pytest.mark.parametrize(
+    ("feature", "row", "group"),
+    [  # the issue's examples of reasons untrue in the direction they were read
+        ("merch_risk_30d", {"merch_risk_30d": 0.0005}, "merchant's confirmed fraud"),
+        ("cust_hour_share_30d", {"cust_hour_share_30d": 0.4}, "usual time of day of the customer"),
+        ("merch_count_1d", {"merch_count_1d": 32, "merch_count_30d": 1032}, "merchant's number of payments"),
+        ("cust_count_30d", {"cust_count_30d": 16, "cust_count_1h": 0}, "customer's number of payments"),
+        ("cust_count_30d", {"cust_count_30d": 0, "cust_count_1h": 0}, "customer's number of payments"),
+        ("hour", {"hour": 16.0, "is_night": 0.0, "is_weekend": 0.0}, "time of day and weekday"),
+        ("merch_known_frauds_14d", {"merch_known_frauds_14d": 0.0, "merch_days_since_known_fraud": 31.0},
+         "merchant's known fraud"),
+        ("cust_first_device", {"cust_first_device": 0.0}, "new device for the customer"),
+        ("device_customers_7d", {"device_customers_7d": 0.0}, "device shared with other customers"),
+        ("pair_count_1d", {"pair_count_1d": 1.0}, "payments between customer and merchant"),
+        ("account_age_days", {"account_age_days": 800.0}, "account age"),
+        ("cust_amount_ratio_30d", {"cust_amount_ratio_30d": 1.05},
+         "amount compared with the customer's usual"),
+        ("cust_known_frauds", {"cust_known_frauds": 0.0}, "customer's confirmed fraud"),
+    ],
+)  # fmt: skip
+def test_a_value_that_does_not_explain_a_higher_score_reads_other_factors(feature, row, group) -> None:
+    assert reason_text(feature, row) == f"other factors ({group})"
+    assert reason_text(feature, row, language="zh").startswith("其他因素（")
+
+
+def test_baselines_are_in_units_people_think_in() -> None:
+    """'usual for this customer: 0.0019' per 10 minutes becomes a rate per week or month."""
+    from okml.explain.humanize import fmt_usual_count, fmt_usual_money
+
+    text = reason_text("cust_count_10min", {"cust_count_10min": 3, "cust_count_30d": 10}, FeatureParams())
+    assert text == "3 payments in the last 10 minutes (usual for this customer: about 1.6 payments a week)"
+    assert fmt_usual_count(0.0019, 600) == "about 1.9 payments a week"
+    assert fmt_usual_count(0.001, 86400) == "fewer than 1 payment a month"
+    assert fmt_usual_count(60, 30 * 86400) == "about 60 payments"
+    assert fmt_usual_count(0.02, 86400, language="zh") == "约每月0.6笔支付"
+    assert fmt_usual_count(0, 3600) == "none"
+    assert fmt_usual_money(0.37, 600) == "about 53.28 a day"
+    assert fmt_usual_money(1200, 30 * 86400, "CNY") == "about 1,200.00 CNY"
+
+
+def test_a_reason_told_through_an_approximate_feature_says_so() -> None:
+    feats = _frame([[9, 55, 1, 0.18]])
+    booster = StubBooster([[0.5, 0.2, 0.4, 0.1]], bias=-2.0)
+    out = explain(booster, feats, COLUMNS, PARAMS, "en", approximate={"cust_first_device"})
+    texts = [r.text for r in out.reasons.iloc[0]]
+    assert (
+        texts[1]
+        == "first payment from this device (approximate: the history it was scored with is incomplete)"
+    )
+    assert not texts[0].endswith(")") or "approximate" not in texts[0]
+    zh = explain(booster, feats, COLUMNS, PARAMS, "zh", approximate={"cust_first_device"})
+    assert zh.reasons.iloc[0][1].text.endswith("（近似值：评分时的历史数据不完整）")

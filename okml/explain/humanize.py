@@ -87,6 +87,62 @@ def fmt_count(x: float, noun: str, language: str = "en") -> str:
     return f"{text} {words[float(x) != 1]}"
 
 
+# the units a usual rate is told in when it is under one per window: "about 1 payment a week"
+_RATE_UNITS = ((3600, "an hour", "每小时"), (86400, "a day", "每天"), (7 * 86400, "a week", "每周"),
+               (30 * 86400, "a month", "每月"))  # fmt: skip
+
+
+def fmt_usual_count(count: float, window_seconds: int, noun: str = "payment", language: str = "en") -> str:
+    """A usual count in a window, in units people think in.
+
+    At least one per window: ``about 60 payments`` (``约60笔支付``), the window being the
+    sentence's. Under one: per the shortest unit at least as long as the window in which it
+    is about one or more (``about 1 payment a week``, ``约每周1笔支付``), or ``fewer than 1
+    payment a month``; none: ``none`` (``无``).
+
+    >>> fmt_usual_count(0.0019, 600)
+    'about 1.9 payments a week'
+    >>> fmt_usual_count(60, 30 * 86400)
+    'about 60 payments'
+    >>> fmt_usual_count(0.02, 86400, language="zh")
+    '约每月0.6笔支付'
+    """
+    en = check_language(language) == "en"
+    count = float(count)
+    if count <= 0:
+        return "none" if en else "无"
+    if count >= 0.95:
+        about = fmt_count(_about(count), noun, language)
+        return f"about {about}" if en else f"约{about}"
+    rate = count / window_seconds
+    units = [u for u in _RATE_UNITS if u[0] >= window_seconds] or [_RATE_UNITS[-1]]
+    seconds, unit_en, unit_zh = next((u for u in units if rate * u[0] >= 0.95), units[-1])
+    n = rate * seconds
+    if n < 0.5:
+        one = WORDS[language][noun][0]
+        return f"fewer than 1 {one} {unit_en}" if en else f"{unit_zh}不到1{one}"
+    about = fmt_count(_about(n), noun, language)
+    return f"about {about} {unit_en}" if en else f"约{unit_zh}{about}"
+
+
+def fmt_usual_money(value: float, window_seconds: int, unit: str = "", language: str = "en") -> str:
+    """A usual amount in a window: in the window itself (``about 1,200.00``) when it is a
+    day or longer, else per day (``about 53.00 a day``), since nobody thinks of their
+    spending per 10 minutes."""
+    en = check_language(language) == "en"
+    if window_seconds >= 86400:
+        return f"about {fmt_money(value, unit)}" if en else f"约{fmt_money(value, unit)}"
+    daily = float(value) * 86400 / window_seconds
+    return f"about {fmt_money(daily, unit)} a day" if en else f"约每天{fmt_money(daily, unit)}"
+
+
+def _about(x: float) -> float:
+    """Two significant digits at most: a baseline is an estimate, not a count."""
+    if x >= 10:
+        return float(round(x))
+    return round(x, 1)
+
+
 def fmt_hour(h: float) -> str:
     h = int(h)
     return f"{h:02d}:00-{h:02d}:59"

@@ -53,10 +53,10 @@ GROUP_TEXT: dict[str, GroupText] = {
         Phrase("customer's number of payments", "客户支付笔数"),
         {
             "baseline": Phrase("{count} in the last {window} (usual for this customer: {baseline})",
-                               "过去{window}内有{count}（该客户通常为{baseline}笔）"),
+                               "过去{window}内有{count}（该客户通常{baseline}）"),
             "below": Phrase("fewer payments than usual: {count} in the last {window} (usual for "
                             "this customer: {baseline})",
-                            "支付笔数少于平时：过去{window}内有{count}（该客户通常为{baseline}笔）"),
+                            "支付笔数少于平时：过去{window}内有{count}（该客户通常{baseline}）"),
             "plain": Phrase("{count} in the last {window}", "过去{window}内有{count}"),
         }),
     "customer_sum": GroupText(
@@ -64,10 +64,10 @@ GROUP_TEXT: dict[str, GroupText] = {
         {
             "baseline": Phrase("paid {value} in the last {window} (usual for this customer: "
                                "{baseline})",
-                               "过去{window}内共支付{value}（该客户通常为{baseline}）"),
+                               "过去{window}内共支付{value}（该客户通常{baseline}）"),
             "below": Phrase("paid less than usual: {value} in the last {window} (usual for this "
                             "customer: {baseline})",
-                            "支付金额低于平时：过去{window}内共支付{value}（该客户通常为{baseline}）"),
+                            "支付金额低于平时：过去{window}内共支付{value}（该客户通常{baseline}）"),
             "plain": Phrase("paid {value} in the last {window}", "过去{window}内共支付{value}"),
         }),
     "customer_mean": GroupText(
@@ -141,9 +141,9 @@ GROUP_TEXT: dict[str, GroupText] = {
     "unusual_hour": GroupText(
         Phrase("usual time of day of the customer", "客户惯常的支付时段"),
         {
-            "share": Phrase("{share} of this customer's payments in the last {window} were at "
-                            "this time of day (within an hour)",
-                            "该客户过去{window}内在此时段（前后1小时）的支付占{share}"),
+            "share": Phrase("unusual time of day for this customer: only {share} of their "
+                            "payments in the last {window} were at this time (within an hour)",
+                            "该客户不常在此时段支付：过去{window}内仅{share}的支付在此时段（前后1小时）"),
             "none": Phrase("no payments in the last {window} to compare the time of day with",
                            "该客户过去{window}内无支付，无法比较支付时段"),
         }),
@@ -155,10 +155,10 @@ GROUP_TEXT: dict[str, GroupText] = {
         {
             "baseline": Phrase("merchant received {count} in the last {window} (usual: "
                                "{baseline})",
-                               "该商户过去{window}内收到{count}（通常为{baseline}笔）"),
+                               "该商户过去{window}内收到{count}（通常{baseline}）"),
             "below": Phrase("merchant received fewer payments than usual: {count} in the last "
                             "{window} (usual: {baseline})",
-                            "该商户收款笔数少于平时：过去{window}内收到{count}（通常为{baseline}笔）"),
+                            "该商户收款笔数少于平时：过去{window}内收到{count}（通常{baseline}）"),
             "plain": Phrase("merchant received {count} in the last {window}",
                             "该商户过去{window}内收到{count}"),
         }),
@@ -167,10 +167,10 @@ GROUP_TEXT: dict[str, GroupText] = {
         {
             "baseline": Phrase("merchant received {value} in the last {window} (usual: "
                                "{baseline})",
-                               "该商户过去{window}内收款{value}（通常为{baseline}）"),
+                               "该商户过去{window}内收款{value}（通常{baseline}）"),
             "below": Phrase("merchant received less than usual: {value} in the last {window} "
                             "(usual: {baseline})",
-                            "该商户收款金额低于平时：过去{window}内收款{value}（通常为{baseline}）"),
+                            "该商户收款金额低于平时：过去{window}内收款{value}（通常{baseline}）"),
             "plain": Phrase("merchant received {value} in the last {window}",
                             "该商户过去{window}内收款{value}"),
         }),

@@ -34,15 +34,16 @@ from okml.explain.humanize import (
     fmt_duration,
     fmt_hour,
     fmt_money,
-    fmt_number,
     fmt_ratio,
     fmt_share,
+    fmt_usual_count,
+    fmt_usual_money,
     format_value,
     is_missing,
     window_adjective,
     window_text,
 )
-from okml.explain.phrases import GENERIC, GROUP_TEXT, WORDS, check_language
+from okml.explain.phrases import GENERIC, GROUP_TEXT, OTHER_FACTORS, WORDS, check_language
 from okml.features.registry import FeatureSpec, registry, spec
 
 
@@ -108,11 +109,21 @@ def _outside_rate(
     return max(big - small, 0.0) * w / (longest.window_seconds - w)
 
 
+#: How far from its baseline a value must be to be told as above or below it (a quarter
+#: more, a fifth less); closer, it is "as usual" and explains nothing.
+ABOVE, BELOW = 1.25, 0.8
+
+
 def _direction(value: float, usual: float) -> str:
-    """``below`` when the value is under its baseline: a positive contribution then means
-    that *less* than usual raised the score, and the sentence must say so ("fewer payments
-    than usual: ..."), not read as a burst."""
-    return "below" if value < usual else "baseline"
+    """``baseline`` (the sentence of a value above its baseline) when the value is well
+    above it; ``below`` when well under it: a positive contribution then means that *less*
+    than usual raised the score, and the sentence must say so ("fewer payments than usual:
+    ..."), not read as a burst; ``flat`` when it is about as usual: no true reading."""
+    if value > usual * ABOVE and value > usual:
+        return "baseline"
+    if value < usual * BELOW:
+        return "below"
+    return "flat"
 
 
 def _count_rule(noun_group: str) -> Rule:
@@ -127,7 +138,8 @@ def _count_rule(noun_group: str) -> Rule:
         base = _outside_rate(ctx, member, noun_group)
         if base is None:
             return "plain", fields
-        return _direction(v, base), fields | {"baseline": fmt_number(base)}
+        usual = fmt_usual_count(base, member.window_seconds, "payment", ctx.language)
+        return _direction(v, base), fields | {"baseline": usual}
 
     return rule
 
@@ -144,7 +156,8 @@ def _sum_rule(group: str) -> Rule:
         base = _outside_rate(ctx, member, group)
         if base is None:
             return "plain", fields
-        return _direction(v, base), fields | {"baseline": fmt_money(base, member.unit)}
+        usual = fmt_usual_money(base, member.window_seconds, member.unit, ctx.language)
+        return _direction(v, base), fields | {"baseline": usual}
 
     return rule
 
@@ -382,6 +395,74 @@ _RULES: dict[str, Rule] = {
 }
 
 
+# ---------------------------------------------------------------- true as it is read
+# A reason is shown because its group *raised* the score. Its sentence is true in that
+# direction only if the value, read as worded, points to risk: "merchant had <0.1% confirmed
+# fraud" does not explain a higher score, though the model may have learnt that such
+# merchants are riskier in combination with other features. Every sentence of every group is
+# classified here (a test checks that none is missing): True when it always reads as a
+# reason, False when it never does, or a check of the row. Where the check fails the reason
+# is "other factors (<group title>)".
+Check = Callable[[FeatureSpec, _Ctx], bool]
+
+
+def _value(test: Callable[[float], bool], name: str | None = None) -> Check:
+    """True when the member's value (or column ``name``'s) passes ``test``."""
+
+    def check(member: FeatureSpec, ctx: _Ctx) -> bool:
+        v = ctx.get(name or member.name)
+        return v is not None and test(v)
+
+    return check
+
+
+_AWAY_FROM_ONE = _value(lambda r: r > ABOVE or r < BELOW)  # a ratio well away from 1x
+_MOVES = {"baseline": True, "below": True, "flat": False, "plain": False}
+_FLAG = {"yes": True, "no": False}
+#: a merchant fraud share under this is not told as a risk
+RISKY_SHARE = 0.01
+
+READS_TRUE: dict[str, Mapping[str, bool | Check]] = {
+    "time_of_day": {"weekend": True, "night": True, "hour": False},
+    "customer_recency": {"gap": True, "none": True},
+    "customer_count": _MOVES,
+    "customer_sum": _MOVES,
+    "customer_mean": _MOVES,
+    "amount_vs_history": {
+        "ratio": _AWAY_FROM_ONE, "ratio_no_amount": _AWAY_FROM_ONE,
+        "z": _value(lambda z: abs(z) >= 1), "z_no_amount": _value(lambda z: abs(z) >= 1), "none": True,
+    },
+    "amount_vs_median": {"ratio": _AWAY_FROM_ONE, "ratio_no_amount": _AWAY_FROM_ONE, "none": True},
+    "recent_outsized_payment": {"ratio": _value(lambda r: r > ABOVE), "none": True},
+    "new_merchant": _FLAG,
+    "new_device": _FLAG,
+    "new_region": _FLAG,
+    "unusual_hour": {"share": _value(lambda x: x < 0.1), "none": True},
+    "account_age": {"age": _value(lambda days: days < 90)},
+    "merchant_count": _MOVES,
+    "merchant_sum": _MOVES,
+    "merchant_risk": {"share": _value(lambda x: x >= RISKY_SHARE)},
+    "customer_known_fraud": {"count": True, "days": True, "none": False},
+    "merchant_known_fraud": {
+        "count": True, "days": _value(lambda d: d <= 14, "merch_days_since_known_fraud"),
+        "first_days": _value(lambda d: d <= 30, "merch_days_since_first_known_fraud"), "none": False,
+    },
+    "merchant_delayed_risk": {"share": _value(lambda x: x >= RISKY_SHARE), "none": True},
+    "merchant_fraud_streak": {"streak": True, "clean": False, "none": True},
+    "merchant_fraud_amounts": {"ratio": True, "none": False},
+    "device_sharing": {"count": _value(lambda n: n >= 1), "none": True},
+    "pair_count": {"count": _value(lambda n: n >= 2)},
+    "round_amount": _FLAG,
+    "amount": {"amount": True},
+}  # fmt: skip
+
+
+def reads_true(group: str, key: str, member: FeatureSpec, ctx: _Ctx) -> bool:
+    """Whether sentence ``key`` of ``group`` is a true reason for a higher score here."""
+    verdict = READS_TRUE.get(group, {}).get(key, True)
+    return verdict if isinstance(verdict, bool) else verdict(member, ctx)
+
+
 # ------------------------------------------------------------------------------- API
 def feature_spec(name: str, params: FeatureParams | None = None) -> FeatureSpec:
     """The registry entry of ``name``; a column the registry does not know becomes its own
@@ -448,6 +529,8 @@ def reason_text(
     case = rule(member, ctx) if rule is not None else None
     if case is not None:
         key, fields = case
+        if not reads_true(member.group, key, member, ctx):
+            return OTHER_FACTORS.format(language, title=GROUP_TEXT[member.group].title.format(language))
         return GROUP_TEXT[member.group].phrases[key].format(language, **fields)
     return GENERIC.format(
         language,
