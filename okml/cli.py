@@ -244,8 +244,14 @@ def cmd_serve(args: argparse.Namespace, params: Params) -> int:
 
 
 def cmd_cases(args: argparse.Namespace, params: Params) -> int:
-    from okml.jobs.cases import cases_cli
+    from okml.jobs.cases import cases_cli, compensation_cli
 
+    if args.compensation:
+        if not (args.start and args.end):
+            raise OkmlError("--compensation needs --from D1 and --to D2 (local days, YYYY-MM-DD)")
+        return compensation_cli(params, args.start, args.end, output=args.output)
+    if args.start or args.end:
+        raise OkmlError("--from and --to go with --compensation")
     return cases_cli(params, scored=args.scored, date=args.date, output=args.output)
 
 
@@ -480,15 +486,26 @@ def build_parser() -> argparse.ArgumentParser:
         "of one day (features.timezone's day), ranked by its highest score, with the\n"
         "customer's other payments of the look-back as context and the reasons summed over\n"
         "the case. Prints the day's cases (the first evaluate.k of them) and, with --output,\n"
-        "writes them all as CSV (one row per case).",
+        "writes them all as CSV (one row per case).\n\n"
+        "With --compensation --from D1 --to D2: the ledger finance pays victims back from, for\n"
+        "the cases reviewers confirmed as fraud on local days D1..D2 (okml review): each\n"
+        "customer's confirmed fraudulent payments of the look-back, and for a merchant found\n"
+        "compromised its other skimmed customers'; fake orders and forged identities have no\n"
+        "victim and are not paid back. A payment is listed once. Written as CSV to --output\n"
+        "(default: compensation-D1_D2.csv beside data.review_db).",
     )
     p.add_argument("--date", metavar="DATE", help="local day (default: the last day with a case)")
+    p.add_argument(
+        "--compensation", action="store_true", help="write the compensation ledger of confirmed cases"
+    )
+    p.add_argument("--from", dest="start", metavar="D1", help="first local day of the ledger (YYYY-MM-DD)")
+    p.add_argument("--to", dest="end", metavar="D2", help="last local day of the ledger, included")
     p.add_argument(
         "--scored",
         metavar="FILE",
         help=f"scored Parquet (default: the newest in explain.scored_dir, {ex.scored_dir})",
     )
-    p.add_argument("--output", metavar="FILE.csv", help="write the day's cases as CSV")
+    p.add_argument("--output", metavar="FILE.csv", help="write the day's cases (or the ledger) as CSV")
 
     p = add(
         "report",

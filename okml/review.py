@@ -186,6 +186,21 @@ class ReviewStore:
             out[case_id] = decision
         return {c: out[c] for c in case_ids if c in out}
 
+    def confirmed(self, start: str | None = None, end: str | None = None) -> pd.DataFrame:
+        """The cases whose latest decision is *fraud confirmed*, one row each (``case_id,
+        customer_id, day, time, reviewer, note``), for local days ``start`` .. ``end``
+        (``YYYY-MM-DD``, both included; None: open)."""
+        cur = self.db.execute(
+            "SELECT case_id, customer_id, day, decision, time, reviewer, note FROM decisions ORDER BY id"
+        )
+        latest = {row[0]: row for row in cur.fetchall()}
+        rows = [
+            (case_id, customer, day, time, reviewer, note)
+            for case_id, customer, day, decision, time, reviewer, note in latest.values()
+            if decision == "fraud" and (start is None or day >= start) and (end is None or day <= end)
+        ]
+        return pd.DataFrame(rows, columns=["case_id", "customer_id", "day", "time", "reviewer", "note"])
+
     def label_events(self) -> pd.DataFrame:
         """Each case's latest decision as label events (:func:`okml.data.labels.review_label_events`)."""
         from okml.data.labels import EVENT_COLUMNS, review_label_events

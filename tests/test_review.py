@@ -142,6 +142,9 @@ def test_a_reviewer_signs_in_decides_a_case_and_nothing_hostile_runs(tmp_path) -
             driver.refresh()
             history = driver.find_element(By.ID, "history").text
             assert "fraud confirmed" in history and "onerror" in history
+            # a confirmed case lists what to pay back to its victim (okml.compensation)
+            pay = driver.find_element(By.ID, "pay-back").text
+            assert "own confirmed fraud" in pay and "C1" in pay
             _no_alert(driver)
             assert driver.execute_script("return window.pwned === undefined")
             driver.get(base + "/?day=2026-03-01")

@@ -24,7 +24,9 @@ Operating points and money
     days' transactions raise no alerts and their frauds count as caught (prevented). A fraud is
     *caught* if flagged or blocked, otherwise *missed*. Friction of blocked legit payments is
     not counted. Expected cost = ``review_cost`` x alerts + ``false_alert_cost`` x false alerts
-    + ``reimbursed_share`` x missed amount.
+    + compensation, where compensation = ``reimbursed_share`` x the missed amount of frauds
+    with a victim to pay back (:mod:`okml.compensation`: fake orders and forged identities
+    have none; frauds of unknown type are paid back), the rule of the finance ledger.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from okml.compensation import reimbursable
 from okml.config import CostParams
 
 
@@ -196,6 +199,8 @@ class _Book:
             if "fraud_type" in df
             else None
         )
+        # frauds with a victim to pay back (okml.compensation: not fake orders or forged ids)
+        self.victim = self.fraud & reimbursable(df["fraud_type"] if "fraud_type" in df else None, self.n)
 
     def outcome(self, flagged: np.ndarray) -> dict[str, np.ndarray]:
         flagged = np.asarray(flagged, dtype=bool)
@@ -221,7 +226,8 @@ class _Book:
         missed = _cents(fraud_amount - caught_amount)
         n_frauds = int(self.fraud.sum())
         days = max(self.n_days, 1)
-        compensation = _cents(cost.reimbursed_share * missed)
+        # paid back: the missed frauds that had a victim (the ledger's rule, okml.compensation)
+        compensation = _cents(cost.reimbursed_share * self.amount[self.victim & ~out["caught"]].sum())
         return {
             "alerts_per_day": alerts / days,
             "false_alerts_per_day": false_alerts / days,
@@ -249,8 +255,8 @@ def money(scored: pd.DataFrame, flagged: Any, cost: CostParams) -> dict[str, flo
 
     Keys: ``alerts_per_day, false_alerts_per_day, alert_precision, recall`` (share of fraud
     transactions caught), ``fraud_amount, caught_amount, missed_amount, compensation``
-    (``reimbursed_share`` x missed) and ``expected_cost``; amounts are totals over the frame,
-    rounded to cents.
+    (``reimbursed_share`` x the missed amount of frauds with a victim, :mod:`okml.compensation`)
+    and ``expected_cost``; amounts are totals over the frame, rounded to cents.
     """
     return _Book(scored).money(np.asarray(flagged, dtype=bool), cost)
 

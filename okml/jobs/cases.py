@@ -51,3 +51,43 @@ def cases_cli(
             out.to_csv(tmp, index=False)
         print(f"wrote {Path(output)}")
     return 0
+
+
+def compensation_cli(params: Params, start: str, end: str, output: str | None = None) -> int:
+    """``okml cases --compensation --from D1 --to D2``: the ledger of payments to pay back for
+    the cases confirmed as fraud on local days D1 .. D2 (:func:`okml.compensation.ledger`),
+    written as CSV for finance (default ``<review db folder>/compensation-D1_D2.csv``)."""
+    from okml.compensation import ledger
+    from okml.data import load
+    from okml.io import atomic_path
+    from okml.review import ReviewStore
+
+    for flag, text in (("--from", start), ("--to", end)):
+        try:
+            pd.Timestamp(text)
+        except ValueError:
+            raise OkmlError(f"{flag} {text!r}: not a date; use YYYY-MM-DD") from None
+    if str(start) > str(end):
+        raise OkmlError(f"--from {start} is after --to {end}")
+    db = resolve(params.data.review_db)
+    if not db.exists():
+        raise OkmlError(f"{db}: no review database yet; decisions are made in `okml review`")
+    store = ReviewStore(db)
+    try:
+        confirmed = store.confirmed(start, end)
+    finally:
+        store.close()
+    out = resolve(output) if output else db.parent / f"compensation-{start}_{end}.csv"
+    tx = load(params.data.path, params=params.data)  # labels merged: the decisions count
+    book = ledger(tx, confirmed, params.features.timezone, lookback(params.features))
+    with atomic_path(out) as tmp:
+        book.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S%z")
+    total = book["amount"].sum() if len(book) else 0.0
+    payees = book["payee"].nunique() if len(book) else 0
+    print(f"{len(confirmed)} case(s) confirmed as fraud on {start} .. {end}: {len(book)} payment(s) to pay "
+          f"back to {payees} customer(s), {total:,.2f} in all")  # fmt: skip
+    if len(book):
+        for basis, part in book.groupby("basis", sort=True):
+            print(f"  {basis}: {len(part)} payment(s), {part['amount'].sum():,.2f}")
+    print(f"wrote {out}")
+    return 0

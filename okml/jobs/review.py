@@ -40,12 +40,14 @@ _WORDS = {
            "token": "Reviewer token", "decide": "Record decision", "note": "Note", "history": "Decisions",
            "payments": "Flagged payments", "context": "Other payments of the look-back",
            "reasons": "Why it was flagged", "none": "none yet", "back": "back to the queue",
-           "score": "score", "customer": "customer", "amount": "flagged", "signed": "signed in as"},
+           "score": "score", "customer": "customer", "amount": "flagged", "signed": "signed in as",
+           "pay_back": "To pay back"},
     "zh": {"queue": "审核队列", "cases": "个案件", "open": "待处理", "sign_in": "登录",
            "token": "审核员令牌", "decide": "记录决定", "note": "备注", "history": "决定记录",
            "payments": "被标记的支付", "context": "回溯期内的其他支付",
            "reasons": "标记原因", "none": "暂无", "back": "返回队列",
-           "score": "分数", "customer": "客户", "amount": "标记金额", "signed": "已登录："},
+           "score": "分数", "customer": "客户", "amount": "标记金额", "signed": "已登录：",
+           "pay_back": "应赔付"},
 }  # fmt: skip
 _STYLE = """<style>
 body { font-family: -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", sans-serif;
@@ -67,6 +69,7 @@ class _Queue:
         self.params = params
         self.scored = scored
         rows = pd.read_parquet(scored)
+        self.rows = rows
         self.model_version = rows.attrs.get("model_version")  # recorded by okml score
         fp = params.features
         self.cases = build_cases(rows, fp.timezone, lookback(fp), params.explain.top_reasons)
@@ -184,7 +187,9 @@ def create_review_app(queue: _Queue) -> Any:
         case = queue.by_id.get(case_id)
         if case is None:
             return html(_page("404", "<p>no such case</p>", lang), 404)
-        return html(_case_html(case, store.history(case_id), who[1], w, lang))
+        history = store.history(case_id)
+        pay = _pay_back(queue, case) if history and history[-1]["decision"] == "fraud" else None
+        return html(_case_html(case, history, who[1], w, lang, pay))
 
     @app.post("/case/{case_id:path}/decide")
     async def decide(request: Request, case_id: str) -> Any:
@@ -247,11 +252,42 @@ def _cell(v: Any) -> str:
     return f"<td>{escape('' if v is None or v is pd.NA else str(v))}</td>"
 
 
+_PAY_COLUMNS = ["payee", "transaction_id", "timestamp", "merchant_id", "amount", "basis"]
 _COLUMNS = ["transaction_id", "timestamp", "merchant_id", "merchant_name", "amount", "score", "device_id",
             "channel", "reason_1"]  # fmt: skip
 
 
-def _case_html(case: Any, history: list[dict[str, Any]], csrf: str, w: dict[str, str], lang: str) -> str:
+def _pay_back(queue: _Queue, case: Any) -> pd.DataFrame:
+    """What a confirmed case pays back (:func:`okml.compensation.ledger`), from the scored
+    rows with the reviewers' confirmations as the labels (the ledger of ``okml cases
+    --compensation`` also counts chargebacks and reports)."""
+    from okml.compensation import ledger
+    from okml.features import lookback
+
+    events = queue.store.label_events()
+    fraud = events.loc[events["is_fraud"] == 1].groupby("transaction_id")["time"].min()
+    rows = queue.rows.drop(columns=["is_fraud", "label_time"], errors="ignore")
+    rows = rows.assign(
+        is_fraud=rows["transaction_id"].isin(fraud.index).astype("int8"),
+        label_time=rows["transaction_id"].map(fraud),
+        label_source="review",
+    )
+    confirmed = pd.DataFrame(
+        [(case.case_id, str(case.customer_id), case.day, "", "")],
+        columns=["case_id", "customer_id", "day", "time", "reviewer"],
+    )
+    fp = queue.params.features
+    return ledger(rows, confirmed, fp.timezone, lookback(fp))
+
+
+def _case_html(
+    case: Any,
+    history: list[dict[str, Any]],
+    csrf: str,
+    w: dict[str, str],
+    lang: str,
+    pay: pd.DataFrame | None = None,
+) -> str:
     reasons = "".join(f"<li>{escape(r.text)}</li>" for r in case.reasons) or f"<li>{escape(w['none'])}</li>"
     past = "".join(
         f"<tr><td>{escape(h['time'])}</td><td>{escape(h['reviewer'])}</td>"
@@ -275,7 +311,13 @@ def _case_html(case: Any, history: list[dict[str, Any]], csrf: str, w: dict[str,
         f"<h2>{escape(w['reasons'])}</h2><ol id='reasons'>{reasons}</ol>"
         f"<h2>{escape(w['payments'])}</h2>{_table(case.payments, _COLUMNS)}"
         f"<h2>{escape(w['context'])}</h2>{_table(case.context, _COLUMNS)}"
-        f"<h2>{escape(w['history'])}</h2><table id='history'>{past or empty}"
+        + (
+            f"<h2>{escape(w['pay_back'])}: {len(pay)} · {_money(pay['amount'].sum())}</h2>"
+            f"<div id='pay-back'>{_table(pay, _PAY_COLUMNS)}</div>"
+            if pay is not None
+            else ""
+        )
+        + f"<h2>{escape(w['history'])}</h2><table id='history'>{past or empty}"
         f"</table><form method='post' action='{action}' id='decide'>"
         f"<input type='hidden' name='csrf' value='{escape(csrf)}'>{choices}<br>"
         f"<label>{escape(w['note'])}<br>"
