@@ -168,3 +168,112 @@ def test_a_reviewer_signs_in_decides_a_case_and_nothing_hostile_runs(tmp_path) -
         proc.terminate()
         log = proc.communicate(timeout=30)[0]
     assert token not in log
+
+
+def _serve(okml: str, scored: Path, params: Path) -> tuple[subprocess.Popen, str]:
+    """``okml review`` on a free port, answering."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [okml, "review", "--scored", str(scored), "--port", str(port), "--params", str(params)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            urllib.request.urlopen(f"{base}/login", timeout=5).read()
+            return proc, base
+        except OSError:
+            assert time.monotonic() < deadline, "okml review did not start"
+            time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_decision_in_the_queue_is_learnt_by_the_next_retrain(tmp_path) -> None:
+    """The loop closed, as issue 14 asks: a model's flagged cases, a reviewer who signs in and
+    confirms one in the browser, and the next `okml retrain --as-of` trains on that decision
+    (its run records the review labels of its training window)."""
+    from urllib.parse import quote
+
+    import mlflow
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_report import _browser
+
+    from okml import tracking
+    from okml.cli import main
+    from okml.config import load_params
+    from okml.simulate import simulate
+
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    # simulated payments from 45 days ago to 30 days ahead: the decision made now lies
+    # inside the data, so a retrain as of a later day sees it as known
+    raw = {
+        "simulate": {"n_customers": 600, "n_merchants": 150, "n_days": 75, "seed": 3,
+                     "start": f"{today - pd.Timedelta(days=45):%Y-%m-%d}",
+                     "fake_orders": {"rings": 2}, "forged_identity": {"accounts": 20}},
+        "data": {"path": str(tmp_path / "tx.parquet"), "review_db": str(tmp_path / "review" / "review.db"),
+                 "labels_dir": str(tmp_path / "labels")},
+        "split": {"train_days": 10, "delay_days": 7, "test_days": 7},
+        "model": {"n_estimators": 30, "max_depth": 3},
+        "explain": {"n_cases": 2, "report_dir": str(tmp_path / "reports"),
+                    "scored_dir": str(tmp_path / "scored")},
+        "mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}",
+                   "artifact_root": str(tmp_path / "mlruns" / "artifacts")},
+    }  # fmt: skip
+    project = tmp_path / "params.yaml"
+    project.write_text(yaml.safe_dump(raw))
+    params = load_params(project)
+    tx = simulate(params.simulate)
+    tx.to_parquet(params.data.path, index=False)
+    # the champion, its test window ending 10 days ago: its scored cases are what reviewers work
+    test_end = f"{today - pd.Timedelta(days=10):%Y-%m-%d}"
+    assert main(["train", "--params", str(project), "-q", "--set", f"split.test_end={test_end}"]) == 0
+    (scored,) = (tmp_path / "scored").glob("run-*.parquet")
+    rows = pd.read_parquet(scored)
+    cases = build_cases(rows, params.features.timezone)
+    truth = tx.set_index("transaction_id")["is_fraud"]
+    # a case the data calls legitimate (a false alarm): only the reviewer makes it fraud
+    case = next(c for c in cases if (truth[c.payments["transaction_id"]] == 0).all())
+    okml = str(Path(sys.executable).parent / "okml")
+    out = subprocess.run([okml, "review", "add-reviewer", "ana", "--params", str(project)],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    token = out.strip().splitlines()[-1]
+    proc, base = _serve(okml, scored, project)
+    try:
+        with _browser() as driver:
+
+            def wait(ready) -> None:
+                WebDriverWait(driver, 30, ignored_exceptions=(Exception,)).until(ready)
+
+            driver.get(base + "/login")
+            driver.find_element(By.ID, "token").send_keys(token)
+            driver.find_element(By.ID, "sign-in").click()
+            wait(lambda d: d.find_elements(By.ID, "queue"))
+            driver.get(f"{base}/?day={case.day}")
+            assert str(case.customer_id) in driver.find_element(By.ID, "queue").text
+            driver.get(f"{base}/case/{quote(case.case_id, safe='')}")
+            wait(lambda d: d.find_elements(By.ID, "record"))
+            driver.find_element(By.ID, "decision-fraud").click()
+            driver.find_element(By.ID, "note").send_keys("customer confirmed by phone: not their payments")
+            driver.find_element(By.ID, "record").click()
+            wait(lambda d: "fraud confirmed" in d.find_element(By.ID, "history").text)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    # the next retrain: its training window covers the case's day, the decision is known
+    as_of = f"{today + pd.Timedelta(days=12):%Y-%m-%d}"
+    assert main(["retrain", "--params", str(project), "--as-of", as_of, "-q"]) == 0
+    tracking.configure(params.mlflow)
+    client = mlflow.MlflowClient()
+    runs = client.search_runs(
+        [client.get_experiment_by_name(params.mlflow.experiment).experiment_id],
+        f"tags.as_of = '{as_of}'",
+    )
+    (run,) = runs
+    assert int(run.data.tags["labels.train.review"]) == case.n_flagged
+    # the label itself, as the data loads it: fraud, from the review, at the decision's time
+    merged = load(params.data.path, params=params.data).set_index("transaction_id")
+    got = merged.loc[case.payments["transaction_id"]]
+    assert (got["is_fraud"] == 1).all() and (got["label_source"] == "review").all()

@@ -175,6 +175,21 @@ def fit_and_evaluate(params: Params, as_of: str | None = None, progress: bool = 
 
 
 # -------------------------------------------------------------------------- logging
+def label_tags(tx: pd.DataFrame, result: TrainResult) -> dict[str, int]:
+    """How many fraud labels of the training window each source gave, as known at the
+    run's cut-off (``--as-of``, else the test window's start): ``labels.train.review: 12``
+    says what the reviewers' decisions taught the model. Only when labels were merged
+    (``okml.data.load`` adds ``label_source``)."""
+    if "label_source" not in tx.columns:
+        return {}
+    fold = result.fold
+    known_at = result.as_of if result.as_of is not None else fold.test_start
+    rows = tx.loc[(tx["timestamp"] >= fold.train_start) & (tx["timestamp"] < fold.train_end)]
+    fraud = training_labels(rows, known_at).astype(bool)
+    counts = rows.loc[fraud, "label_source"].astype("string").fillna("data").value_counts()
+    return {f"labels.train.{source}": int(n) for source, n in sorted(counts.items())}
+
+
 def with_tracking_uri(params: Params, uri: str | None) -> Params:
     """``params`` with ``mlflow.tracking_uri`` set (the runner passes its store to the kernel)."""
     if not uri:
@@ -242,6 +257,7 @@ def log_result(
             "fold": result.fold.name,
             "as_of": result.as_of.strftime("%Y-%m-%d") if result.as_of else "",
             "operating_threshold": result.threshold,
+            **(label_tags(tx, result) if provenance is None else {}),
         },
         run_id,
     )
