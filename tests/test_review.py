@@ -135,6 +135,10 @@ def test_a_reviewer_signs_in_decides_a_case_and_nothing_hostile_runs(tmp_path) -
             assert HOSTILE in driver.find_element(By.ID, "queue").text  # shown as text
             driver.find_element(By.LINK_TEXT, "C1").click()
             wait(lambda d: d.find_elements(By.ID, "record"))
+            # no model recorded in this file: the timeline only, drawn (CSP allows data: images)
+            assert driver.execute_script(
+                "return Array.from(document.querySelectorAll('#charts img')).map(i => i.naturalWidth > 0)"
+            ) == [True]
             driver.find_element(By.ID, "decision-fraud").click()
             driver.find_element(By.ID, "note").send_keys('<img src=x onerror="window.pwned = 2">')
             driver.find_element(By.ID, "record").click()
@@ -255,6 +259,11 @@ def test_a_decision_in_the_queue_is_learnt_by_the_next_retrain(tmp_path) -> None
             assert str(case.customer_id) in driver.find_element(By.ID, "queue").text
             driver.get(f"{base}/case/{quote(case.case_id, safe='')}")
             wait(lambda d: d.find_elements(By.ID, "record"))
+            # what the report shows: the waterfall (the scoring model's SHAP) and the timeline
+            images = driver.execute_script(
+                "return Array.from(document.querySelectorAll('#charts img')).map(i => i.naturalWidth)"
+            )
+            assert len(images) == 2 and all(w > 0 for w in images)
             driver.find_element(By.ID, "decision-fraud").click()
             driver.find_element(By.ID, "note").send_keys("customer confirmed by phone: not their payments")
             driver.find_element(By.ID, "record").click()

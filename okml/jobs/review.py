@@ -41,13 +41,13 @@ _WORDS = {
            "payments": "Flagged payments", "context": "Other payments of the look-back",
            "reasons": "Why it was flagged", "none": "none yet", "back": "back to the queue",
            "score": "score", "customer": "customer", "amount": "flagged", "signed": "signed in as",
-           "pay_back": "To pay back"},
+           "pay_back": "To pay back", "waterfall": "Why this score", "timeline": "This customer's payments"},
     "zh": {"queue": "审核队列", "cases": "个案件", "open": "待处理", "sign_in": "登录",
            "token": "审核员令牌", "decide": "记录决定", "note": "备注", "history": "决定记录",
            "payments": "被标记的支付", "context": "回溯期内的其他支付",
            "reasons": "标记原因", "none": "暂无", "back": "返回队列",
            "score": "分数", "customer": "客户", "amount": "标记金额", "signed": "已登录：",
-           "pay_back": "应赔付"},
+           "pay_back": "应赔付", "waterfall": "分数由来", "timeline": "该客户的支付"},
 }  # fmt: skip
 _STYLE = """<style>
 body { font-family: -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", sans-serif;
@@ -76,6 +76,42 @@ class _Queue:
         self.by_id = {c.case_id: c for c in self.cases}
         self.store = ReviewStore(_db(params))
         self.words = _WORDS[params.explain.language]
+        self.model = self._model(rows)
+
+    def _model(self, rows: pd.DataFrame) -> Any:
+        """The version that scored the file, for the cases' waterfalls (None: no chart)."""
+        from okml import tracking
+        from okml.score import FEATURE_PREFIX
+
+        if not self.model_version or not any(c.startswith(FEATURE_PREFIX) for c in rows.columns):
+            return None
+        try:
+            return tracking.load_model(f"models:/{self.model_version}", self.params.mlflow)
+        except OkmlError as e:
+            log.warning("cases are shown without their SHAP waterfall: %s", e)
+            return None
+
+    def charts(self, case: Any) -> str:
+        """The report's charts of a case: the waterfall of its riskiest payment (when the
+        model that scored the file is at hand) and the customer's timeline."""
+        from okml import report
+        from okml.explain import explain
+        from okml.score import FEATURE_PREFIX
+
+        lang = self.params.explain.language
+        chart = lang if lang == "en" or report._cjk_font() else "en"
+        top = case.payments.sort_values("score", ascending=False, kind="stable").iloc[0]
+        out = ""
+        if self.model is not None:
+            cols = list(self.model.columns)
+            feats = case.payments.loc[[top.name], [FEATURE_PREFIX + c for c in cols]].set_axis(cols, axis=1)
+            explained = explain(self.model, feats, cols, self.model.feature_params, lang, 0)
+            fig = report.waterfall_figure(
+                explained, 0, self.model.feature_params, chart, self.params.explain.waterfall_features
+            )
+            out += report.figure_html(fig, self.words["waterfall"])
+        timeline = report.timeline_figure(self.rows, top, self.params.features.timezone, chart)
+        return out + report.figure_html(timeline, self.words["timeline"])
 
     def days(self) -> list[str]:
         return sorted({c.day for c in self.cases})
@@ -111,7 +147,9 @@ def create_review_app(queue: _Queue) -> Any:
 
     def html(text: str, status: int = 200) -> HTMLResponse:
         resp = HTMLResponse(text, status_code=status)
-        resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        )
         resp.headers["X-Frame-Options"] = "DENY"
         return resp
 
@@ -189,7 +227,7 @@ def create_review_app(queue: _Queue) -> Any:
             return html(_page("404", "<p>no such case</p>", lang), 404)
         history = store.history(case_id)
         pay = _pay_back(queue, case) if history and history[-1]["decision"] == "fraud" else None
-        return html(_case_html(case, history, who[1], w, lang, pay))
+        return html(_case_html(case, history, who[1], w, lang, pay, queue.charts(case)))
 
     @app.post("/case/{case_id:path}/decide")
     async def decide(request: Request, case_id: str) -> Any:
@@ -287,6 +325,7 @@ def _case_html(
     w: dict[str, str],
     lang: str,
     pay: pd.DataFrame | None = None,
+    charts: str = "",
 ) -> str:
     reasons = "".join(f"<li>{escape(r.text)}</li>" for r in case.reasons) or f"<li>{escape(w['none'])}</li>"
     past = "".join(
@@ -309,6 +348,7 @@ def _case_html(
         f"<p>{escape(w['score'])} {case.score:.3f} · {case.n_flagged} · {_money(case.flagged_amount)} · "
         f"{escape(', '.join(map(str, case.merchants)))} · {escape(', '.join(map(str, case.devices)))}</p>"
         f"<h2>{escape(w['reasons'])}</h2><ol id='reasons'>{reasons}</ol>"
+        f"<div id='charts'>{charts}</div>"  # our own PNGs (data: URIs), no data text in them
         f"<h2>{escape(w['payments'])}</h2>{_table(case.payments, _COLUMNS)}"
         f"<h2>{escape(w['context'])}</h2>{_table(case.context, _COLUMNS)}"
         + (
