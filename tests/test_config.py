@@ -173,7 +173,7 @@ def test_report_help_describes_the_report(capsys) -> None:
     assert "reviewers' report of one day" in out
     assert "explain.n_cases (default 50)" in out
     assert "explain.language (en or zh; default en)" in out
-    assert "explain.report_dir/report-DATE.html (data/reports/ by default)" in out
+    assert "data/reports/store-ID/report-DAY-MODEL-vN.html" in out and "local day" in out
     assert "self-contained" in out
 
 
