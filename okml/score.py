@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,10 +200,12 @@ def score_features(
     params: Params,
     top_k: bool = False,
     steps: Any = None,
+    approximate: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The scored frame of :func:`score_transactions` for validated ``new`` payments whose
     features ``feats`` (same rows, same order) are already built: score, flag, rank in the
-    day and the reasons of the flagged ones. Flags at ``top_k`` and ranks need whole days in
+    day and the reasons of the flagged ones (a reason told through one of the
+    ``approximate`` features says so). Flags at ``top_k`` and ranks need whole days in
     ``new`` (the dask engine scores one partition of whole days at a time)."""
     from okml.explain import explain
     from okml.models import as_scorer
@@ -236,6 +239,7 @@ def score_features(
         params.explain.language,
         top,
         transactions=out["amount"].iloc[flagged],
+        approximate=approximate,
     )
     reasons = explained.reason_columns(top)
     for col in reasons.columns:
@@ -311,13 +315,13 @@ def score_transactions(
     feats = build_features(frame, fparams).iloc[n_history:]
     steps.update()
 
-    out = score_features(fm, new, feats, params, top_k=top_k, steps=steps)
+    no_history = history is None or len(history) == 0
+    approx = approximate_features(columns, fparams, trimmed, no_history)
+    out = score_features(fm, new, feats, params, top_k=top_k, steps=steps, approximate=approx)
     point = operating_point(fm, params, top_k)
     steps.update()
     steps.close()
 
-    no_history = history is None or len(history) == 0
-    approx = approximate_features(columns, fparams, trimmed, no_history)
     if approx:
         why = (
             "no history was given"

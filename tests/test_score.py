@@ -173,6 +173,11 @@ def test_no_history_and_no_labels_still_scores(world) -> None:
     out = score_transactions(_model(world, 0.5), world["new"], None, Params())
     assert len(out) == len(world["new"]) and out["score"].between(0, 1).all()
     assert "cust_known_frauds" in out.attrs["approximate_features"]
+    # a reason told through an approximate feature says so, in the text and the JSON
+    every = score_transactions(_model(world, 0.0), world["new"].iloc[:50], None, Params())
+    approx = set(every.attrs["approximate_features"])
+    told = [r for raw in every.loc[every["flag"], "reasons"] for r in json.loads(raw)]
+    assert told and all(("(approximate:" in r["text"]) == (r["feature"] in approx) for r in told)
 
 
 def test_bad_new_transactions_are_rejected(world) -> None:
