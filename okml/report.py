@@ -22,7 +22,6 @@ unbroken string cannot widen a column and push the others off-screen.
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import io
 import logging
@@ -123,7 +122,6 @@ TEXT: dict[str, dict[str, str]] = {
         "beeswarm": "SHAP value of each payment, by feature",
         "beeswarm_x": "contribution ({space})",
         "beeswarm_c": "feature value (low to high)",
-        "font_note": "",
         "chart_alt": "chart",
     },
     "zh": {
@@ -184,7 +182,6 @@ TEXT: dict[str, dict[str, str]] = {
         "beeswarm": "各特征的逐笔SHAP值",
         "beeswarm_x": "贡献（{space}）",
         "beeswarm_c": "特征值（低到高）",
-        "font_note": "注：本机未找到中文字体，图中文字以英文显示。",
         "chart_alt": "图表",
     },
 }
@@ -254,6 +251,20 @@ _SCRIPT_ELEMENT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | 
 _SCRIPT_TAG = re.compile(r"</?script\b[^>]*>?", re.IGNORECASE)
 
 
+def embed_font(page: str) -> str:
+    """``page`` with okml's Chinese font (:func:`okml.explain.fonts.font_face_css`), cut to
+    the page's own characters, in a ``<style>`` at the end of its ``<head>``: the report reads
+    as Chinese wherever it is opened. A page with nothing for the font to draw is unchanged."""
+    from okml.explain.fonts import font_face_css
+
+    css = font_face_css(page)
+    if not css:
+        return page
+    style = f"<style>{css}</style>"
+    head = re.search(r"</head\s*>", page, re.IGNORECASE)
+    return page[: head.start()] + style + page[head.start() :] if head else style + page
+
+
 def strip_scripts(page: str) -> str:
     """``page`` without any ``<script>`` element, inline or external.
 
@@ -303,8 +314,8 @@ class ReportData:
 
     @property
     def chart_language(self) -> str:
-        """Language of chart labels: English when no Chinese font is installed."""
-        return self.language if self.language == "en" or _cjk_font() else "en"
+        """Language of chart labels: the report's (okml ships the font Chinese needs)."""
+        return self.language
 
 
 def read_scored(path: str | Path) -> pd.DataFrame:
@@ -528,27 +539,12 @@ def _features(scored: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------- figures
-@functools.lru_cache(maxsize=1)
-def _cjk_font() -> str | None:
-    """An installed font that can draw Chinese, if any."""
-    from matplotlib import font_manager
+def _cjk_font() -> str:
+    """The font that draws Chinese in charts: okml's own (:mod:`okml.explain.fonts`), so
+    Chinese charts are Chinese on any machine."""
+    from okml.explain.fonts import chart_font
 
-    hints = (
-        "Noto Sans CJK",
-        "Noto Serif CJK",
-        "Source Han",
-        "WenQuanYi",
-        "SimHei",
-        "Microsoft YaHei",
-        "PingFang",
-        "Heiti",
-        "AR PL",
-        "Droid Sans Fallback",
-    )
-    for f in font_manager.fontManager.ttflist:
-        if any(h in f.name for h in hints):
-            return f.name
-    return None
+    return chart_font()
 
 
 def _new_figure(width: float, height: float, language: str) -> Any:
@@ -752,7 +748,7 @@ def beeswarm_figure(overview: ExplainedCases, top: int = 12, seed: int = 0, lang
 
 # ----------------------------------------------------------------------------- HTML
 STYLE = """<style>
-.okml-report { font-family: -apple-system, "Segoe UI", "Noto Sans", "PingFang SC",
+.okml-report { font-family: -apple-system, "Segoe UI", "Noto Sans", okml-cjk, "PingFang SC",
   "Microsoft YaHei", sans-serif; max-width: 1000px; overflow-wrap: break-word; }
 .okml-report table.okml-table { border-collapse: collapse; margin: 0.5em 0 1em 0;
   font-size: 0.9em; max-width: 100%; }
@@ -805,7 +801,7 @@ def header_html(rep: ReportData) -> str:
         )
     if len(rep.cases):
         summary += " " + _t(lang, "shown", shown=len(rep.cases))
-    note = _t(lang, "font_note") if rep.chart_language != lang else ""
+    note = ""
     return _wrap(
         STYLE
         + f"<h1>{_e(_t(lang, 'title', date=f'{rep.date:%Y-%m-%d}'))}</h1>"
@@ -902,8 +898,11 @@ def _payments_table(rep: ReportData, i: int) -> str:
 
 
 def _display(row: pd.Series, column: str, language: str) -> Any:
-    """A category, channel or region as reviewers of ``language`` read it."""
-    return row.get(column)
+    """A category, channel or region as reviewers of ``language`` read it (Chinese names
+    of known values in ``zh``, :mod:`okml.explain.vocab`)."""
+    from okml.explain.vocab import display_value
+
+    return display_value(column, row.get(column), language)
 
 
 def case_html(rep: ReportData, i: int) -> str:

@@ -214,6 +214,12 @@ def test_chinese_report_pieces(built) -> None:
     assert "待审核的可疑支付" in head and "标记原因" in case
     assert all(CJK.search(r.text) for r in rep.explained.reasons.iloc[0])
     assert "供数据科学家参考" in report.data_science_html(rep)
+    # categories and channels by their Chinese names
+    from okml.explain.vocab import display_value
+
+    pay = rep.payments.iloc[-1]  # (the first has a hostile category)
+    assert html.escape(display_value("merchant_category", pay["merchant_category"], "zh")) in case
+    assert CJK.search(display_value("channel", pay["channel"], "zh"))
 
 
 def test_figures_are_embedded_png(built) -> None:
@@ -555,3 +561,38 @@ def test_long_merchant_name_keeps_every_table_on_screen(report_run, tmp_path: Pa
             },
         )
         assert _png_width(base64.b64decode(full["data"])) == inner
+
+
+@pytest.mark.slow
+def test_the_chinese_report_is_chinese_on_a_machine_without_a_chinese_font(built, tmp_path: Path) -> None:
+    """The exported zh report carries okml's font cut to its characters: the browser draws
+    every heading with it (not as boxes), and the charts are drawn in Chinese without a
+    missing glyph."""
+    import warnings
+
+    from selenium.webdriver.common.by import By
+    from test_fonts import _FONTS_JS, _used_fonts
+
+    from okml.explain.fonts import FONT_FAMILY
+    from okml.jobs.report import write_report
+
+    params = _params(tmp_path, n_cases=2, language="zh")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing")
+        out = write_report(params, built["scored"], built["model"], DAY, tmp_path / "zh.html", language="zh")
+    page = out.read_text(encoding="utf-8")
+    assert "@font-face" in page and f'font-family:"{FONT_FAMILY}"' in page
+    assert '<html lang="zh-Hans">' in page
+    assert len(page) < 3_000_000  # a subset, not the 2 MB font base64'd whole (with the charts)
+    with _browser() as driver:
+        driver.set_script_timeout(30)
+        driver.get(out.as_uri())
+        title = "待审核的可疑支付"
+        state = driver.execute_async_script(_FONTS_JS, title)
+        assert [FONT_FAMILY, "loaded"] in state["faces"] and state["check"] is True
+        used = _used_fonts(driver, "h1")
+        assert used and all(f["familyName"] == FONT_FAMILY for f in used), used
+        assert title in driver.find_element(By.TAG_NAME, "h1").text
+        images = driver.execute_script("return Array.from(document.images).map(i => i.naturalWidth)")
+        assert len(images) == 2 * 2 + 2 and all(w > 0 for w in images)
+        assert driver.save_screenshot(str(tmp_path / "zh.png"))

@@ -9,6 +9,8 @@ module                        what it holds
 ``reasons``                   the rule per feature group that picks a sentence and its numbers
 ``phrases``                   every sentence, title and unit word in English and Chinese
 ``humanize``                  numbers, money, shares, durations and windows for people
+``vocab``                     Chinese names of categories, channels, regions, fraud types
+``fonts``                     the shipped Chinese font: per-page ``@font-face``, chart font
 ============================  ===============================================================
 
 The feature registry says what a feature *is* (family, unit, window, group, description);

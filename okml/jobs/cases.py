@@ -69,6 +69,8 @@ def compensation_cli(params: Params, start: str, end: str, output: str | None = 
             raise OkmlError(f"{flag} {text!r}: not a date; use YYYY-MM-DD") from None
     if str(start) > str(end):
         raise OkmlError(f"--from {start} is after --to {end}")
+    if not params.data.review_db:
+        raise OkmlError("data.review_db is null: set it to the decisions database (data/review/review.db)")
     db = resolve(params.data.review_db)
     if not db.exists():
         raise OkmlError(f"{db}: no review database yet; decisions are made in `okml review`")

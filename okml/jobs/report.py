@@ -23,6 +23,7 @@ from okml.report import (
     _t,
     check_same_model,
     day_rows,
+    embed_font,
     local_day,
     read_scored,
     strip_scripts,
@@ -196,7 +197,9 @@ def write_report(
             raise NotebookError(str(e).replace(str(executed), str(kept))) from None
         export_html(executed, exported, hide_code=True, title=title)
         # written once, already without scripts (never a moment with them at ``out``)
-        write_text(strip_scripts(exported.read_text(encoding="utf-8")), out)
+        page = strip_scripts(exported.read_text(encoding="utf-8"))
+        page = page.replace('<html lang="en">', f'<html lang="{"zh-Hans" if language == "zh" else "en"}">', 1)
+        write_text(embed_font(page), out)
     out.with_name(out.stem + ".failed.ipynb").unlink(missing_ok=True)  # an earlier failure
     if run_id is None and tracking.is_registry_uri(model_uri):
         try:
