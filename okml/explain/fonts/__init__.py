@@ -77,9 +77,13 @@ def subset_font(text: str, flavor: str | None = "woff") -> bytes:
     flavor : {"woff", None}
         The container: WOFF for a web page, ``None`` for a TrueType file.
     """
+    import logging
+
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
+    # fontTools tells every pruned table at INFO: noise in okml's log, not news for a reviewer
+    logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
     options = subset.Options()
     options.name_IDs = ["*"]  # copyright (0), licence (13, 14), trademark (7)
     options.layout_features = ["*"]  # the few the shipped font kept
