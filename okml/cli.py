@@ -267,6 +267,18 @@ def cmd_review(args: argparse.Namespace, params: Params) -> int:
     return review_cli(params, args.action, args.name, args.scored, args.port, args.host)
 
 
+def cmd_evidence(args: argparse.Namespace, params: Params) -> int:
+    from okml.jobs.evidence import evidence_cli, verify_cli
+
+    if args.action == "verify":
+        if not args.pack:
+            raise OkmlError("okml evidence verify PACK.zip: give the pack to check")
+        return verify_cli(params, args.pack)
+    if args.pack:
+        raise OkmlError(f"unexpected {args.pack!r}: use --case, --merchant or --ring to build a pack")
+    return evidence_cli(params, args.case, args.merchant, args.ring, args.output)
+
+
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.report import report_cli
 
@@ -477,6 +489,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scored", metavar="FILE", help="scored Parquet (default: the newest scored file)")
     p.add_argument("--port", type=int, metavar="P", help="port (default: review.port, 8766)")
     p.add_argument("--host", metavar="ADDR", help="address to bind (default: review.host, 127.0.0.1)")
+
+    p = add(
+        "evidence",
+        cmd_evidence,
+        "the evidence pack of a case or merchant, for the legal team; or verify one",
+        "okml evidence --case DAY/CUSTOMER | --merchant ID [--output PACK.zip] writes one ZIP\n"
+        "that a lawyer can hand over: a bilingual (en/zh) summary page that opens offline and\n"
+        "runs no script (who, what, when, how much; the linked accounts, devices and\n"
+        "merchants; a timeline), the payments, the alerts as they were raised (model version,\n"
+        "score, reasons), the reviewers' decisions with their times, the victims and what they\n"
+        "are paid back, the data fingerprint, and a manifest with the sha256 of every file.\n"
+        "The manifest's own sha256 is printed and recorded in data/evidence/register.jsonl.\n"
+        "okml evidence verify PACK.zip checks every file (and the manifest against the\n"
+        "register) and names what changed; exit 1 when anything did.",
+    )
+    p.add_argument("action", nargs="?", choices=["build", "verify"], default="build")
+    p.add_argument("pack", nargs="?", metavar="PACK.zip", help="the pack to verify")
+    p.add_argument("--case", metavar="ID", help="a reviewed case, DAY/CUSTOMER (as in okml review)")
+    p.add_argument("--merchant", metavar="ID", help="a merchant: all its payments, cases and victims")
+    p.add_argument("--ring", metavar="ID", help="a ring of linked accounts (okml rings)")
+    p.add_argument("--output", metavar="PACK.zip", help="where to write (default: data/evidence/KIND-ID.zip)")
 
     p = add(
         "cases",
