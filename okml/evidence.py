@@ -251,8 +251,11 @@ def _facts(ev: Evidence, lang: str) -> str:
     fraud = p["is_fraud"] == 1 if "is_fraud" in p.columns else pd.Series(False, index=p.index)
     n = {c: p[c].nunique() for c in ("customer_id", "device_id", "merchant_id") if c in p.columns}
     sep = " " if lang == "en" else ""
-    who = ", ".join(f"{v}{sep}{t[k]}" for k, v in zip(("customers", "devices", "merchants"),
-                                                       n.values(), strict=False))  # fmt: skip
+    def noun(key: str, count: int) -> str:  # "1 merchant", "3 merchants" (Chinese has no plural)
+        return t[key][:-1] if lang == "en" and count == 1 else t[key]
+
+    who = ", ".join(f"{v}{sep}{noun(k, v)}" for k, v in zip(("customers", "devices", "merchants"),
+                                                             n.values(), strict=False))  # fmt: skip
     span = (
         t["span"].format(first=_local(p["timestamp"].min(), ev.timezone),
                          last=_local(p["timestamp"].max(), ev.timezone), tz=ev.timezone)
