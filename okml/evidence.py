@@ -251,6 +251,7 @@ def _facts(ev: Evidence, lang: str) -> str:
     fraud = p["is_fraud"] == 1 if "is_fraud" in p.columns else pd.Series(False, index=p.index)
     n = {c: p[c].nunique() for c in ("customer_id", "device_id", "merchant_id") if c in p.columns}
     sep = " " if lang == "en" else ""
+
     def noun(key: str, count: int) -> str:  # "1 merchant", "3 merchants" (Chinese has no plural)
         return t[key][:-1] if lang == "en" and count == 1 else t[key]
 
