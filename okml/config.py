@@ -335,6 +335,12 @@ class SplitParams(_Section):
         description="drop from each test day the customers with a fraud (since the training "
         "start) whose label was known before that day (Handbook protocol)",
     )
+    feedback: bool = Field(
+        False,
+        description="alert feedback (Dal Pozzolo et al. 2017): day by day over the test window the "
+        "top evaluate.k customers' payments get their true label at the end of their day and later "
+        "days' features see it; okml evaluate and okml retrain report CP@k with feedback beside it",
+    )
 
     @field_validator("test_end", "train_starts", mode="before")
     @classmethod
@@ -409,7 +415,15 @@ _CANDIDATE_FIXED = {"kind", "imbalance"}
 class Candidate(_Section):
     kind: Literal["xgboost", "logistic", "random_forest"]
     imbalance: Literal["none", "class_weight", "undersample", "smote"] = "none"
-    name: str | None = Field(None, description="label in tables; default 'kind:imbalance'")
+    strategy: Literal["pooled", "feedback_ensemble"] = Field(
+        "pooled",
+        description="pooled: one model on the labels known at go-live; feedback_ensemble: the mean "
+        "of that model's probability and one of a model trained on the alerts of the "
+        "split.delay_days before each test day (Dal Pozzolo et al. 2017)",
+    )
+    name: str | None = Field(
+        None, description="label in tables; default 'kind:imbalance' (':feedback_ensemble' added)"
+    )
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="model settings for this candidate, e.g. {max_depth: 12}"
     )
@@ -435,7 +449,10 @@ class Candidate(_Section):
     @property
     def label(self) -> str:
         """Name shown in tables and files."""
-        return self.name or f"{self.kind}:{self.imbalance}"
+        if self.name:
+            return self.name
+        suffix = "" if self.strategy == "pooled" else f":{self.strategy}"
+        return f"{self.kind}:{self.imbalance}{suffix}"
 
 
 class EvaluateParams(_Section):

@@ -134,6 +134,23 @@ def test_pyfunc_equals_direct_prediction(trained):
     np.testing.assert_allclose(got.to_numpy(), direct.scored["score"].to_numpy(), rtol=1e-6)
 
 
+def test_champion_is_compared_with_feedback_like_the_challenger(trained, project):
+    """With split.feedback a retrain walks the champion's test window as the challenger's: the
+    champion compared with its own retraining gives the same numbers, feedback ones included."""
+    from okml.data import load
+    from okml.features import feature_matrix
+    from okml.jobs.train import compare_champion
+
+    params = load_params(project, ["split.feedback=true"])
+    tx = load(params.data.path, params=params.data)
+    X = feature_matrix(tx, params.features)
+    result = train_model(tx, params, features=X)
+    champion = compare_champion(result, tx, X, f"models:/{params.mlflow.model_name}@champion", params)
+    assert 0 <= result.metrics["cp_at_k_feedback"] <= 1
+    for name in ("cp_at_k", "cp_at_k_feedback", "recall_feedback", "ap_feedback"):
+        assert champion[f"champion.{name}"] == pytest.approx(result.metrics[name], rel=1e-6)
+
+
 def _executed_named_in(err: str) -> Path:
     m = re.search(r"; executed (?:copy|notebook): (.+)$", err.strip())
     assert m, err

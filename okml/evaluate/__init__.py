@@ -7,6 +7,8 @@
 - :mod:`okml.evaluate.plots`: ROC, precision-recall, score distribution, CP@k by day, cost,
   calibration.
 - :mod:`okml.evaluate.tables`: metrics as tables people read.
+- :mod:`okml.evaluate.feedback`: alert feedback (the daily top-k alerts' labels known the same
+  day) walked day by day over a test window, and the F + D ensemble of Dal Pozzolo et al.
 
 ``okml evaluate`` (the comparison of candidates on folds) is a job: :mod:`okml.jobs.evaluate`.
 Nothing here fits a model or imports xgboost.

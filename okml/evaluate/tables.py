@@ -50,8 +50,11 @@ def format_metric(name: str, value: float) -> str:
 
 
 def metrics_table(metrics: Mapping[str, float], params: Params) -> pd.DataFrame:
-    """Headline metrics of one model, named with their ``k`` and FPR, formatted."""
+    """Headline metrics of one model, named with their ``k`` and FPR, formatted (with
+    Card Precision@k with alert feedback when the run measured it)."""
     names = _names(params)
+    if "cp_at_k_feedback" in metrics:
+        names = {**names, "cp_at_k_feedback": f"Card Precision@{params.evaluate.k} with alert feedback"}
     return pd.DataFrame(
         {"value": [format_metric(k, metrics.get(k, math.nan)) for k in names]},
         index=pd.Index(list(names.values()), name="metric"),
@@ -82,6 +85,8 @@ def challenger_vs_champion(challenger: Mapping[str, float], champion: Mapping[st
     """Headline metrics of both models on the same window, side by side (champion metrics
     are named ``champion.<metric>``)."""
     names = ["auc", "ap", "cp_at_k", "recall_at_fpr", "caught_amount", "missed_amount"]
+    if "cp_at_k_feedback" in challenger:
+        names.insert(3, "cp_at_k_feedback")
     names += sorted(k for k in challenger if k.startswith("recall."))
     return pd.DataFrame(
         {

@@ -7,6 +7,13 @@ go-live, scores the test window, and :func:`~okml.evaluate.scoring.evaluate_scor
 it. The ``cost`` operating point picks its threshold on the last
 ``evaluate.cost_validation_days`` of the training window, scored by a model fitted on the
 days before, using only labels known at go-live: the test window never influences it.
+
+With ``split.feedback`` each candidate also scores the test window day by day with alert
+feedback (:mod:`okml.evaluate.feedback`: the day's top ``evaluate.k`` customers get their true
+labels at the end of the day, later days' features see them), reported as ``cp_at_k_feedback``
+and the other :data:`~okml.evaluate.feedback.FEEDBACK_METRICS` beside the metrics without it.
+A ``strategy: feedback_ensemble`` candidate is the paper's learning strategy: the pooled model
+averaged with one trained on the alerts of the ``split.delay_days`` before each test day.
 """
 
 from __future__ import annotations
@@ -27,6 +34,17 @@ from okml.config import Params
 from okml.errors import ConfigError, DataError
 from okml.evaluate import metrics as m
 from okml.evaluate import plots
+from okml.evaluate.feedback import (
+    FEEDBACK_METRICS,
+    FeedbackEnsemble,
+    FeedbackFeatures,
+    FeedbackRun,
+    feedback_metrics,
+    feedback_name,
+    fit_feedback_model,
+    walk_gap,
+    with_feedback,
+)
 from okml.evaluate.scoring import (
     LOWER_IS_BETTER,
     MAIN_METRICS,
@@ -60,7 +78,8 @@ class EvaluationResult:
     summary:
         One row per candidate (index ``model``): ``<metric>_mean`` and ``<metric>_std``.
     scores:
-        Test scores: ``transaction_id, fold, model, score``.
+        Test scores: ``transaction_id, fold, model, score`` (and ``score_feedback`` with
+        ``split.feedback``).
     best:
         The candidate with the best mean ``evaluate.select_metric``.
     output_dir:
@@ -78,11 +97,46 @@ class EvaluationResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _check_select_metric(name: str) -> None:
+_FEEDBACK_KNOWN = {feedback_name(m) for m in FEEDBACK_METRICS}
+
+
+def _check_select_metric(name: str, feedback: bool = False) -> None:
+    if name in _FEEDBACK_KNOWN or name.startswith("recall_feedback."):
+        if not feedback:
+            raise ConfigError(f"evaluate.select_metric: {name!r} is measured only with split.feedback: true")
+        return
     if name not in _KNOWN_METRICS and not name.startswith("recall."):
         raise ConfigError(
             f"evaluate.select_metric: unknown metric {name!r}; choose one of "
             f"{', '.join(sorted(_KNOWN_METRICS))} or recall.<fraud_type>"
+        )
+
+
+def uses_feedback(params: Params) -> bool:
+    """Whether the evaluation walks test days with feedback or has a feedback_ensemble candidate."""
+    return params.split.feedback or any(c.strategy == "feedback_ensemble" for c in params.evaluate.candidates)
+
+
+def check_feedback(params: Params) -> None:
+    """Settings alert feedback cannot work with, each refused in one line."""
+    if not uses_feedback(params):
+        return
+    what = "split.feedback" if params.split.feedback else "a feedback_ensemble candidate"
+    if params.compute.engine == "dask":
+        raise ConfigError(
+            f"{what} is not supported with compute.engine dask (the day-by-day walk recomputes "
+            "features in this process); use --engine local"
+        )
+    ensemble = [c.label for c in params.evaluate.candidates if c.strategy == "feedback_ensemble"]
+    if ensemble and params.split.delay_days == 0:
+        raise ConfigError(
+            f"candidate {ensemble[0]!r}: feedback_ensemble learns from the alerts of the "
+            "split.delay_days before each test day; with split.delay_days 0 there are none"
+        )
+    if ensemble and params.evaluate.operating_point != "top_k":
+        raise ConfigError(
+            f"candidate {ensemble[0]!r}: feedback_ensemble needs evaluate.operating_point top_k "
+            "(its feedback is the daily top-k alerts)"
         )
 
 
@@ -130,6 +184,14 @@ class LocalFolds:
     def __init__(self, tx: pd.DataFrame, X: pd.DataFrame, params: Params) -> None:
         self.tx, self.X, self.params = tx, X, params
         self._data: dict[int, FoldData] = {}
+        self._feedback: FeedbackFeatures | None = None
+
+    @property
+    def feedback(self) -> FeedbackFeatures:
+        """The transactions and features as alert feedback recomputes them (built once)."""
+        if self._feedback is None:
+            self._feedback = FeedbackFeatures(self.tx, self.X, self.params.features)
+        return self._feedback
 
     def split(self, fold: Fold) -> FoldData:
         if fold.index not in self._data:
@@ -155,6 +217,71 @@ class LocalFolds:
         hold = (self.tx["timestamp"].iloc[data.train] >= start).to_numpy()
         rows = data.train[hold]
         return self.tx.iloc[rows].assign(is_fraud=data.y_train[hold]), self.X.iloc[rows]
+
+
+def _local(source: FoldSource) -> LocalFolds:
+    if not isinstance(source, LocalFolds):  # check_feedback refuses the dask engine first
+        raise ConfigError("alert feedback needs compute.engine local")
+    return source
+
+
+@dataclass
+class _Scored:
+    """A candidate's test scores in one fold, without and (``split.feedback``) with feedback."""
+
+    scores: Any
+    feedback: FeedbackRun | None
+    fit_seconds: float
+    feedback_seconds: float = math.nan
+
+
+def _score_candidate(
+    source: FoldSource,
+    fold: Fold,
+    model_params: Any,
+    strategy: str,
+    X_test: pd.DataFrame,
+    params: Params,
+    fitted: dict[str, tuple[Any, float]],
+) -> _Scored:
+    """Fit (or reuse this fold's fit of the same settings), score the test window, and score
+    it with feedback when ``split.feedback``. ``feedback_ensemble``: D is the pooled fit; F
+    is trained on the gap's alerts (with feedback: refitted daily on the alerts of the last
+    ``split.delay_days``, the gap's and then the test window's)."""
+    key = model_params.model_dump_json()
+    if key not in fitted:  # a pooled candidate and its ensemble share D
+        started = time.perf_counter()
+        fitted[key] = (source.fit(model_params, fold), time.perf_counter() - started)
+    est, fit_seconds = fitted[key]
+    k, remove = params.evaluate.k, params.split.remove_known_compromised
+
+    def fit(X: pd.DataFrame, y: Any) -> Any:
+        return build_estimator(model_params).fit(X, y)
+
+    ensemble = strategy == "feedback_ensemble"
+    if ensemble:
+        started = time.perf_counter()
+        gap = walk_gap(_local(source).feedback, fold, est, k, remove, feedback=False).samples
+        model = FeedbackEnsemble(est, fit_feedback_model(gap, fit))
+        fit_seconds += time.perf_counter() - started
+        if model.feedback is None:
+            log.warning(
+                "%s: the gap's %d alerted payments (%d frauds) are too few to train the feedback "
+                "model: the ensemble scores the test window with the delayed model alone",
+                fold.name,
+                len(gap),
+                int(gap.y.sum()),
+            )
+        scores = model.predict_proba(X_test)[:, 1]
+    else:
+        scores = est.predict_proba(X_test)[:, 1]
+    if not params.split.feedback:
+        return _Scored(scores, None, fit_seconds)
+    local = _local(source)
+    started = time.perf_counter()
+    test_rows = local.split(fold).test
+    run = with_feedback(local.feedback, fold, test_rows, est, k, remove, fit=fit if ensemble else None)
+    return _Scored(scores, run, fit_seconds, time.perf_counter() - started)
 
 
 def _cost_threshold(source: FoldSource, fold: Fold, model_params: Any, params: Params) -> float:
@@ -202,7 +329,8 @@ def pick_best(summary: pd.DataFrame, metric: str) -> str:
     if col not in summary or summary[col].isna().all():
         return str(summary.index[0])
     values = summary[col]
-    return str(values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax())
+    lower = metric.removesuffix("_feedback") in LOWER_IS_BETTER
+    return str(values.idxmin() if lower else values.idxmax())
 
 
 def _display_name(metric: str, params: Params) -> str:
@@ -219,12 +347,17 @@ def _display_name(metric: str, params: Params) -> str:
         "alerts_per_day": "alerts/day",
         "expected_cost": "cost",
     }
+    if metric.startswith("recall_feedback."):
+        return f"recall {metric.removeprefix('recall_feedback.')} with feedback"
+    if metric.endswith("_feedback"):
+        return _display_name(metric.removesuffix("_feedback"), params) + " with feedback"
     return names.get(metric, metric.replace("recall.", "recall "))
 
 
 def _fmt(value: float, metric: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
+    metric = metric.removesuffix("_feedback")
     if metric.endswith("amount") or metric in {"compensation", "expected_cost"}:
         return f"{value:,.0f}"
     if metric == "alerts_per_day":
@@ -261,16 +394,28 @@ def comparison_table(summary: pd.DataFrame, params: Params) -> str:
     """Markdown tables, one row per model, ``mean ± std`` over folds (no ± for one value).
 
     Three tables: ranking quality (threshold-free), the operating point (recall, money,
-    alerts, cost), and recall by fraud type at the operating point.
+    alerts, cost), and recall by fraud type at the operating point. With feedback
+    (``split.feedback``) two more: CP@k, AP, recall and missed amount without and with
+    feedback, and recall by fraud type with feedback.
     """
     present = [c for c in MAIN_METRICS if f"{c}_mean" in summary]
     ranking = [c for c in present if c in RANKING_METRICS]
     operating = [c for c in present if c not in RANKING_METRICS]
-    by_type = sorted(c[: -len("_mean")] for c in summary if c.startswith("recall.") and c.endswith("_mean"))
+    by_type = _by_type(summary, "recall.")
     parts = [_metric_table(summary, ranking, params), _metric_table(summary, operating, params)]
     if by_type:
         parts.append(_metric_table(summary, by_type, params))
+    if "cp_at_k_feedback_mean" in summary:
+        pairs = [c for m in ("cp_at_k", "ap", "recall", "missed_amount") for c in (m, feedback_name(m))]
+        parts.append(_metric_table(summary, [c for c in pairs if f"{c}_mean" in summary], params))
+        fb_types = _by_type(summary, "recall_feedback.")
+        if fb_types:
+            parts.append(_metric_table(summary, fb_types, params))
     return "\n\n".join(parts)
+
+
+def _by_type(summary: pd.DataFrame, prefix: str) -> list[str]:
+    return sorted(c[: -len("_mean")] for c in summary if c.startswith(prefix) and c.endswith("_mean"))
 
 
 def _fold_lines(folds: list[Fold], sizes: dict[int, tuple[int, int, int]]) -> list[str]:
@@ -304,6 +449,16 @@ def _report(
             f"Mean ± standard deviation over folds. Operating point: {op}. Money in the data's "
             f"currency, totals per test window; cost = {ev.cost.review_cost:g} per alert + "
             f"{ev.cost.false_alert_cost:g} per false alert + {ev.cost.reimbursed_share:g} x missed.",
+            *(
+                [
+                    "",
+                    f"With feedback (split.feedback): each test day the top {ev.k} customers' payments "
+                    "get their true label at the end of the day and later days' features see it; "
+                    "the same test rows, the same metrics.",
+                ]
+                if params.split.feedback
+                else []
+            ),
             "",
             result_table,
             "",
@@ -324,6 +479,7 @@ def fold_source(
     """The folds of ``params.split`` and where their rows and fits come from: the Dask
     cluster of ``compute`` (features over the whole history there, XGBoost fitted there),
     or this process (``transactions`` and ``features`` given, or the local engine)."""
+    check_feedback(params)
     if params.compute.engine == "dask" and transactions is None:
         from okml.jobs.distributed import dask_folds
 
@@ -377,12 +533,15 @@ def run_evaluation(
     Raises
     ------
     ConfigError
-        Folds outside the data, an unknown ``select_metric``.
+        Folds outside the data, an unknown ``select_metric``, alert feedback with settings it
+        cannot work with (:func:`check_feedback`).
     DataError
-        No labels, or a fold without fraud in training or test.
+        No labels, or a fold without fraud in training or test; feedback on data without
+        ``label_time``.
     """
     ev = params.evaluate
-    _check_select_metric(ev.select_metric)
+    _check_select_metric(ev.select_metric, params.split.feedback)
+    check_feedback(params)
     out = resolve(output_dir or ev.output)
     rows: list[dict[str, Any]] = []
     score_parts: list[pd.DataFrame] = []
@@ -394,30 +553,32 @@ def run_evaluation(
             for fold in folds:
                 test_tx, X_test, n_train = source.test(fold)
                 sizes[fold.index] = (n_train, len(test_tx), int(test_tx["is_fraud"].sum()))
+                fitted: dict[str, tuple[Any, float]] = {}  # this fold's fits, by settings
                 for cand in ev.candidates:
                     bar.set_postfix_str(f"fold {fold.index} {cand.label}")
                     model_params = candidate_params(params.model, cand)
-                    started = time.perf_counter()
-                    est = source.fit(model_params, fold)
-                    fit_seconds = time.perf_counter() - started
-                    scores = est.predict_proba(X_test)[:, 1]
+                    got = _score_candidate(source, fold, model_params, cand.strategy, X_test, params, fitted)
+                    scores = got.scores
                     threshold = (
                         _cost_threshold(source, fold, model_params, params)
                         if ev.operating_point == "cost"
                         else None
                     )
                     result = evaluate_scores(test_tx, scores, params, threshold=threshold)
-                    rows.append({**_fold_ids(cand.label, fold), **result, "fit_seconds": fit_seconds})
-                    score_parts.append(
-                        pd.DataFrame(
-                            {
-                                "transaction_id": test_tx["transaction_id"].to_numpy(),
-                                "fold": fold.index,
-                                "model": cand.label,
-                                "score": scores,
-                            }
-                        )
-                    )
+                    row = {**_fold_ids(cand.label, fold), **result, "fit_seconds": got.fit_seconds}
+                    part = {
+                        "transaction_id": test_tx["transaction_id"].to_numpy(),
+                        "fold": fold.index,
+                        "model": cand.label,
+                        "score": scores,
+                    }
+                    if got.feedback is not None:
+                        fb_scores = got.feedback.scores
+                        measured = evaluate_scores(test_tx, fb_scores, params, threshold=threshold)
+                        row |= {**feedback_metrics(measured), "feedback_seconds": got.feedback_seconds}
+                        part["score_feedback"] = fb_scores
+                    rows.append(row)
+                    score_parts.append(pd.DataFrame(part))
                     scored = scored_frame(test_tx, scores).assign(fold=fold.index)
                     scored_by_model[cand.label].append(scored)
                     bar.update(1)

@@ -14,6 +14,12 @@ Two entry points share one core (:func:`train_model`):
   on that same window and the challenger is promoted only if it beats the champion by
   ``mlflow.promote_margin`` on ``mlflow.promote_metric``.
 
+With ``split.feedback`` both also score the test window day by day with alert feedback
+(:func:`okml.evaluate.feedback.with_feedback`; in a retrain the labels an alert reveals are
+those known at ``D``) and log ``cp_at_k_feedback`` and the other feedback metrics (the
+champion's as ``champion.cp_at_k_feedback``, ...). Promotion stays on
+``mlflow.promote_metric`` (``cp_at_k`` by default: without feedback).
+
 Both run ``notebooks/02_train.ipynb`` through papermill inside an MLflow run that this module
 opens, so the run exists even when the notebook fails (marked FAILED) or the job is stopped
 (KILLED; see :mod:`okml.cli`).
@@ -34,8 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from okml.config import Params, dump_params
-from okml.errors import NotebookError, OkmlError
+from okml.config import FeatureParams, Params, dump_params
+from okml.errors import ConfigError, NotebookError, OkmlError
 from okml.evaluate.splits import Fold, as_of_day, split_fold, training_fold, training_labels
 from okml.jobs.data import ensure_data
 from okml.paths import DATA_DIR, NOTEBOOKS_DIR, PROJECT_ROOT, resolve
@@ -87,6 +93,7 @@ def train_model(
     from okml.features import feature_matrix
     from okml.models import build_estimator
 
+    _refuse_dask_feedback(params)
     timings: dict[str, float] = {}
     fold = training_fold(tx["timestamp"], params.split, as_of)
     t0 = time.perf_counter()
@@ -115,6 +122,11 @@ def train_model(
     scores = est.predict_proba(X.iloc[data.test])[:, 1]
     metrics, scored, threshold = evaluate_test(test_tx, scores, params)
     timings["evaluate_s"] = time.perf_counter() - t0
+    if params.split.feedback:
+        t0 = time.perf_counter()
+        known = as_of_day(as_of) if as_of is not None else None
+        metrics.update(feedback_evaluation(tx, X, params.features, fold, data.test, est, params, known))
+        timings["feedback_s"] = time.perf_counter() - t0
     return TrainResult(
         fold,
         est,
@@ -125,6 +137,38 @@ def train_model(
         as_of_day(as_of) if as_of else None,
         timings,
     )
+
+
+def _refuse_dask_feedback(params: Params) -> None:
+    if params.split.feedback and params.compute.engine == "dask":
+        raise ConfigError(
+            "split.feedback is not supported with compute.engine dask (the day-by-day walk "
+            "recomputes features in this process); use --engine local"
+        )
+
+
+def feedback_evaluation(
+    tx: pd.DataFrame,
+    X: pd.DataFrame,
+    feature_params: FeatureParams,
+    fold: Fold,
+    test_rows: np.ndarray,
+    model: Any,
+    params: Params,
+    known_at: pd.Timestamp | None = None,
+) -> dict[str, float]:
+    """The feedback metrics (``cp_at_k_feedback``, ...) of ``model`` on the test rows
+    ``test_rows`` of ``tx`` (features ``X`` built with ``feature_params``), in the rows'
+    order. ``known_at`` (a retrain's as-of day): alerts reveal only labels known by then."""
+    from okml.evaluate import evaluate_scores
+    from okml.evaluate.feedback import FeedbackFeatures, feedback_metrics, with_feedback
+
+    labelled = tx if known_at is None else tx.assign(is_fraud=training_labels(tx, known_at))
+    features = FeedbackFeatures(labelled, X, feature_params)
+    run = with_feedback(
+        features, fold, test_rows, model, params.evaluate.k, params.split.remove_known_compromised
+    )
+    return feedback_metrics(evaluate_scores(labelled.iloc[test_rows], run.scores, params))
 
 
 @dataclass
@@ -148,6 +192,7 @@ def fit_and_evaluate(params: Params, as_of: str | None = None, progress: bool = 
     from okml.features import feature_matrix
     from okml.jobs.data import load_transactions
 
+    _refuse_dask_feedback(params)
     if params.compute.engine == "dask":
         from okml.jobs.distributed import train_model_dask
 
@@ -386,8 +431,9 @@ def _headline(metrics: dict[str, float], k: int) -> str:
         v = metrics.get(name)
         return fmt.format(v) if v is not None else "n/a"
 
+    feedback = f"  CP@{k} with feedback {f('cp_at_k_feedback')}" if "cp_at_k_feedback" in metrics else ""
     return (
-        f"AUC {f('auc')}  AP {f('ap')}  CP@{k} {f('cp_at_k')}  recall@FPR {f('recall_at_fpr')}  "
+        f"AUC {f('auc')}  AP {f('ap')}  CP@{k} {f('cp_at_k')}{feedback}  recall@FPR {f('recall_at_fpr')}  "
         f"caught {f('caught_amount', '{:,.0f}')}  missed {f('missed_amount', '{:,.0f}')}  "
         f"alerts/day {f('alerts_per_day', '{:.1f}')}"
     )
@@ -615,4 +661,18 @@ def compare_champion(
     order = pd.Series(np.arange(len(rows)), index=tx["transaction_id"].iloc[rows].to_numpy())
     scores = scores[order.loc[result.scored["transaction_id"]].to_numpy()]
     m = evaluate_scores(test, scores, params)
+    if params.split.feedback:
+        # the same walk as the challenger's: its own features, labels known at the as-of day
+        m.update(
+            feedback_evaluation(
+                tx,
+                feats,
+                champion.feature_params,
+                result.fold,
+                rows,
+                as_scorer(champion),
+                params,
+                result.as_of,
+            )
+        )
     return {f"champion.{k}": v for k, v in m.items()}
