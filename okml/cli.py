@@ -82,6 +82,7 @@ typical day:
   okml retrain --as-of 2026-06-01    # what cron runs nightly; promotes only a better model
   okml score --input new.parquet --history data/raw/transactions.parquet
   okml report --date 2026-06-28      # reviewers' HTML report of the day's flagged cases
+  okml monitor --from 2026-05-30 --to 2026-06-28   # drift and estimated precision; exit 1 on alarm
   okml serve --warm-from data/raw/transactions.parquet   # score payments as they arrive
 
 every command takes --params FILE (default: params.yaml) and --set section.key=value
@@ -283,6 +284,21 @@ def cmd_report(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.report import report_cli
 
     return report_cli(params, date=args.date, scored=args.scored, model=args.model, output=args.output)
+
+
+def cmd_monitor(args: argparse.Namespace, params: Params) -> int:
+    from okml.jobs.monitor import monitor_cli
+
+    return monitor_cli(params, args.start, args.end, model=args.model, output=args.output, as_of=args.as_of)
+
+
+#: the exit codes of ``okml monitor`` before the common ones
+MONITOR_EXIT = """\
+okml monitor exits 1 when a threshold of monitor.thresholds is crossed on a monitored day,
+with one line on stderr naming it and its first day, e.g.
+  okml monitor: score drift PSI 0.31 > 0.25 from 2026-05-02 (first of 4 days)
+(an okml bug exits 1 too, but with a traceback)
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -577,6 +593,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"HTML file (default: {ex.report_dir}/store-ID/report-DAY-MODEL.html)",
     )
+
+    mo = defaults.monitor
+    p = add(
+        "monitor",
+        cmd_monitor,
+        "watch the live model: drift, explanations, performance before the labels",
+        "Monitor a model on the UTC days D1..D2: per day, the drift of its top features and of\n"
+        "the input columns against its training window (PSI, Jensen-Shannon distance), of its\n"
+        "scores and alert volume against its reference week (the test week of its training run),\n"
+        "of its explanations (top reasons of flagged payments, mean |SHAP|), its CP@k, AP and\n"
+        "recall by fraud type as labels mature (labels known by the end of D2, or --as-of), and\n"
+        "its precision at the operating point estimated before the labels (calibrated\n"
+        "probabilities, as NannyML's CBPE) with an interval. Runs notebooks/05_monitor.ipynb and\n"
+        f"writes one self-contained HTML page (explain.language: en or zh) to {ex.report_dir}/\n"
+        "store-ID/monitor-D1_D2-MODEL.html unless --output; logs every daily figure to the model's\n"
+        "MLflow run as metrics monitor.* with one point per day (step: the day). Thresholds:\n"
+        f"monitor.thresholds (score_psi {mo.thresholds.score_psi}, feature_psi {mo.thresholds.feature_psi}, "
+        f"new_type_frauds {mo.thresholds.new_type_frauds}, ...).",
+    )
+    p.epilog = MONITOR_EXIT + exit_codes(retrain=False)
+    p.add_argument(
+        "--from", dest="start", required=True, metavar="D1", help="first monitored UTC day (YYYY-MM-DD)"
+    )
+    p.add_argument("--to", dest="end", required=True, metavar="D2", help="last monitored UTC day, included")
+    p.add_argument(
+        "--model",
+        metavar="URI",
+        help=f"the model watched (default: models:/{ml.model_name}@champion)",
+    )
+    p.add_argument("--as-of", metavar="DATE", help="labels known by the end of this day (default: D2)")
+    p.add_argument("--output", metavar="PATH", help="HTML file (default: under explain.report_dir)")
     return parser
 
 

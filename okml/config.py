@@ -218,6 +218,10 @@ class FeatureFamilies(_Section):
     customer_fraud_history: bool = True
     merchant_fraud_history: bool = True
     ring: bool = True
+    # the entity graph (okml.features.graph): local engine only, so off by default (the online
+    # service and the dask engine refuse a configuration that switches them on)
+    graph: bool = False
+    compromise: bool = False
     amount: bool = True
 
 
@@ -276,8 +280,44 @@ class FeatureParams(_Section):
     timezone: str = Field(
         "Asia/Shanghai", description="time zone of hour of day, night and weekend (IANA name)"
     )
+    graph_window: Duration = Field(
+        "7d",
+        description="the entity graph holds the payments of this window before the start of the "
+        "payment's graph_epoch, and those of the epoch before the payment",
+    )
+    graph_epoch: Duration = Field(
+        "1d",
+        description="the graph is rebuilt at the start of each epoch (UTC midnights for 1d), so "
+        "its window reaches graph_window to graph_window + graph_epoch back",
+    )
+    hub_customers: int = Field(
+        20,
+        ge=1,
+        description="a device or merchant with more distinct customers than this in the graph is a "
+        "hub and links no one (one public terminal must not merge everyone)",
+    )
+    soft_gap: Duration = Field(
+        "10min", description="two customers paying the same merchant this close in time co-occur"
+    )
+    soft_days: int = Field(
+        2,
+        ge=1,
+        description="co-occurring at one merchant (not a hub) on this many different epochs (days) "
+        "makes a soft link",
+    )
+    compromise_windows: list[Duration] = Field(
+        ["7d", "30d"],
+        description="windows of a merchant's recent customers whose later confirmed fraud points "
+        "at it (the common point of compromise)",
+    )
 
-    @field_validator("customer_windows", "merchant_windows", "merchant_fraud_windows", "delayed_risk_windows")
+    @field_validator(
+        "customer_windows",
+        "merchant_windows",
+        "merchant_fraud_windows",
+        "delayed_risk_windows",
+        "compromise_windows",
+    )
     @classmethod
     def _windows(cls, v: list[Duration]) -> list[Duration]:
         seen: dict[int, Duration] = {}
@@ -306,6 +346,9 @@ class FeatureParams(_Section):
         "label_delay",
         "burst_window",
         "merchant_fraud_profile_window",
+        "graph_window",
+        "graph_epoch",
+        "soft_gap",
     )
     @classmethod
     def _window(cls, v: Duration) -> Duration:
@@ -611,6 +654,91 @@ class ServeParams(_Section):
     )
 
 
+class MonitorThresholds(_Section):
+    """``okml monitor`` exits 1 when one of these is crossed on a monitored day (null: off)."""
+
+    feature_psi: float | None = Field(
+        0.25,
+        ge=0,
+        description="PSI of one of the model's top_features against the training window, above "
+        "this and above the feature's own day-to-day band (band_sd)",
+    )
+    input_psi: float | None = Field(
+        0.25, ge=0, description="the same for amount, channel, merchant category and new devices"
+    )
+    score_psi: float | None = Field(
+        0.25, ge=0, description="PSI of the day's scores against the reference week"
+    )
+    alert_ratio: float | None = Field(
+        3.0,
+        gt=1,
+        description="flagged payments over the trailing window_days more than this many times (or "
+        "less than 1/this) the reference week's, and unlikely by chance (alert_p)",
+    )
+    top_reason_shift: float | None = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="total variation distance of the flagged payments' top-reason groups from the "
+        "reference week's (days with min_flagged flagged payments)",
+    )
+    top_factors_changed: int | None = Field(
+        2,
+        ge=1,
+        le=3,
+        description="this many of the reference's top-3 features by mean |SHAP| out of the day's top 3",
+    )
+    precision_drop: float | None = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="estimated precision at the operating point this far below the reference week's",
+    )
+    type_recall_p: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="a fraud type's recall of victims over the trailing window_days (labels known so "
+        "far) below its reference recall by recall_drop, with a one-sided binomial p-value below this",
+    )
+    new_type_frauds: int | None = Field(
+        5,
+        ge=1,
+        description="this many labelled frauds of a type the training window and reference week never "
+        "had, fewer than new_type_recall of them caught",
+    )
+
+
+class MonitorParams(_Section):
+    """``okml monitor``: drift of data, scores and explanations, and performance before labels."""
+
+    thresholds: MonitorThresholds = MonitorThresholds()
+    bins: int = Field(10, ge=2, description="quantile bins of a numeric feature (PSI, JS distance)")
+    score_bins: int = Field(20, ge=2, description="quantile bins of the scores")
+    band_sd: float = Field(
+        3.0, ge=0, description="a feature's band: mean + band_sd x sd of its training days' own PSI"
+    )
+    top_features: int = Field(10, ge=1, description="features watched for drift: the top by mean |SHAP|")
+    window_days: int = Field(3, ge=1, description="trailing days of the alert-volume and recall signals")
+    alert_p: float = Field(
+        0.01, gt=0, le=1, description="two-sided Poisson p-value an alert_ratio alarm needs"
+    )
+    min_flagged: int = Field(10, ge=1, description="flagged payments a day needs for its top-reason shares")
+    min_frauds: int = Field(5, ge=1, description="labelled frauds a type needs in the window for its recall")
+    recall_drop: float = Field(
+        0.3, ge=0, le=1, description="the least drop in recall a type_recall_p alarm needs"
+    )
+    new_type_recall: float = Field(
+        0.5, ge=0, le=1, description="a new_type_frauds alarm: the type's recall is below this"
+    )
+    interval: float = Field(0.9, gt=0, lt=1, description="coverage of the estimated precision's interval")
+    shap_rows: int = Field(200, ge=10, description="payments a day sampled for mean |SHAP| (exact TreeSHAP)")
+    reference_days: int = Field(
+        7, ge=1, description="a model without a training fold: the days before --from are its baseline"
+    )
+    seed: int = 0
+
+
 class Params(_Section):
     data: DataParams = DataParams()
     simulate: SimulateParams = SimulateParams()
@@ -623,6 +751,7 @@ class Params(_Section):
     compute: ComputeParams = ComputeParams()
     serve: ServeParams = ServeParams()
     review: ReviewParams = ReviewParams()
+    monitor: MonitorParams = MonitorParams()
 
     def flat(self) -> dict[str, Any]:
         """Parameters flattened to ``section.key`` for MLflow."""

@@ -16,6 +16,10 @@ is_fraud                  0/1 ground truth (optional: unlabelled data can be sco
 fraud_type                kind of fraud (empty for legitimate payments)
 label_time                when the label became known (>= timestamp; empty = never)
 reported_by_user, report_time   a victim's own report and when it came
+actor_id                  optional ground truth: who is behind a fraud (``ring-3``,
+                          ``merchant-M00218``, ``ato-C048213-1``; empty for legitimate
+                          payments), so that detection of groups can be measured; no
+                          feature reads it
 ========================  ===========================================================
 """
 
@@ -39,10 +43,10 @@ OPTIONAL = [
     "region",
     "account_created_at",
 ]
-LABELS = ["is_fraud", "fraud_type", "label_time", "reported_by_user", "report_time"]
+LABELS = ["is_fraud", "fraud_type", "label_time", "reported_by_user", "report_time", "actor_id"]
 CANONICAL = REQUIRED + OPTIONAL + LABELS
 TIME_COLUMNS = ["timestamp", "account_created_at", "label_time", "report_time"]
-STRING_COLUMNS = ["merchant_name", "merchant_category", "currency", "channel", "fraud_type"]
+STRING_COLUMNS = ["merchant_name", "merchant_category", "currency", "channel", "fraud_type", "actor_id"]
 KEY_COLUMNS = ["transaction_id", "customer_id", "merchant_id", "device_id", "region"]
 
 

@@ -830,7 +830,9 @@ def test_unvalidated_frames_are_data_errors() -> None:
 
 # ----------------------------------------------------------------------------- registry
 def test_registry_describes_every_feature_in_both_languages() -> None:
-    names = feature_names(FeatureParams(), _full_frame().columns)
+    # the graph families are off by default (local engine only): switch every family on
+    every = FeatureParams(families={name: True for name in FeatureParams().families.model_dump()})
+    names = feature_names(every, _full_frame().columns)
     assert names == list(REGISTRY)  # with every optional column, every feature is built
     frame_ = registry_frame()
     assert list(frame_.index) == names
@@ -995,7 +997,11 @@ def test_no_feature_is_ever_infinite_at_the_amount_bounds(seed: int) -> None:
             }
         )
     )
-    for params in (FeatureParams(), PARAMS):
+    for base in (FeatureParams(), PARAMS):
+        # every family, the graph ones (off by default) included
+        params = base.model_copy(
+            update={"families": base.families.model_copy(update={"graph": True, "compromise": True})}
+        )
         feats = build_features(tx, params)
         assert set(specs.family for specs in registry(params).values()) <= {
             spec(c, params).family for c in feats.columns

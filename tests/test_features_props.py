@@ -381,3 +381,237 @@ def test_window_max_and_median_match_brute_force_on_long_windows(seed: int) -> N
             continue
         assert got_max[i] == values[earlier].max()
         assert got_median[i] == np.median(values[earlier[-25:]])
+
+
+# ------------------------------------------------------- the entity graph (okml.features.graph)
+# Short windows, hourly epochs and a hub at three customers, so that epochs, hubs, soft links
+# and window edges all happen on a few hours of payments.
+GRAPH_PARAMS = PARAMS.model_copy(
+    update={
+        "families": PARAMS.families.model_copy(update={"graph": True, "compromise": True}),
+        "graph_window": "30min",
+        "graph_epoch": "1h",
+        "hub_customers": 2,
+        "soft_gap": "10min",
+        "soft_days": 2,
+        "compromise_windows": ["30min", "2h"],
+    }
+)
+# soft links need a co-occurrence on two epochs, rare in a few hours: these settings make
+# them common (one epoch, wider gap and window; hubs at four customers)
+SOFT_PARAMS = GRAPH_PARAMS.model_copy(
+    update={"hub_customers": 3, "soft_days": 1, "soft_gap": "15min", "graph_window": "1h"}
+)
+GRAPH_FAMILIES = ("graph", "compromise")
+
+
+def _graph_names(p: FeatureParams, columns) -> list[str]:
+    reg = registry(p)
+    return [n for n in feature_names(p, columns) if reg[n].family in GRAPH_FAMILIES]
+
+
+def _graph(tx: pd.DataFrame, p: FeatureParams = GRAPH_PARAMS) -> pd.DataFrame:
+    return build_features(tx, p, names=_graph_names(p, tx.columns))
+
+
+def _components(nodes: set, edges: list[tuple]) -> dict:
+    """Node -> its component (a frozenset), by breadth-first search."""
+    near: dict = {x: set() for x in nodes}
+    for a, b in edges:
+        near[a].add(b)
+        near[b].add(a)
+    out: dict = {}
+    for x in nodes:
+        if x in out:
+            continue
+        seen, todo = {x}, [x]
+        while todo:
+            for y in near[todo.pop()]:
+                if y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+        group = frozenset(seen)
+        for y in group:
+            out[y] = group
+    return out
+
+
+def _graph_reference(tx: pd.DataFrame, p: FeatureParams) -> pd.DataFrame:
+    """The graph and compromise features by their definitions (okml.features.graph), one
+    payment at a time: its graph, hubs, links and components built from scratch."""
+    rows = _in_order(tx).to_dict("records")
+    w, epoch = parse_duration(p.graph_window), parse_duration(p.graph_epoch)
+    gap = pd.Timedelta(seconds=parse_duration(p.soft_gap))
+    sfx = _sfx(p.graph_window)
+    out = {}
+    for i, r in enumerate(rows):
+        t, c, d = r["timestamp"], r["customer_id"], r["device_id"]
+
+        def known(e: dict, t=t) -> bool:
+            return e["is_fraud"] == 1 and not pd.isna(e["label_time"]) and e["label_time"] < t
+
+        def epoch_of(ts: pd.Timestamp) -> int:
+            return int(ts.timestamp()) // epoch
+
+        start = pd.Timestamp(epoch_of(t) * epoch - w, unit="s", tz="UTC")
+        graph = [(j, e) for j, e in enumerate(rows[:i]) if e["timestamp"] > start]
+        customers_of: dict = {}
+        for _, e in graph:
+            customers_of.setdefault(("d", e["device_id"]), set()).add(e["customer_id"])
+            customers_of.setdefault(("m", e["merchant_id"]), set()).add(e["customer_id"])
+        hubs = {k for k, v in customers_of.items() if len(v) > p.hub_customers}
+        hard = {
+            (("c", e["customer_id"]), ("d", e["device_id"]))
+            for _, e in graph
+            if not pd.isna(e["device_id"]) and ("d", e["device_id"]) not in hubs
+        }
+        days: dict = {}
+        for j, later in graph:  # a pair co-occurs when the later payment comes within the gap
+            for k, earlier in graph[:]:
+                if k >= j or earlier["merchant_id"] != later["merchant_id"]:
+                    continue
+                if ("m", later["merchant_id"]) in hubs or earlier["customer_id"] == later["customer_id"]:
+                    continue
+                if later["timestamp"] - earlier["timestamp"] < gap:
+                    pair = tuple(sorted((earlier["customer_id"], later["customer_id"])))
+                    days.setdefault((pair, later["merchant_id"]), set()).add(epoch_of(later["timestamp"]))
+        soft = {(("c", a), ("c", b)) for ((a, b), _), ep in days.items() if len(ep) >= p.soft_days}
+        nodes = {("c", e["customer_id"]) for _, e in graph} | {x for link in hard for x in link}
+        f = {}
+        device_ok = not pd.isna(d) and ("d", d) not in hubs
+        for prefix, edges in (("graph_group", hard), ("graph_soft_group", hard | soft)):
+            comp = _components(nodes, list(edges))
+            group = set(comp.get(("c", c), {("c", c)})) | {("c", c)}
+            if device_ok and ("d", d) in comp:
+                group |= comp[("d", d)]
+            members = {x[1] for x in group if x[0] == "c"}
+            mine = [e for _, e in graph if e["customer_id"] in members]
+            f[f"{prefix}_size_{sfx}"] = len(members)
+            f[f"{prefix}_payments_{sfx}"] = len(mine)
+            f[f"{prefix}_known_frauds_{sfx}"] = sum(map(known, mine))
+            here = sum(e["merchant_id"] == r["merchant_id"] for e in mine)
+            f[f"{prefix}_merchant_share_{sfx}"] = here / len(mine) if mine else math.nan
+        if pd.isna(d) or ("d", d) in hubs:
+            f[f"device_known_frauds_{sfx}"] = math.nan
+        else:
+            sharing = {e["customer_id"] for _, e in graph if e["device_id"] == d} - {c}
+            f[f"device_known_frauds_{sfx}"] = sum(known(e) for _, e in graph if e["customer_id"] in sharing)
+        for ws in p.compromise_windows:
+            span = pd.Timedelta(seconds=parse_duration(ws))
+            here = [e for e in rows[:i] if e["merchant_id"] == r["merchant_id"] and e["timestamp"] > t - span]
+            others = {e["customer_id"] for e in here} - {c}
+            victims = {
+                e["customer_id"]
+                for e in here
+                if e["customer_id"] in others
+                and any(
+                    x["customer_id"] == e["customer_id"] and known(x) and x["timestamp"] >= e["timestamp"]
+                    for x in rows[:i]
+                )
+            }
+            f[f"merch_victim_customers_{_sfx(ws)}"] = len(victims)
+            f[f"merch_victim_share_{_sfx(ws)}"] = len(victims) / len(others) if others else math.nan
+        out[r["transaction_id"]] = f
+    names = _graph_names(p, tx.columns)
+    ref = pd.DataFrame.from_dict(out, orient="index")[names].astype("float64")
+    return ref.loc[tx["transaction_id"]].rename_axis("transaction_id")
+
+
+graph_row = st.fixed_dictionaries(
+    {
+        "slot": st.integers(0, 40),
+        # more customers than the hub limit, few devices and merchants: they get shared
+        "customer_id": st.sampled_from(["c1", "c2", "c3", "c4"]),
+        "merchant_id": st.sampled_from(["m1", "m2"]),
+        "amount": st.sampled_from(AMOUNTS),
+        "device_id": st.sampled_from(["d1", "d2", "d3", None]),
+        "region": st.sampled_from(["r1", None]),
+        "is_fraud": st.integers(0, 1),
+        "label_slots": st.sampled_from([0, 1, 2, 6, 20, None]),
+        "created_slots": st.sampled_from([0, None]),
+    }
+)
+
+
+@st.composite
+def graph_transactions(draw: st.DrawFn, min_size: int = 1, max_size: int = 30) -> pd.DataFrame:
+    rows = draw(st.lists(graph_row, min_size=min_size, max_size=max_size))
+    return _frame(rows, draw(st.permutations(range(len(rows)))))
+
+
+@pytest.mark.parametrize("p", [GRAPH_PARAMS, SOFT_PARAMS], ids=["hubs", "soft_links"])
+@SETTINGS
+@given(tx=graph_transactions())
+def test_graph_features_match_their_definitions_row_by_row(p: FeatureParams, tx: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(_graph(tx, p), _graph_reference(tx, p), check_exact=False, rtol=1e-12)
+
+
+@SETTINGS
+@given(graph_transactions(), st.data())
+def test_graph_features_ignore_later_payments(tx: pd.DataFrame, data) -> None:
+    ordered = _in_order(tx)
+    k = data.draw(st.integers(0, len(tx)), label="rows kept")
+    head = ordered.iloc[:k]
+    assert_same(_graph(head), _graph(tx).loc[head["transaction_id"]])
+
+
+@SETTINGS
+@given(graph_transactions(), st.data())
+def test_graph_features_ignore_payments_changed_at_or_after_t(tx: pd.DataFrame, data) -> None:
+    """Any payment at or after a row's time (another customer, device, merchant, amount or
+    label) changes nothing for the rows strictly before it."""
+    i = data.draw(st.sampled_from(range(len(tx))), label="changed row")
+    new = tx.copy()
+    for column, values in (
+        ("customer_id", ["c1", "c4", "c9"]),
+        ("device_id", ["d1", "d3", "d9"]),
+        ("merchant_id", ["m1", "m2"]),
+    ):
+        new.iloc[i, new.columns.get_loc(column)] = data.draw(st.sampled_from(values), label=column)
+    new.iloc[i, new.columns.get_loc("is_fraud")] = 1 - int(tx.iloc[i]["is_fraud"])
+    new = validate(new)
+    before = tx.loc[tx["timestamp"] < tx.iloc[i]["timestamp"], "transaction_id"]
+    assert_same(_graph(new).loc[before], _graph(tx).loc[before])
+
+
+@SETTINGS
+@given(graph_transactions(), st.data())
+def test_graph_features_ignore_labels_not_yet_known(tx: pd.DataFrame, data) -> None:
+    changed = data.draw(
+        st.lists(st.sampled_from(range(len(tx))), min_size=1, unique=True), label="relabelled"
+    )
+    new = tx.copy()
+    pos = new.columns.get_indexer(["is_fraud", "label_time"])
+    never = pd.Timestamp.max.tz_localize("UTC")
+    safe_until = never
+    for i in changed:
+        t, old_label = new.iloc[i]["timestamp"], new.iloc[i]["label_time"]
+        delay = data.draw(st.sampled_from([0, 1, 3, 12, None]), label="new delay")
+        new_label = pd.NaT if delay is None else t + delay * STEP
+        new.iloc[i, pos[0]] = data.draw(st.integers(0, 1), label="new label")
+        new.iloc[i, pos[1]] = new_label
+        for lab in (old_label, new_label):
+            safe_until = min(safe_until, never if pd.isna(lab) else lab)
+    # a label known at or after t (in either version) changes nothing at t
+    keep = tx.loc[tx["timestamp"] <= safe_until, "transaction_id"]
+    assert_same(_graph(new).loc[keep], _graph(tx).loc[keep])
+
+
+@SETTINGS
+@given(graph_transactions(), st.randoms(use_true_random=False))
+def test_graph_features_do_not_depend_on_input_order(tx: pd.DataFrame, rnd) -> None:
+    order = list(range(len(tx)))
+    rnd.shuffle(order)
+    shuffled = tx.iloc[order]
+    f = _graph(shuffled)
+    assert list(f.index) == list(shuffled["transaction_id"])
+    assert_same(f, _graph(tx).loc[f.index])
+
+
+@SETTINGS
+@given(graph_transactions(min_size=5, max_size=40), st.integers(0, 40))
+def test_a_slice_with_lookback_history_has_the_same_graph_features(tx: pd.DataFrame, start_slot: int) -> None:
+    start = T0 + start_slot * STEP
+    history = tx[tx["timestamp"] >= start - lookback(GRAPH_PARAMS)]
+    sliced = _graph(history).loc[history.loc[history["timestamp"] >= start, "transaction_id"]]
+    assert_same(sliced, _graph(tx).loc[sliced.index])

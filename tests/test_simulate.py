@@ -464,6 +464,65 @@ def test_a_new_scenario_is_one_registered_record(monkeypatch) -> None:
     assert (promo["timestamp"] - promo["account_created_at"]).max() < pd.Timedelta(hours=1)
 
 
+# ----------------------------------------------------------------------------- ground truth
+def test_actor_id_names_who_is_behind_each_fraud(small: pd.DataFrame) -> None:
+    """``actor_id``: the ring, the compromised merchant, the customer's episode; missing for
+    legitimate payments."""
+    actor = small["actor_id"].astype("string")
+    assert actor.isna().eq(small["is_fraud"] == 0).all()
+    rings = _kind(small, "fake_orders")
+    assert rings["actor_id"].str.fullmatch(r"ring-\d+").all()
+    assert rings["actor_id"].nunique() == SMALL.fake_orders.rings
+    per_ring = rings.groupby("actor_id")
+    assert (per_ring["customer_id"].nunique() == SMALL.fake_orders.accounts_per_ring).all()
+    assert (per_ring["merchant_id"].nunique() == 1).all()
+    # a ring's accounts belong to no other ring
+    assert rings.groupby("customer_id")["actor_id"].nunique().eq(1).all()
+    skimmed = _kind(small, "compromised_merchant")
+    assert (skimmed["actor_id"] == "merchant-" + skimmed["merchant_id"]).all()
+    for kind, prefix in (
+        ("account_takeover", "ato"),
+        ("forged_identity", "forged"),
+        ("new_pattern", "testing"),
+    ):
+        rows = _kind(small, kind)
+        assert (rows["actor_id"] == prefix + "-" + rows["customer_id"] + "-1").all(), kind
+
+
+def test_actor_id_is_the_same_in_a_sharded_world() -> None:
+    """A sharded world names its actors by the same rules, its blocks' accounts included."""
+    p = SimulateParams(n_customers=600, n_merchants=60, n_days=30, seed=4)
+    df = pd.concat(sim.simulate_shards(p, 2, block_size=300), ignore_index=True)
+    ato = _kind(df, "account_takeover")
+    assert (ato["actor_id"] == "ato-" + ato["customer_id"] + "-1").all()
+    rings = _kind(df, "fake_orders")
+    assert sorted(rings["actor_id"].unique()) == [f"ring-{r}" for r in range(p.fake_orders.rings)]
+    assert df["actor_id"].isna().eq(df["is_fraud"] == 0).all()
+
+
+def test_a_scenario_that_names_no_actor_gets_one_per_incident(monkeypatch) -> None:
+    p = SimulateParams(n_customers=200, n_merchants=60, n_days=20, seed=2)
+    monkeypatch.setattr(scenarios, "SCENARIOS", [*scenarios.SCENARIOS, PROMO])
+    promo = _kind(sim.simulate(p), "promo_abuse")
+    assert promo["actor_id"].str.fullmatch(r"promo_abuse-\d+").all()
+    assert promo["actor_id"].nunique() == promo["customer_id"].nunique() == 40
+    with pytest.raises(ValueError, match="actor 'ring' is not one of"):
+        Registry.of([replace(PROMO, actor="ring")])  # type: ignore[arg-type]
+
+
+def test_actor_id_is_an_optional_column_the_loader_keeps(small: pd.DataFrame, tmp_path) -> None:
+    from okml.config import DataParams
+    from okml.data import load
+
+    path = tmp_path / "tx.parquet"
+    small.to_parquet(path, index=False)
+    loaded = load(path, params=DataParams())
+    assert list(loaded.columns) == CANONICAL
+    pd.testing.assert_series_equal(loaded["actor_id"], small["actor_id"])
+    small.drop(columns=["actor_id"]).to_parquet(path, index=False)  # data without it: fine
+    assert "actor_id" not in load(path, params=DataParams()).columns
+
+
 # ----------------------------------------------------------------------------- files and CLI
 def test_simulate_to_file_writes_atomically(tmp_path) -> None:
     p = SimulateParams(n_customers=50, n_merchants=20, n_days=5)

@@ -249,6 +249,82 @@ GROUP_TEXT: dict[str, GroupText] = {
     "amount": GroupText(
         Phrase("payment amount", "支付金额"),
         {"amount": Phrase("amount {amount}", "金额{amount}")}),
+    # ---- the entity graph (okml.features.graph) and the common point of compromise
+    "linked_accounts": GroupText(
+        Phrase("accounts linked through shared devices", "通过共用设备相连的账户"),
+        {
+            "group": Phrase("linked through shared devices to {others} ({payments} in about the "
+                            "last {window})",
+                            "通过共用设备与{others}相连（约过去{window}内共{payments}）"),
+            "group_merchant": Phrase("linked through shared devices to {others} ({payments} in about "
+                                     "the last {window}, {share} of them at this merchant)",
+                                     "通过共用设备与{others}相连（约过去{window}内共{payments}，其中{share}在该商户）"),
+            "group_size": Phrase("linked through shared devices to {others} in about the last {window}",
+                                 "约过去{window}内通过共用设备与{others}相连"),
+            "alone": Phrase("no other account shared a device with this one in about the last "
+                            "{window}",
+                            "约过去{window}内无其他账户与本账户共用设备"),
+        }),
+    "linked_accounts_soft": GroupText(
+        Phrase("accounts linked through devices or paying together", "通过设备或同时付款相连的账户"),
+        {
+            "group": Phrase("linked through shared devices or by paying the same merchant at the same "
+                            "time on different days to {others} ({payments} in about the last "
+                            "{window})",
+                            "通过共用设备或多日在同一商户同时付款与{others}相连（约过去{window}内共{payments}）"),
+            "group_merchant": Phrase("linked through shared devices or by paying the same merchant at "
+                                     "the same time on different days to {others} ({payments} in "
+                                     "about the last {window}, {share} of them at this merchant)",
+                                     "通过共用设备或多日在同一商户同时付款与{others}相连（约过去{window}内共"
+                                     "{payments}，其中{share}在该商户）"),
+            "group_size": Phrase("linked through shared devices or by paying the same merchant at the "
+                                 "same time on different days to {others} in about the last {window}",
+                                 "约过去{window}内通过共用设备或多日在同一商户同时付款与{others}相连"),
+            "alone": Phrase("no other account linked to this one by a shared device or by paying "
+                            "together in about the last {window}",
+                            "约过去{window}内无其他账户通过共用设备或同时付款与本账户相连"),
+        }),
+    "linked_known_fraud": GroupText(
+        Phrase("confirmed fraud of linked accounts", "相连账户的已确认欺诈"),
+        {
+            "count": Phrase("{count} of the linked accounts in about the last {window} already "
+                            "confirmed as fraud",
+                            "约过去{window}内相连账户已有{count}被确认为欺诈"),
+            "none": Phrase("no confirmed fraud among the linked accounts' payments in about the last "
+                           "{window}",
+                           "约过去{window}内相连账户的支付中无已确认欺诈"),
+        }),
+    "device_known_fraud": GroupText(
+        Phrase("confirmed fraud of others on this device", "该设备其他客户的已确认欺诈"),
+        {
+            "count": Phrase("{count} by other customers of this device in about the last {window} "
+                            "already confirmed as fraud",
+                            "约过去{window}内该设备的其他客户已有{count}被确认为欺诈"),
+            "zero": Phrase("no confirmed fraud by other customers of this device in about the last "
+                           "{window}",
+                           "约过去{window}内该设备的其他客户无已确认欺诈"),
+            "none": Phrase("no device recorded, or one shared by very many customers",
+                           "无设备信息，或该设备被大量客户共用"),
+        }),
+    "point_of_compromise": GroupText(
+        Phrase("merchant as a common point of compromise", "商户为共同泄露点"),
+        {
+            "share": Phrase("{share} of this merchant's other customers in the last {window} "
+                            "({victims}) were later confirmed as fraud victims: a possible common "
+                            "point of compromise",
+                            "该商户过去{window}内的其他客户中有{share}（{victims}）之后被确认为欺诈受害者："
+                            "可能的共同泄露点"),
+            "share_only": Phrase("{share} of this merchant's other customers in the last {window} "
+                                 "were later confirmed as fraud victims: a possible common point of "
+                                 "compromise",
+                                 "该商户过去{window}内的其他客户中有{share}之后被确认为欺诈受害者："
+                                 "可能的共同泄露点"),
+            "zero": Phrase("none of this merchant's other customers in the last {window} was later "
+                           "confirmed as a fraud victim",
+                           "该商户过去{window}内的其他客户中无人之后被确认为欺诈受害者"),
+            "none": Phrase("no other customer paid this merchant in the last {window}",
+                           "过去{window}内无其他客户在该商户付款"),
+        }),
 }
 # fmt: on
 

@@ -366,6 +366,68 @@ def _pair_count(member: FeatureSpec, ctx: _Ctx) -> Case:
     }
 
 
+def _linked(member: FeatureSpec, ctx: _Ctx) -> Case:
+    w = member.window_seconds
+    size = ctx.get(ctx.sibling(member.group, w, "accounts"))
+    if size is None or w is None:
+        return None
+    fields = {"window": window_text(w, ctx.language)}
+    if size < 2:
+        return "alone", fields
+    fields["others"] = fmt_count(size - 1, "customer", ctx.language)
+    payments = ctx.get(ctx.sibling(member.group, w, "payments"))
+    if payments is None:
+        return "group_size", fields
+    fields["payments"] = fmt_count(payments, "payment", ctx.language)
+    share = ctx.get(ctx.sibling(member.group, w, "share"))
+    if share is None:
+        return "group", fields
+    return "group_merchant", fields | {"share": fmt_share(share)}
+
+
+def _linked_known_fraud(member: FeatureSpec, ctx: _Ctx) -> Case:
+    v = ctx.get(member.name)
+    if v is None or member.window_seconds is None:
+        return None
+    fields = {"window": window_text(member.window_seconds, ctx.language)}
+    if v >= 1:
+        return "count", fields | {"count": fmt_count(v, "payment", ctx.language)}
+    return "none", fields
+
+
+def _device_known_fraud(member: FeatureSpec, ctx: _Ctx) -> Case:
+    v = ctx.get(member.name)
+    fields = {"window": window_text(member.window_seconds, ctx.language)}
+    if v is None:
+        return "none", fields
+    if v >= 1:
+        return "count", fields | {"count": fmt_count(v, "payment", ctx.language)}
+    return "zero", fields
+
+
+def _victim_share(member: FeatureSpec, ctx: _Ctx) -> float | None:
+    return ctx.get(ctx.sibling(member.group, member.window_seconds, "share"))
+
+
+def _point_of_compromise(member: FeatureSpec, ctx: _Ctx) -> Case:
+    w = member.window_seconds
+    if w is None:
+        return None
+    fields = {"window": window_text(w, ctx.language)}
+    share = _victim_share(member, ctx)
+    victims = ctx.get(ctx.sibling(member.group, w, "customers"))
+    if share is None:
+        if victims is None or victims == 0:
+            return "none", fields
+        return None
+    if share == 0:
+        return "zero", fields
+    fields["share"] = fmt_share(share)
+    if victims is None:
+        return "share_only", fields
+    return "share", fields | {"victims": fmt_count(victims, "customer", ctx.language)}
+
+
 _RULES: dict[str, Rule] = {
     "time_of_day": _time_of_day,
     "customer_recency": _recency,
@@ -392,6 +454,11 @@ _RULES: dict[str, Rule] = {
     "pair_count": _pair_count,
     "round_amount": _flag,
     "amount": _amount,
+    "linked_accounts": _linked,
+    "linked_accounts_soft": _linked,
+    "linked_known_fraud": _linked_known_fraud,
+    "device_known_fraud": _device_known_fraud,
+    "point_of_compromise": _point_of_compromise,
 }
 
 
@@ -421,6 +488,15 @@ _MOVES = {"baseline": True, "below": True, "flat": False, "plain": False}
 _FLAG = {"yes": True, "no": False}
 #: a merchant fraud share under this is not told as a risk
 RISKY_SHARE = 0.01
+#: a merchant whose recent customers were later confirmed victims less often than this is not
+#: told as a point of compromise (about one in a hundred customers is a victim somewhere)
+VICTIM_SHARE = 0.05
+
+
+def _compromised(member: FeatureSpec, ctx: _Ctx) -> bool:
+    share = _victim_share(member, ctx)
+    return share is not None and share >= VICTIM_SHARE
+
 
 READS_TRUE: dict[str, Mapping[str, bool | Check]] = {
     "time_of_day": {"weekend": True, "night": True, "hour": False},
@@ -454,6 +530,11 @@ READS_TRUE: dict[str, Mapping[str, bool | Check]] = {
     "pair_count": {"count": _value(lambda n: n >= 2)},
     "round_amount": _FLAG,
     "amount": {"amount": True},
+    "linked_accounts": {"group": True, "group_merchant": True, "group_size": True, "alone": False},
+    "linked_accounts_soft": {"group": True, "group_merchant": True, "group_size": True, "alone": False},
+    "linked_known_fraud": {"count": True, "none": False},
+    "device_known_fraud": {"count": True, "zero": False, "none": False},
+    "point_of_compromise": {"share": _compromised, "share_only": _compromised, "zero": False, "none": False},
 }  # fmt: skip
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from okml.config import FeatureParams
 from okml.errors import FeatureError
 from okml.features.engine import build_features, intermediates, rate_windows
+from okml.features.graph import refuse
 from okml.features.registry import feature_names, registry
 from okml.schema import REQUIRED
 
@@ -158,7 +159,14 @@ def enrich(ddf: Any, params: FeatureParams, npartitions: int | None = None, keep
     Only the input columns the features read travel through the shuffles, plus ``keep``.
     Partitions come out grouped by the last pass's entity (device, else merchant), in no
     particular order; feature columns keep their registry names, after the input columns.
+
+    Raises
+    ------
+    ConfigError
+        The graph or compromise family is switched on: their groups span every entity, which
+        no pass here brings together (:func:`okml.features.graph.refuse`).
     """
+    refuse(params, "the dask engine", "use compute.engine: local, or switch the family off")
     import dask
     import dask.dataframe as dd
 

@@ -75,6 +75,11 @@ ring
     cent).
 amount
     ``amount``: the payment's amount.
+graph, compromise
+    The entity graph (groups of accounts linked by shared devices and by paying one
+    merchant together, hubs damped) and the common point of compromise (a merchant's recent
+    customers later confirmed as victims): see :mod:`okml.features.graph`. Off by default;
+    the online and dask paths refuse them.
 
 Slicing: with :func:`~okml.features.registry.lookback` of history before a slice, every
 feature whose registry entry has ``all_history=False`` is the same as over all data; the
@@ -108,6 +113,7 @@ from okml.features._timeline import (
     started_extremes,
     time_ns,
 )
+from okml.features.graph import compromise_family, graph_family
 from okml.features.registry import FAMILIES, feature_names, registry
 from okml.schema import REQUIRED
 
@@ -181,6 +187,15 @@ class _Context:
         if column not in self._keyed:
             self._keyed[column] = Keyed(self.codes(column), self.tl)
         return self._keyed[column]
+
+    def keyed_pair(self, a: str, b: str) -> Keyed:
+        """Rows grouped by the pair of two key columns."""
+        name = f"{a}|{b}"
+        if name not in self._keyed:
+            ka, kb = self.codes(a), self.codes(b)
+            pair = ka * np.int64(max(int(kb.max(initial=-1)) + 2, 1)) + (kb + 1)
+            self._keyed[name] = Keyed(codes_of(pd.Series(pair)), self.tl)
+        return self._keyed[name]
 
     def time_column(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         values, missing = time_ns(self.tx[column])
@@ -457,6 +472,8 @@ _FAMILY: dict[str, Callable[[_Context, set[str]], Columns]] = {
     "customer_fraud_history": _customer_fraud_history,
     "merchant_fraud_history": _merchant_fraud_history,
     "ring": _ring,
+    "graph": graph_family,
+    "compromise": compromise_family,
     "amount": lambda ctx, want: {"amount": ctx.amount},
 }
 

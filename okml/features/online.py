@@ -47,6 +47,7 @@ import pandas as pd
 
 from okml.config import FeatureParams, parse_duration
 from okml.errors import OkmlError
+from okml.features.graph import refuse
 from okml.features.registry import feature_names
 
 NS = 1_000_000_000
@@ -264,9 +265,16 @@ class OnlineFeatures:
         ``account_created_at``, labels): :attr:`names` is then the model's feature list.
     horizon:
         How long labels are awaited (see the module docstring).
+
+    Raises
+    ------
+    ConfigError
+        ``features.families`` switches on the graph or compromise family, which the online
+        path does not compute (:func:`okml.features.graph.refuse`).
     """
 
     def __init__(self, params: FeatureParams, columns: Iterable[str], horizon: str | int = "180d") -> None:
+        refuse(params, "okml serve (the online path)", "serve a model trained without them")
         self.params = params
         self.names = feature_names(params, columns)
         self._want = set(self.names)

@@ -27,6 +27,8 @@ FAMILIES = (
     "customer_fraud_history",
     "merchant_fraud_history",
     "ring",
+    "graph",
+    "compromise",
     "amount",
 )
 
@@ -44,7 +46,8 @@ class FeatureSpec:
         Column name and the family that computes it (a key of ``features.families``).
     unit:
         "payments", "CNY", "ratio", "std devs", "share", "flag", "seconds", "days",
-        "hour", "customers".
+        "hour", "customers" (other customers), "accounts" (a group's customers, this one
+        included).
     group:
         Related features (all customer count windows share ``customer_count``); SHAP
         contributions are summed per group for reason codes.
@@ -104,6 +107,7 @@ class _Template:
     delayed: bool = False  # the window ends features.label_delay before the payment
     vs_history: bool = False  # also compares with the customer's history_window
     after_history: bool = False  # each payment in the window needs its own history_window
+    epoch: bool = False  # the window starts at the payment's graph_epoch, not at the payment
 
     def spec(self, seconds: int | None, params: FeatureParams) -> FeatureSpec:
         w = format_duration(seconds) if seconds is not None else ""
@@ -115,6 +119,8 @@ class _Template:
             back = max(back, history)
         if self.after_history and back is not None:
             back += history
+        if self.epoch and back is not None:
+            back += parse_duration(params.graph_epoch)
         return FeatureSpec(
             name=self.stem.format(w=w),
             family=self.family,
@@ -278,6 +284,65 @@ _TEMPLATES: tuple[_Template, ...] = (
               "该客户与该商户过去{window}内的支付笔数", window="pair_window"),
     _Template("is_round_amount", "ring", "flag", "round_amount",
               "amount is a whole multiple of 10", "金额为10的整数倍"),
+    # ---- the entity graph (okml.features.graph): hard links are shared devices; soft ones
+    # the same merchant paid at close times on different days; hubs link nobody
+    _Template("graph_group_size_{w}", "graph", "accounts", "linked_accounts",
+              "customers in this payment's group of accounts linked through shared devices "
+              "over about the last {window} (this one included)",
+              "约过去{window}内通过共用设备与本笔支付相连的账户群中的客户数（含本客户）",
+              window="graph_window", needs=("device_id",), epoch=True),
+    _Template("graph_group_payments_{w}", "graph", "payments", "linked_accounts",
+              "payments of that group of accounts linked through shared devices over about "
+              "the last {window}",
+              "约过去{window}内该共用设备账户群的支付笔数",
+              window="graph_window", needs=("device_id",), epoch=True),
+    _Template("graph_group_known_frauds_{w}", "graph", "payments", "linked_known_fraud",
+              "payments of that group of accounts linked through shared devices over about "
+              "the last {window} already known to be fraud",
+              "约过去{window}内该共用设备账户群中已确认为欺诈的支付笔数",
+              window="graph_window", needs=("device_id", *_LABELS), epoch=True),
+    _Template("graph_soft_group_size_{w}", "graph", "accounts", "linked_accounts_soft",
+              "customers in this payment's group of accounts linked through shared devices or "
+              "by paying the same merchant at close times on different days, over about the "
+              "last {window} (this one included)",
+              "约过去{window}内通过共用设备或多日在同一商户相近时间付款与本笔支付相连的账户群中的客户数（含本客户）",
+              window="graph_window", epoch=True),
+    _Template("graph_soft_group_payments_{w}", "graph", "payments", "linked_accounts_soft",
+              "payments of that wider group of linked accounts over about the last {window}",
+              "约过去{window}内该更大相连账户群的支付笔数",
+              window="graph_window", epoch=True),
+    _Template("graph_soft_group_known_frauds_{w}", "graph", "payments", "linked_known_fraud",
+              "payments of that wider group of linked accounts over about the last {window} "
+              "already known to be fraud",
+              "约过去{window}内该更大相连账户群中已确认为欺诈的支付笔数",
+              window="graph_window", needs=_LABELS, epoch=True),
+    _Template("graph_group_merchant_share_{w}", "graph", "share", "linked_accounts",
+              "share of the payments of that group of accounts linked through shared devices, "
+              "over about the last {window}, made at this merchant",
+              "约过去{window}内该共用设备账户群的支付中在该商户的占比",
+              window="graph_window", needs=("device_id",), epoch=True),
+    _Template("graph_soft_group_merchant_share_{w}", "graph", "share", "linked_accounts_soft",
+              "share of the payments of that wider group of linked accounts, over about the last "
+              "{window}, made at this merchant",
+              "约过去{window}内该更大相连账户群的支付中在该商户的占比",
+              window="graph_window", epoch=True),
+    _Template("device_known_frauds_{w}", "graph", "payments", "device_known_fraud",
+              "payments over about the last {window} already known to be fraud, made by the "
+              "other customers who paid from this device then",
+              "约过去{window}内使用该设备的其他客户已确认为欺诈的支付笔数",
+              window="graph_window", needs=("device_id", *_LABELS), epoch=True),
+    # ---- the common point of compromise
+    _Template("merch_victim_customers_{w}", "compromise", "customers", "point_of_compromise",
+              "other customers who paid this merchant in the previous {window} and were later "
+              "confirmed as fraud victims (anywhere)",
+              "过去{window}内在该商户付款、之后（在任意商户）被确认为欺诈受害者的其他客户数",
+              window="compromise_windows", needs=_LABELS),
+    _Template("merch_victim_share_{w}", "compromise", "share", "point_of_compromise",
+              "share of the other customers who paid this merchant in the previous {window} "
+              "who were later confirmed as fraud victims (anywhere): a common point of "
+              "compromise",
+              "过去{window}内在该商户付款的其他客户中之后被确认为欺诈受害者的占比（共同泄露点）",
+              window="compromise_windows", needs=_LABELS),
     # ---- the payment itself
     _Template("amount", "amount", "CNY", "amount", "amount of this payment", "本笔支付金额"),
 )

@@ -1,4 +1,5 @@
-"""The canonical frame: rows in time order, ids and names as Arrow strings, labels joined."""
+"""The canonical frame: rows in time order, ids and names as Arrow strings, labels and the
+ground truth of who is behind each fraud (``actor_id``) joined."""
 
 from __future__ import annotations
 
@@ -45,6 +46,36 @@ def _merchant_ids(n: int) -> list[str]:
     return [f"M{k:0{width}d}" for k in range(1, n + 1)]
 
 
+def actor_ids(
+    rows: Rows,
+    actors: Sequence[tuple[str, str] | None],
+    customer_ids: Sequence[str],
+    merchant_ids: Sequence[str],
+) -> pd.Series:
+    """The ``actor_id`` of each row: who is behind a fraud, named by its scenario's
+    ``(kind, prefix)`` in ``actors[code]`` (:attr:`okml.simulate.scenario.Scenario.actor`):
+    ``ring-3``, ``merchant-M00218``, ``ato-C048213-1``; missing for legitimate rows."""
+    fraud = np.flatnonzero(rows.ftype > 0)
+    names: list[str] = []
+    for code, a, c in zip(
+        rows.ftype[fraud].tolist(),
+        rows.actor[fraud].tolist(),
+        rows.cust[fraud].tolist(),
+        strict=True,
+    ):
+        kind, prefix = actors[code] or ("unit", f"fraud{code}")
+        if kind == "merchant":
+            names.append(f"{prefix}-{merchant_ids[a]}")
+        elif kind == "customer":
+            names.append(f"{prefix}-{customer_ids[c]}-{a}")
+        else:
+            names.append(f"{prefix}-{a}")
+    values, codes = np.unique(np.asarray(names, dtype=object), return_inverse=True)
+    full = np.zeros(len(rows), dtype=np.int32)
+    full[fraud] = codes
+    return _strings(values.tolist() or [""], full, rows.ftype == 0)
+
+
 def assemble(
     w: World,
     rows: Rows,
@@ -54,9 +85,11 @@ def assemble(
     fraud_types: Sequence[str],
     customer_rng: np.random.Generator,
     device_rng: np.random.Generator,
+    actors: Sequence[tuple[str, str] | None] = (),
 ) -> pd.DataFrame:
     """The canonical frame of ``rows`` in time order; ``fraud_types[code]`` names the fraud with
-    that code (entry 0, legitimate, is never used)."""
+    that code (entry 0, legitimate, is never used), ``actors[code]`` its actors (see
+    :func:`actor_ids`)."""
     order = np.argsort(rows.ts, kind="stable")
     return canonical_frame(
         w,
@@ -67,6 +100,7 @@ def assemble(
         random_ids("D", ids.n_devices, device_rng),
         created,
         fraud_types,
+        actors,
     )
 
 
@@ -79,17 +113,21 @@ def canonical_frame(
     device_ids: Sequence[str],
     created: np.ndarray,
     fraud_types: Sequence[str],
+    actors: Sequence[tuple[str, str] | None] = (),
 ) -> pd.DataFrame:
     """The canonical frame of ``rows`` as they are ordered, with their ``transaction_id``;
     ``customer_ids[rows.cust]`` and ``device_ids[rows.device]`` name accounts and devices,
-    ``created[rows.cust]`` is when the account was opened."""
+    ``created[rows.cust]`` is when the account was opened, ``actors[code]`` names the actors
+    of the fraud with that code (:func:`actor_ids`; unnamed codes get ``fraud<code>-<n>``)."""
     n = len(rows)
+    merchant_ids = _merchant_ids(len(m.m_cat))
+    actors = list(actors) + [None] * max(0, len(fraud_types) - len(actors))
     df = pd.DataFrame(
         {
             "transaction_id": transaction_id,
             "timestamp": _times(rows.ts),
             "customer_id": _strings(customer_ids, rows.cust),
-            "merchant_id": _strings(_merchant_ids(len(m.m_cat)), rows.merch),
+            "merchant_id": _strings(merchant_ids, rows.merch),
             "amount": rows.amount,
             "merchant_name": _strings(m.m_names, rows.merch),
             "merchant_category": _strings(CATEGORIES, m.m_cat[rows.merch]),
@@ -103,6 +141,7 @@ def canonical_frame(
             "label_time": _times(labels.label_time),
             "reported_by_user": labels.reported,
             "report_time": _times(labels.report_time),
+            "actor_id": actor_ids(rows, actors, customer_ids, merchant_ids),
         }
     )
     return df[CANONICAL]

@@ -85,6 +85,7 @@ def simulate(params: SimulateParams, progress: bool = False) -> pd.DataFrame:
             reg.names_by_code,
             rng(streams.CUSTOMER_IDS),
             rng(streams.DEVICE_IDS),
+            reg.actors_by_code,
         )
         done()
     return df

@@ -22,6 +22,9 @@ class Rows:
     region: np.ndarray  # int16 code into REGIONS
     ftype: np.ndarray  # int8: 0 legitimate, else the code of its scenario (Scenario.code)
     incident: np.ndarray  # int64: rows of one victim's incident share it; -1 legitimate
+    # int64: who is behind a fraud (a ring's number, a merchant, a customer's episode: see
+    # Scenario.actor), the ground truth of actor_id; -1 legitimate
+    actor: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -31,7 +34,8 @@ class Rows:
 
 
 def make_rows(n: int, **cols: np.ndarray | int | float) -> Rows:
-    """Build rows from arrays or scalars (broadcast), casting to the compact dtypes."""
+    """Build rows from arrays or scalars (broadcast), casting to the compact dtypes; ``actor``
+    defaults to ``incident``."""
     dtypes = {
         "ts": np.int64,
         "cust": np.int32,
@@ -42,8 +46,10 @@ def make_rows(n: int, **cols: np.ndarray | int | float) -> Rows:
         "region": np.int16,
         "ftype": np.int8,
         "incident": np.int64,
+        "actor": np.int64,
     }
     cols.setdefault("incident", -1)
+    cols.setdefault("actor", cols["incident"])  # by default each incident is its own actor
     return Rows(
         **{k: np.broadcast_to(np.asarray(cols.get(k, 0), dtype=t), (n,)).copy() for k, t in dtypes.items()}
     )

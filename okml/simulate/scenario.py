@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from okml.simulate.streams import SPLIT, scenario_stream, shared_rng
 from okml.simulate.world import World
 
 MAX_CODE = 127  # codes are stored as int8
+ACTOR_KINDS = ("unit", "merchant", "customer")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class Scenario:
         is set to ``code`` afterwards); it may also turn legitimate payments into fraud with
         :meth:`Context.turn_into_fraud`. Rows of one incident (one victim, ring member or
         account) share ``incident``: victims report an incident as a whole.
+    actor, actor_prefix:
+        Who is behind each of its frauds, the ground truth ``actor_id`` (features never read
+        it): what the rows' ``actor`` holds and how it is named. ``"unit"``: a number among
+        the world's units (``ring-3`` with prefix ``ring``); ``"merchant"``: a merchant index
+        (``merchant-M00218``); ``"customer"``: the episode number of the row's own customer
+        (``ato-C048213-1``). The prefix defaults to ``name``; ``actor`` defaults to the
+        incident, so a scenario that sets neither gets one actor per incident.
     """
 
     name: str
@@ -47,6 +56,13 @@ class Scenario:
     reportable: bool
     stage: str
     generate: Callable[[Context], Rows]
+    actor: Literal["unit", "merchant", "customer"] = "unit"
+    actor_prefix: str | None = None
+
+    @property
+    def actor_naming(self) -> tuple[str, str]:
+        """(kind, prefix) of its ``actor_id`` values."""
+        return self.actor, self.actor_prefix or self.name
 
 
 @dataclass(frozen=True)
@@ -109,16 +125,20 @@ class Context:
             return np.bincount(self.legit.merch, minlength=len(self.world.m_cat)).astype(np.float64)
         return self.block.traffic
 
-    def turn_into_fraud(self, pos: np.ndarray, amount: np.ndarray, incident: np.ndarray) -> None:
+    def turn_into_fraud(
+        self, pos: np.ndarray, amount: np.ndarray, incident: np.ndarray, actor: np.ndarray | None = None
+    ) -> None:
         """Make the legitimate payments at positions ``pos`` of :attr:`legit` fraud of this
-        scenario, with new amounts and incidents."""
-        ftype, amounts, incidents = (
+        scenario, with new amounts, incidents and actors (default: the incidents)."""
+        ftype, amounts, incidents, actors = (
             self.legit.ftype.copy(),
             self.legit.amount.copy(),
             self.legit.incident.copy(),
+            self.legit.actor.copy(),
         )
         ftype[pos], amounts[pos], incidents[pos] = self.code, amount, incident
-        self.legit = replace(self.legit, ftype=ftype, amount=amounts, incident=incidents)
+        actors[pos] = incident if actor is None else actor
+        self.legit = replace(self.legit, ftype=ftype, amount=amounts, incident=incidents, actor=actors)
 
 
 @dataclass(frozen=True)
@@ -136,6 +156,10 @@ class Registry:
                 raise ValueError(f"not a Scenario: {s!r}")
             if not 1 <= s.code <= MAX_CODE:
                 raise ValueError(f"scenario {s.name!r}: code {s.code} is not within 1..{MAX_CODE}")
+            if s.actor not in ACTOR_KINDS:
+                raise ValueError(
+                    f"scenario {s.name!r}: actor {s.actor!r} is not one of {', '.join(ACTOR_KINDS)}"
+                )
         for what, values in (
             ("name", [s.name for s in reg.scenarios]),
             ("code", [str(s.code) for s in reg.scenarios]),
@@ -172,6 +196,14 @@ class Registry:
         for s in self.scenarios:
             names[s.code] = s.name
         return names
+
+    @property
+    def actors_by_code(self) -> list[tuple[str, str] | None]:
+        """(kind, prefix) of the ``actor_id`` of each code (``None`` for 0 and unused codes)."""
+        out: list[tuple[str, str] | None] = [None] * (max(self.codes.values(), default=0) + 1)
+        for s in self.scenarios:
+            out[s.code] = s.actor_naming
+        return out
 
     @property
     def reportable_by_code(self) -> np.ndarray:

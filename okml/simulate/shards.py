@@ -166,6 +166,7 @@ def shard_frame(pl: Plan, blocks: range) -> pd.DataFrame:
         device_ids,
         created,
         pl.registry.names_by_code,
+        pl.registry.actors_by_code,
     )
 
 

@@ -72,6 +72,7 @@ def _account_takeover(
                 device=ids.devices(1)[0],
                 region=region,
                 incident=i,
+                actor=1,  # the victim's first (and only) takeover: ato-<customer>-1
             )
         )
     return concat(parts)
@@ -84,5 +85,11 @@ def generate(ctx: Context) -> Rows:
 
 
 SCENARIO = Scenario(
-    name="account_takeover", code=1, reportable=True, stage="account takeover", generate=generate
+    name="account_takeover",
+    code=1,
+    reportable=True,
+    stage="account takeover",
+    generate=generate,
+    actor="customer",
+    actor_prefix="ato",
 )

@@ -78,6 +78,7 @@ def _fake_orders(
                 device=devices[dev],
                 region=region,
                 incident=accounts[acc],
+                actor=r,  # the ring's number among the world's rings: ring-<r>
             )
         )
     return concat(parts)
@@ -88,4 +89,12 @@ def generate(ctx: Context) -> Rows:
     return _fake_orders(ctx.params, ctx.world, ctx.ids, ctx.rng, ctx.shared, rings)
 
 
-SCENARIO = Scenario(name="fake_orders", code=2, reportable=False, stage="fake orders", generate=generate)
+SCENARIO = Scenario(
+    name="fake_orders",
+    code=2,
+    reportable=False,
+    stage="fake orders",
+    generate=generate,
+    actor="unit",
+    actor_prefix="ring",
+)

@@ -50,6 +50,7 @@ def _forged_identities(p: SimulateParams, w: World, ids: Ids, rng: np.random.Gen
         device=devices[acc],
         region=regions[acc],
         incident=accounts[acc],
+        actor=1,  # forged-<customer>-1
     )
 
 
@@ -59,5 +60,11 @@ def generate(ctx: Context) -> Rows:
 
 
 SCENARIO = Scenario(
-    name="forged_identity", code=4, reportable=False, stage="forged identities", generate=generate
+    name="forged_identity",
+    code=4,
+    reportable=False,
+    stage="forged identities",
+    generate=generate,
+    actor="customer",
+    actor_prefix="forged",
 )

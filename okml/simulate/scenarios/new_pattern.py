@@ -81,6 +81,7 @@ def _new_pattern(p: SimulateParams, w: World, rng: np.random.Generator, n_v: int
         device=w.phone_at(cust, day),
         region=w.region_at(cust, day),
         incident=cust,
+        actor=1,  # the card tester on the victim's card: testing-<customer>-1
     )
 
 
@@ -90,4 +91,12 @@ def generate(ctx: Context) -> Rows:
     return _new_pattern(ctx.params, ctx.world, ctx.rng, n_v)
 
 
-SCENARIO = Scenario(name="new_pattern", code=5, reportable=True, stage="new pattern", generate=generate)
+SCENARIO = Scenario(
+    name="new_pattern",
+    code=5,
+    reportable=True,
+    stage="new pattern",
+    generate=generate,
+    actor="customer",
+    actor_prefix="testing",
+)
