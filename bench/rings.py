@@ -182,12 +182,11 @@ def ceiling(tx: pd.DataFrame, scores: pd.DataFrame, X: pd.DataFrame, params: Par
     loss = (table.loc[0.0, types] - table[types]).max(axis=1)
     fair = table.loc[loss <= MAX_LOSS, "recall.compromised_merchant"]
     best = table["recall.compromised_merchant"]
-    how = "with no bonus: any bonus costs" if fair.idxmax() == 0 else f"(bonus {fair.idxmax():g}) before"
     return (
         f"compromised merchants, a ceiling: told which merchants are skimmed and when, the model of today "
-        f"reaches recall {fair.max():.3f} {how} another fraud type more than {MAX_LOSS}; "
-        f"{best.max():.3f} at any cost to the others (bonus {best.idxmax():g}; target "
-        f"{TARGETS['compromised_merchant']})"
+        f"reaches recall {fair.max():.3f} (bonus {fair.idxmax():g}) without costing another fraud type "
+        f"more than {MAX_LOSS}, {best.max():.3f} at any cost to the others (bonus {best.idxmax():g}); "
+        f"target {TARGETS['compromised_merchant']}"
     )
 
 
