@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -301,11 +300,9 @@ def write_monitor(
     per day, ``monitor.*``) and the page to the model's MLflow run (``run_id``, default the
     run that logged the model). Returns the page, the daily metrics and the alarms."""
     from okml import tracking
-    from okml.errors import NotebookError
-    from okml.io import temp_prefix, write_text
-    from okml.jobs.notebooks import export_html, run_notebook
+    from okml.io import temp_prefix
+    from okml.jobs.notebooks import write_page
     from okml.monitor.render import title
-    from okml.report import embed_font, strip_scripts
 
     language = language or params.explain.language
     first, last = f"{utc_day(start, '--from'):%Y-%m-%d}", f"{utc_day(end, '--to'):%Y-%m-%d}"
@@ -317,41 +314,20 @@ def write_monitor(
     with tempfile.TemporaryDirectory(prefix=temp_prefix("monitor")) as tmp:
         params_file = Path(tmp) / "params.yaml"
         params_file.write_text(dump_params(params), encoding="utf-8")
-        executed = Path(tmp) / NOTEBOOK.name
         results = Path(tmp) / "results"
-        try:
-            run_notebook(
-                NOTEBOOK,
-                executed,
-                {
-                    "model_uri": model_uri,
-                    "start": first,
-                    "end": last,
-                    "as_of": as_of,
-                    "language": language,
-                    "params_file": str(params_file),
-                    "overrides": [],
-                    "model_version": model_version,
-                    "results_path": str(results),
-                },
-                kernel=params.mlflow.kernel,
-                start_timeout=params.mlflow.start_timeout,
-                execution_timeout=params.mlflow.execution_timeout,
-            )
-        except NotebookError as e:
-            if not executed.exists():
-                raise
-            kept = out.with_name(out.stem + ".failed.ipynb")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(executed, kept)
-            raise NotebookError(str(e).replace(str(executed), str(kept))) from None
-        exported = Path(tmp) / "monitor.html"
-        export_html(executed, exported, hide_code=True, title=title(language, first, last))
-        page = strip_scripts(exported.read_text(encoding="utf-8"))
-        page = page.replace('<html lang="en">', f'<html lang="{"zh-Hans" if language == "zh" else "en"}">', 1)
-        write_text(embed_font(page), out)
+        parameters: dict[str, Any] = {
+            "model_uri": model_uri,
+            "start": first,
+            "end": last,
+            "as_of": as_of,
+            "language": language,
+            "params_file": str(params_file),
+            "overrides": [],
+            "model_version": model_version,
+            "results_path": str(results),
+        }
+        write_page(NOTEBOOK, parameters, params, out, title(language, first, last), language, Path(tmp))
         daily, alarms = load_results(results)
-    out.with_name(out.stem + ".failed.ipynb").unlink(missing_ok=True)
     if run_id is None and tracking.is_registry_uri(model_uri):
         try:
             run_id = tracking.model_run_id(model_uri)

@@ -286,3 +286,49 @@ def export_html(
 
 
 __all__ = ["atomic_path", "export_html", "run_notebook"]
+
+
+def write_page(
+    notebook: Path,
+    parameters: dict[str, Any],
+    params: Any,
+    out: Path,
+    title: str,
+    language: str,
+    tmp: Path,
+) -> None:
+    """Execute ``notebook`` with ``parameters`` in ``tmp`` and write it to ``out`` as one
+    self-contained page without code: no script, ``lang`` set, okml's Chinese font embedded
+    (the reviewers' report and the monitoring page). A failed run keeps its executed copy
+    beside ``out`` (``.failed.ipynb``, named in the error); a later success removes it."""
+    import shutil
+
+    from okml.errors import NotebookError
+    from okml.io import write_text
+    from okml.report import embed_font, strip_scripts
+
+    executed = tmp / notebook.name
+    kept = out.with_name(out.stem + ".failed.ipynb")
+    try:
+        run_notebook(
+            notebook,
+            executed,
+            parameters,
+            kernel=params.mlflow.kernel,
+            start_timeout=params.mlflow.start_timeout,
+            execution_timeout=params.mlflow.execution_timeout,
+        )
+    except NotebookError as e:
+        if not executed.exists():
+            raise
+        # keep the executed copy (with the error in place) where the user can open it
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(executed, kept)
+        raise NotebookError(str(e).replace(str(executed), str(kept))) from None
+    exported = tmp / (out.stem + ".export.html")
+    export_html(executed, exported, hide_code=True, title=title)
+    # written once, already without scripts (never a moment with them at ``out``)
+    page = strip_scripts(exported.read_text(encoding="utf-8"))
+    page = page.replace('<html lang="en">', f'<html lang="{"zh-Hans" if language == "zh" else "en"}">', 1)
+    write_text(embed_font(page), out)
+    kept.unlink(missing_ok=True)  # an earlier failure

@@ -11,6 +11,7 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,10 +24,8 @@ from okml.report import (
     _t,
     check_same_model,
     day_rows,
-    embed_font,
     local_day,
     read_scored,
-    strip_scripts,
     whole_days,
 )
 
@@ -145,12 +144,9 @@ def write_report(
     pathlib.Path
         The HTML file.
     """
-    import shutil
 
     from okml import tracking
-    from okml.errors import NotebookError
-    from okml.io import write_text
-    from okml.jobs.notebooks import export_html, run_notebook
+    from okml.jobs.notebooks import write_page
 
     # check what we can before starting a kernel: a bad date or file fails in a second
     scored_file = resolve(scored_path)
@@ -165,42 +161,19 @@ def write_report(
     from okml.io import temp_prefix
 
     with tempfile.TemporaryDirectory(prefix=temp_prefix("report")) as tmp:
-        exported = Path(tmp) / "report.html"
         params_file = Path(tmp) / "params.yaml"
         params_file.write_text(dump_params(params), encoding="utf-8")
-        executed = Path(tmp) / NOTEBOOK.name
-        try:
-            run_notebook(
-                NOTEBOOK,
-                executed,
-                {
-                    "scored_path": str(scored_file),
-                    "model_uri": model_uri,
-                    "date": day_text,
-                    "n_cases": params.explain.n_cases,
-                    "language": language,
-                    "params_file": str(params_file),
-                    "overrides": [],
-                    "model_version": model_version,
-                },
-                kernel=params.mlflow.kernel,
-                start_timeout=params.mlflow.start_timeout,
-                execution_timeout=params.mlflow.execution_timeout,
-            )
-        except NotebookError as e:
-            if not executed.exists():
-                raise
-            # keep the executed copy (with the error in place) where the user can open it
-            kept = out.with_name(out.stem + ".failed.ipynb")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(executed, kept)
-            raise NotebookError(str(e).replace(str(executed), str(kept))) from None
-        export_html(executed, exported, hide_code=True, title=title)
-        # written once, already without scripts (never a moment with them at ``out``)
-        page = strip_scripts(exported.read_text(encoding="utf-8"))
-        page = page.replace('<html lang="en">', f'<html lang="{"zh-Hans" if language == "zh" else "en"}">', 1)
-        write_text(embed_font(page), out)
-    out.with_name(out.stem + ".failed.ipynb").unlink(missing_ok=True)  # an earlier failure
+        parameters: dict[str, Any] = {
+            "scored_path": str(scored_file),
+            "model_uri": model_uri,
+            "date": day_text,
+            "n_cases": params.explain.n_cases,
+            "language": language,
+            "params_file": str(params_file),
+            "overrides": [],
+            "model_version": model_version,
+        }
+        write_page(NOTEBOOK, parameters, params, out, title, language, Path(tmp))
     if run_id is None and tracking.is_registry_uri(model_uri):
         try:
             tracking.configure(params.mlflow)
