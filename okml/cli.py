@@ -280,6 +280,12 @@ def cmd_evidence(args: argparse.Namespace, params: Params) -> int:
     return evidence_cli(params, args.case, args.merchant, args.ring, args.output)
 
 
+def cmd_rings(args: argparse.Namespace, params: Params) -> int:
+    from okml.jobs.rings import rings_cli
+
+    return rings_cli(params, date=args.date, scored=args.scored, output=args.output)
+
+
 def cmd_report(args: argparse.Namespace, params: Params) -> int:
     from okml.jobs.report import report_cli
 
@@ -507,15 +513,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", metavar="ADDR", help="address to bind (default: review.host, 127.0.0.1)")
 
     p = add(
+        "rings",
+        cmd_rings,
+        "the groups of linked accounts active on a day (fake-order rings, 骗单)",
+        "okml rings --date D lists the groups of at least 4 customers linked by the devices\n"
+        "they share (and by paying the same merchant minutes apart on several days) in the\n"
+        "graph of the payments of features.graph_window before the end of local day D\n"
+        "(features.timezone), that paid on D; a device or merchant with more than\n"
+        "features.hub_customers customers links nobody. Ranked by size, then payments of the\n"
+        "day. Each has an id DAY/Gn for okml evidence --ring, its members, devices, merchants,\n"
+        "payments and amounts (the day's and the graph's), the share of members with a fraud\n"
+        "confirmed by then, and how many the model flagged that day (from the scored file).",
+    )
+    p.add_argument("--date", metavar="DATE", help="local day YYYY-MM-DD (default: the data's last day)")
+    p.add_argument(
+        "--scored", metavar="FILE", help="scored Parquet for the flagged members (default: the newest)"
+    )
+    p.add_argument("--output", metavar="FILE.csv", help="write the rings as CSV (one row per ring)")
+
+    p = add(
         "evidence",
         cmd_evidence,
-        "the evidence pack of a case or merchant, for the legal team; or verify one",
-        "okml evidence --case DAY/CUSTOMER | --merchant ID [--output PACK.zip] writes one ZIP\n"
-        "that a lawyer can hand over: a bilingual (en/zh) summary page that opens offline and\n"
-        "runs no script (who, what, when, how much; the linked accounts, devices and\n"
-        "merchants; a timeline), the payments, the alerts as they were raised (model version,\n"
-        "score, reasons), the reviewers' decisions with their times, the victims and what they\n"
-        "are paid back, the data fingerprint, and a manifest with the sha256 of every file.\n"
+        "the evidence pack of a case, ring or merchant, for the legal team; or verify one",
+        "okml evidence --case DAY/CUSTOMER | --ring DAY/Gn | --merchant ID [--output PACK.zip]\n"
+        "writes one ZIP that a lawyer can hand over: a bilingual (en/zh) summary page that\n"
+        "opens offline and runs no script (who, what, when, how much; the linked accounts,\n"
+        "devices and merchants; a timeline; a ring's members), the payments, the alerts as\n"
+        "they were raised (model version, score, reasons), the reviewers' decisions with their\n"
+        "times, the victims and what they are paid back, the data fingerprint, and a manifest\n"
+        "with the sha256 of every file.\n"
         "The manifest's own sha256 is printed and recorded in data/evidence/register.jsonl.\n"
         "okml evidence verify PACK.zip checks every file (and the manifest against the\n"
         "register) and names what changed; exit 1 when anything did.",
@@ -524,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pack", nargs="?", metavar="PACK.zip", help="the pack to verify")
     p.add_argument("--case", metavar="ID", help="a reviewed case, DAY/CUSTOMER (as in okml review)")
     p.add_argument("--merchant", metavar="ID", help="a merchant: all its payments, cases and victims")
-    p.add_argument("--ring", metavar="ID", help="a ring of linked accounts (okml rings)")
+    p.add_argument("--ring", metavar="ID", help="a ring of linked accounts, DAY/Gn (as okml rings lists it)")
     p.add_argument("--output", metavar="PACK.zip", help="where to write (default: data/evidence/KIND-ID.zip)")
 
     p = add(

@@ -77,6 +77,9 @@ class Evidence:
         Data fingerprint, code version, parameters, made when and by which command.
     timezone:
         Local times in the summary.
+    members:
+        A ring's accounts (``customer_id, payments, amount, confirmed_frauds,
+        first_payment, last_payment, devices``); ``members.csv`` and a table of the summary.
     """
 
     kind: str
@@ -87,6 +90,7 @@ class Evidence:
     victims: pd.DataFrame
     provenance: dict[str, Any] = field(default_factory=dict)
     timezone: str = "UTC"
+    members: pd.DataFrame | None = None
 
 
 # ------------------------------------------------------------------------------ words
@@ -105,6 +109,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "files": "Every file of this pack is listed with its sha256 in manifest.json; "
                  "`okml evidence verify PACK.zip` checks them.",
         "fingerprint": "Transactions fingerprint (sha256)", "made": "Made",
+        "members": "Members of the ring (accounts linked by shared devices and co-timed payments)",
     },
     "zh": {
         "title": "证据包：{kind} {subject}",
@@ -118,6 +123,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "list": "支付明细（前{n}笔；全部{total}笔见payments.csv）", "none": "无",
         "files": "本证据包的每个文件及其sha256列于manifest.json；`okml evidence verify PACK.zip` 可校验。",
         "fingerprint": "交易数据指纹（sha256）", "made": "生成时间",
+        "members": "团伙成员（通过共用设备和同时段支付关联的账户）",
     },
 }  # fmt: skip
 _KINDS = ("case", "merchant", "ring")
@@ -126,6 +132,8 @@ _DECISION = {"fraud": ("fraud confirmed", "确认欺诈"), "legitimate": ("legit
 SHOWN_PAYMENTS = 200
 _DECISION_COLUMNS = ["time", "case_id", "reviewer", "decision", "note", "model_version", "score"]
 _VICTIM_COLUMNS = ["payee", "transaction_id", "timestamp", "merchant_id", "amount", "basis"]
+_MEMBER_COLUMNS = ["customer_id", "devices", "payments", "amount", "confirmed_frauds", "first_payment",
+                   "last_payment"]  # fmt: skip
 _PAYMENT_COLUMNS = ["timestamp", "transaction_id", "customer_id", "device_id", "merchant_id", "amount",
                     "is_fraud", "label_source"]  # fmt: skip
 
@@ -300,6 +308,9 @@ def summary_html(ev: Evidence, links_png: bytes, timeline_png: bytes) -> str:
         t = _TEXT[lang]
         kind = dict(zip(_KINDS, t["kinds"].split("|"), strict=True)).get(ev.kind, ev.kind)
         parts = [f"<h1>{_e(t['title'].format(kind=kind, subject=ev.subject))}</h1>", _facts(ev, lang)]
+        if ev.members is not None:
+            parts.append(f"<h2>{_e(t['members'])}</h2>")
+            parts.append(_table(ev.members, _MEMBER_COLUMNS, ev.timezone))
         if lang == "en":  # the pictures and the payments once, under the English part
             for key in ("links", "timeline"):
                 parts.append(f"<h2>{_e(t[key])}</h2>")
@@ -349,8 +360,9 @@ def pack_files(ev: Evidence) -> dict[str, bytes]:
         raise DataError(f"{ev.kind} {ev.subject}: no payments to put in an evidence pack")
     payments = ev.payments.sort_values(["timestamp", "transaction_id"], kind="stable").reset_index(drop=True)
     ev = Evidence(
-        ev.kind, ev.subject, payments, ev.alerts, ev.decisions, ev.victims, ev.provenance, ev.timezone
-    )
+        ev.kind, ev.subject, payments, ev.alerts, ev.decisions, ev.victims, ev.provenance, ev.timezone,
+        ev.members,
+    )  # fmt: skip
     links, timeline = _png(links_figure(payments)), _png(timeline_figure(payments, ev.timezone))
     files = {
         "summary.html": summary_html(ev, links, timeline).encode("utf-8"),
@@ -358,6 +370,7 @@ def pack_files(ev: Evidence) -> dict[str, bytes]:
         "alerts.csv": _csv(ev.alerts),
         "decisions.csv": _csv(ev.decisions),
         "victims.csv": _csv(ev.victims),
+        **({"members.csv": _csv(ev.members)} if ev.members is not None else {}),
         "links.png": links,
         "timeline.png": timeline,
         "provenance.json": json.dumps(ev.provenance, indent=2, sort_keys=True, default=str).encode("utf-8"),

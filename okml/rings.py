@@ -4,7 +4,9 @@ fake-order rings.
 :func:`day_groups` lists the connected groups of the entity graph (:mod:`okml.features.graph`)
 as of the end of a day: the graph that the next day's first payment sees, so a group's size
 there is that payment's ``graph_soft_group_size`` (or ``graph_group_size`` with
-``soft=False``). It is what a later ``okml rings --date D`` will print. :func:`ring_detection`
+``soft=False``). :func:`active_rings` is what ``okml rings --date D`` prints: the groups
+of the end of the reviewers' local day that paid on that day, each with an id ``DAY/Gn``
+(:func:`ring_id`) that ``okml evidence --ring`` and the review queue use. :func:`ring_detection`
 scores those lists against the ground truth ``actor_id`` of the simulator (``ring-3``):
 for each ring, the share of its accounts in the group that holds most of them (recall), the
 share of that group that belongs to the ring (precision), and the first day it is listed.
@@ -111,6 +113,86 @@ def day_groups(
     """The groups listed for UTC day ``day``: :func:`groups_at` the end of that day (its
     payments and the ``graph_window`` before them, labels known by midnight)."""
     return groups_at(tx, params, _day(day) + _DAY, min_size=min_size, soft=soft)
+
+
+#: the columns :func:`active_rings` adds in front of :data:`GROUP_COLUMNS`
+ACTIVE_COLUMNS = ["ring_id", "day", "payments_day", "amount_day", "flagged_customers"]
+
+
+def ring_id(day: str, n: int) -> str:
+    """``DAY/Gn``: the ``n``-th (from 1) group listed for local day ``DAY``."""
+    return f"{day}/G{int(n)}"
+
+
+def parse_ring_id(text: str) -> tuple[str, int]:
+    """``(DAY, n)`` of a :func:`ring_id`; :class:`~okml.errors.OkmlError` in one line if it is not one."""
+    import re
+
+    from okml.errors import OkmlError
+
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})/G([1-9]\d*)", str(text).strip())
+    if m is None:
+        raise OkmlError(f"ring id {text!r}: expected DAY/Gn as okml rings lists it (e.g. 2026-06-18/G1)")
+    return m.group(1), int(m.group(2))
+
+
+def local_day_bounds(day: str | pd.Timestamp, timezone: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The start and end (UTC) of local day ``day`` in ``timezone``."""
+    start = pd.Timestamp(pd.Timestamp(day).strftime("%Y-%m-%d")).tz_localize(timezone)
+    end = (start.tz_localize(None) + _DAY).tz_localize(timezone)
+    return start.tz_convert("UTC"), end.tz_convert("UTC")
+
+
+def active_rings(
+    tx: pd.DataFrame,
+    params: FeatureParams,
+    day: str | pd.Timestamp,
+    *,
+    min_size: int = MIN_SIZE,
+    soft: bool = True,
+    flagged: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The groups of at least ``min_size`` customers at the end of local day ``day``
+    (``params.timezone``) that paid on that day, ranked: largest first, then most payments
+    of the day, then most payments in the graph.
+
+    Columns :data:`ACTIVE_COLUMNS` then :data:`GROUP_COLUMNS`: ``ring_id`` (``DAY/Gn`` by
+    rank), ``day``, ``payments_day`` and ``amount_day`` (the group's payments of the day and
+    their sum), ``flagged_customers`` (members among ``flagged``, customer ids whose
+    payments the model flagged that day; 0 without it). The graph holds the payments before
+    the day's end and labels known by then (:func:`groups_at`).
+    """
+    label = pd.Timestamp(day).strftime("%Y-%m-%d")
+    start, end = local_day_bounds(label, params.timezone)
+    groups = groups_at(tx, params, end, min_size=min_size, soft=soft)
+    if groups.empty:
+        return pd.DataFrame(columns=ACTIVE_COLUMNS + GROUP_COLUMNS)
+    today = tx.loc[(tx["timestamp"] >= start) & (tx["timestamp"] < end), ["customer_id", "amount"]]
+    member_of = {c: i for i, members in enumerate(groups["members"]) for c in members}
+    of_day = today.assign(_g=today["customer_id"].map(member_of)).dropna(subset=["_g"])
+    per = of_day.groupby("_g")["amount"].agg(["size", "sum"])
+    marked = set(flagged.tolist()) if flagged is not None else set()
+    groups = groups.assign(
+        payments_day=[int(per["size"].get(i, 0)) for i in range(len(groups))],
+        amount_day=[round(float(per["sum"].get(i, 0.0)), 2) for i in range(len(groups))],
+        flagged_customers=[len(marked & set(m)) for m in groups["members"]],
+        day=label,
+    )
+    groups = groups.loc[groups["payments_day"] > 0]
+    groups = groups.sort_values(["size", "payments_day", "payments"], ascending=False, kind="stable")
+    groups = groups.assign(
+        ring_id=[ring_id(label, n) for n in range(1, len(groups) + 1)], group=range(len(groups))
+    )
+    return groups.reset_index(drop=True)[ACTIVE_COLUMNS + GROUP_COLUMNS]
+
+
+def ring_payments(tx: pd.DataFrame, params: FeatureParams, ring: pd.Series) -> pd.DataFrame:
+    """The payments of a listed ring (a row of :func:`active_rings`): its members' payments
+    of the graph it was found in (from its first to its last payment, up to the day's end)."""
+    _, end = local_day_bounds(ring["day"], params.timezone)
+    members = set(ring["members"])
+    span = (tx["timestamp"] >= ring["first_payment"]) & (tx["timestamp"] < end)
+    return tx.loc[span & tx["customer_id"].isin(members)]
 
 
 def ring_detection(

@@ -102,8 +102,40 @@ def _provenance(params: Params, tx: pd.DataFrame, what: str) -> dict[str, Any]:
     }
 
 
-def gather(params: Params, case: str | None = None, merchant: str | None = None) -> Any:
-    """The :class:`okml.evidence.Evidence` of a reviewed case or of a merchant."""
+def _ring(params: Params, tx: pd.DataFrame, ring: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The payments and the members table of ring ``DAY/Gn`` (:func:`okml.rings.active_rings`)."""
+    from okml.rings import active_rings, parse_ring_id, ring_payments
+
+    day, n = parse_ring_id(ring)
+    listed = active_rings(tx, params.features, day)
+    if n > len(listed):
+        have = f"{listed['ring_id'].iloc[0]} .. {listed['ring_id'].iloc[-1]}" if len(listed) else "none"
+        raise OkmlError(f"--ring {ring}: okml rings lists {len(listed)} ring(s) on {day} ({have}) in "
+                        f"{params.data.path}")  # fmt: skip
+    row = listed.iloc[n - 1]
+    payments = ring_payments(tx, params.features, row)
+    fraud = (payments["is_fraud"] == 1).fillna(False).astype(bool)  # what the labels say now
+    by = payments.assign(_known=fraud).groupby("customer_id", sort=False, observed=True)
+    stats = by.agg(
+        payments=("transaction_id", "size"),
+        amount=("amount", "sum"),
+        confirmed_frauds=("_known", "sum"),
+        first_payment=("timestamp", "min"),
+        last_payment=("timestamp", "max"),
+    )
+    devices = by["device_id"].agg(lambda d: ";".join(sorted(map(str, d.dropna().unique())))) if (
+        "device_id" in payments.columns) else None  # fmt: skip
+    members = pd.DataFrame({"customer_id": list(row["members"])}).join(stats, on="customer_id")
+    if devices is not None:
+        members = members.assign(devices=members["customer_id"].map(devices))
+    members = members.assign(ring=ring, amount=members["amount"].round(2))
+    return payments, members
+
+
+def gather(
+    params: Params, case: str | None = None, merchant: str | None = None, ring: str | None = None
+) -> Any:
+    """The :class:`okml.evidence.Evidence` of a reviewed case, a ring or a merchant."""
     from okml.compensation import ledger
     from okml.data import load
     from okml.evidence import Evidence
@@ -123,20 +155,23 @@ def gather(params: Params, case: str | None = None, merchant: str | None = None)
         payments = tx.loc[span & (tx["customer_id"].astype(str) == str(customer))]
         confirmed = mine.iloc[[-1]] if mine["decision"].iloc[-1] == "fraud" else mine.iloc[:0]
         kind, subject, shown = "case", case, mine
+        members = None
+    elif ring is not None:
+        payments, members = _ring(params, tx, ring)
+        shown, confirmed = _touching(decisions, payments)
+        kind, subject = "ring", ring
     else:
         assert merchant is not None
         payments = tx.loc[tx["merchant_id"].astype(str) == str(merchant)]
         if payments.empty:
             raise OkmlError(f"--merchant {merchant}: no payment to this merchant in {params.data.path}")
-        ids = set(payments["transaction_id"].tolist())
-        touches = decisions["transactions"].map(lambda raw: bool(ids & set(json.loads(raw))))
-        shown = decisions.loc[touches]
-        latest = shown.groupby("case_id", sort=False).tail(1)
-        confirmed = latest.loc[latest["decision"] == "fraud"]
-        kind, subject = "merchant", merchant
+        shown, confirmed = _touching(decisions, payments)
+        kind, subject, members = "merchant", merchant, None
     victims = ledger(tx, confirmed, tz, lookback(params.features))
     if kind == "merchant":
         victims = victims.loc[victims["merchant_id"].astype(str) == str(merchant)]
+    elif kind == "ring":
+        victims = victims.loc[victims["transaction_id"].isin(payments["transaction_id"])]
     keep = [c for c in ("transaction_id", "timestamp", "customer_id", "device_id", "merchant_id", "amount",
                         "channel", "region", "is_fraud", "label_time", "label_source", "fraud_type")
             if c in payments.columns]  # fmt: skip
@@ -149,21 +184,30 @@ def gather(params: Params, case: str | None = None, merchant: str | None = None)
         victims=victims.reset_index(drop=True),
         provenance=_provenance(params, tx, f"okml evidence --{kind} {subject}"),
         timezone=tz,
+        members=members,
     )
+
+
+def _touching(decisions: pd.DataFrame, payments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The decisions on cases that hold one of ``payments``, and the latest of each case
+    that confirmed fraud."""
+    ids = set(payments["transaction_id"].tolist())
+    touches = decisions["transactions"].map(lambda raw: bool(ids & set(json.loads(raw))))
+    shown = decisions.loc[touches.astype(bool)] if len(decisions) else decisions
+    latest = shown.groupby("case_id", sort=False).tail(1)
+    return shown, latest.loc[latest["decision"] == "fraud"]
 
 
 def evidence_cli(
     params: Params, case: str | None, merchant: str | None, ring: str | None, output: str | None
 ) -> int:
-    """``okml evidence --case ID | --merchant ID --output PACK.zip``."""
+    """``okml evidence --case ID | --ring ID | --merchant ID --output PACK.zip``."""
     from okml.evidence import build_pack
 
     chosen = [x for x in (case, merchant, ring) if x]
     if len(chosen) != 1:
         raise OkmlError("give exactly one of --case ID, --merchant ID, --ring ID")
-    if ring:
-        raise OkmlError("--ring: ring evidence needs `okml rings` (not built yet); use --case or --merchant")
-    ev = gather(params, case=case, merchant=merchant)
+    ev = gather(params, case=case, merchant=merchant, ring=ring)
     out = resolve(output) if output else _register_path(params).parent / f"{ev.kind}-{_slug(ev.subject)}.zip"
     path, sha = build_pack(ev, out)
     register = _register_path(params)
