@@ -8,6 +8,11 @@ of evaluation counts customers (Card Precision@k), so the queue and the report c
 :func:`build_cases` takes a scored file's rows (:mod:`okml.score`) and returns the cases of
 every day, best first; :func:`cases_frame` is their headers as a table (one row per case).
 
+A **ring case** (:func:`ring_cases`) is a group of linked accounts active that day
+(:func:`okml.rings.active_rings`: they share devices, or pay one merchant minutes apart on
+several days) with at least one member's case: the reviewer sees the members together and
+decides them at once.
+
 >>> import pandas as pd
 >>> scored = pd.DataFrame({
 ...     "transaction_id": [1, 2, 3], "customer_id": ["C1", "C1", "C2"],
@@ -28,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from okml.config import FeatureParams
 from okml.errors import DataError
 
 #: The columns a scored file must have for cases.
@@ -199,6 +205,77 @@ def build_cases(
         for rank, c in enumerate(built, start=1):
             cases.append(Case(case_id=f"{day}/{c['customer_id']}", rank=rank, **c))
     return cases
+
+
+@dataclass(frozen=True)
+class RingCase:
+    """A ring of linked accounts of one local day and its members' cases.
+
+    ``ring_id`` is ``okml rings``' id (``DAY/Gn``); ``members`` all the group's accounts,
+    ``cases`` those of them with a case that day (riskiest first); ``score``, ``n_flagged``
+    and ``flagged_amount`` are over those cases; ``confirmed_share`` is the share of members
+    with a fraud known by the day's end; ``payments_day`` and ``amount_day`` are the whole
+    group's payments of the day.
+    """
+
+    ring_id: str
+    day: str
+    members: tuple[Any, ...]
+    devices: tuple[Any, ...]
+    merchants: tuple[Any, ...]
+    confirmed_share: float
+    payments_day: int
+    amount_day: float
+    cases: list[Case] = field(repr=False)
+
+    @property
+    def score(self) -> float:
+        return max(c.score for c in self.cases)
+
+    @property
+    def n_flagged(self) -> int:
+        return sum(c.n_flagged for c in self.cases)
+
+    @property
+    def flagged_amount(self) -> float:
+        return sum(c.flagged_amount for c in self.cases)
+
+
+def ring_cases(cases: Sequence[Case], rings: pd.DataFrame) -> list[RingCase]:
+    """The ring cases of one day: each row of ``rings`` (:func:`okml.rings.active_rings` of
+    that day) that holds the customer of at least one of ``cases`` (that day's), riskiest
+    first (highest member score, then more flagged money)."""
+    by_customer = {str(c.customer_id): c for c in cases}
+    out = []
+    for _, r in rings.iterrows():
+        mine = [by_customer[str(m)] for m in r["members"] if str(m) in by_customer]
+        if not mine:
+            continue
+        mine.sort(key=lambda c: c.rank)
+        out.append(
+            RingCase(
+                ring_id=r["ring_id"], day=r["day"], members=tuple(r["members"]), devices=tuple(r["devices"]),
+                merchants=tuple(r["merchants"]), confirmed_share=float(r["confirmed_share"]),
+                payments_day=int(r["payments_day"]), amount_day=float(r["amount_day"]), cases=mine,
+            )
+        )  # fmt: skip
+    out.sort(key=lambda rc: (-rc.score, -rc.flagged_amount, rc.ring_id))
+    return out
+
+
+def day_ring_cases(
+    tx: pd.DataFrame, params: FeatureParams, cases: Sequence[Case], day: str
+) -> list[RingCase]:
+    """:func:`ring_cases` of local day ``day``: the groups active that day in ``tx`` (the
+    transactions, or the scored rows), with the customers of that day's ``cases`` as the
+    flagged members."""
+    from okml.rings import active_rings
+
+    mine = [c for c in cases if c.day == day]
+    if not mine:
+        return []
+    flagged = pd.Series([c.customer_id for c in mine])
+    return ring_cases(mine, active_rings(tx, params, day, flagged=flagged))
 
 
 def cases_frame(cases: Sequence[Case]) -> pd.DataFrame:

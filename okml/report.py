@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from okml.cases import Case, CaseReason
+from okml.cases import Case, CaseReason, RingCase
 from okml.config import FeatureParams, Params
 from okml.errors import DataError, OkmlError
 from okml.explain import ExplainedCases, explain
@@ -76,6 +76,15 @@ TEXT: dict[str, dict[str, str]] = {
         "period: the case's riskiest payment is the red star, its other flagged "
         "payments are orange.",
         "cases": "Flagged cases",
+        "rings": "Rings of linked accounts",
+        "rings_note": "Accounts linked by the devices they share (or by paying one merchant minutes apart on "
+        "several days) that paid on this day, with at least one member's case: the reviewer works each "
+        "ring as one case. Found in {source}. The evidence pack: okml evidence --ring ID.",
+        "ring_data": "the payments of {path}",
+        "ring_scored": "the scored file's payments only (data.path does not hold them)",
+        "ring": "ring",
+        "members": "members (with a case)",
+        "confirmed": "confirmed",
         "no_cases": "No payments were flagged on {date}.",
         "rank": "rank",
         "time": "time",
@@ -138,6 +147,15 @@ TEXT: dict[str, dict[str, str]] = {
         "推到本笔支付的水平：红色条使分数升高，蓝色条使分数降低。"
         "时间线显示该客户在评分期内的支付：本案例风险最高的一笔为红色星号，其余被标记的支付为橙色。",
         "cases": "被标记的案例",
+        "rings": "关联账户团伙",
+        "rings_note": "通过共用设备（或多日在同一商户前后几分钟内支付）关联、当日有支付且"
+        "至少一位成员有案例的账户：审核员把每个团伙作为一个案例处理。"
+        "来源：{source}。证据包：okml evidence --ring ID。",
+        "ring_data": "{path}中的支付",
+        "ring_scored": "仅评分文件中的支付（data.path 不包含这些支付）",
+        "ring": "团伙",
+        "members": "成员（有案例）",
+        "confirmed": "已确认",
         "no_cases": "{date}没有被标记的支付。",
         "rank": "排名",
         "time": "时间",
@@ -307,6 +325,8 @@ class ReportData:
     payments: pd.DataFrame | None = None
     payments_explained: ExplainedCases | None = None
     approximate: tuple[str, ...] = ()
+    rings: list[RingCase] = field(default_factory=list)
+    ring_source: str = ""
 
     @property
     def timezone(self) -> str:
@@ -407,6 +427,8 @@ def prepare(
     n_cases: int | None = None,
     language: str | None = None,
     model_version: str | None = None,
+    transactions: pd.DataFrame | None = None,
+    ring_source: str | None = None,
 ) -> ReportData:
     """Build the day's cases of a scored file (:func:`okml.cases.build_cases`) and explain
     them with the model that scored it.
@@ -432,6 +454,9 @@ def prepare(
     model_version:
         ``NAME/N`` that ``model`` is, when known: a file scored by another version is
         refused (its flags and threshold are not this model's).
+    transactions, ring_source:
+        Where the day's rings (:func:`okml.cases.day_ring_cases`) are found, and the path
+        the page names; default the scored file's payments before the day's end.
 
     Raises
     ------
@@ -439,7 +464,7 @@ def prepare(
         The file is not a scored file, has no payment on the day, lacks the model's
         features, or was scored by another model version.
     """
-    from okml.cases import build_cases, case_reasons
+    from okml.cases import build_cases, case_reasons, day_ring_cases
 
     language = language or params.explain.language
     _t(language, "title", date="")  # checks the language
@@ -460,7 +485,11 @@ def prepare(
     # a case is a customer's flagged payments of the local day (okml.cases, the one
     # definition the queue and `okml cases` use too); context reaches back into the file
     context = scored.loc[scored["timestamp"] < day_end(day)]
-    shown = [c for c in build_cases(context, timezone) if c.day == f"{day:%Y-%m-%d}"][: max(n_cases, 0)]
+    of_day = [c for c in build_cases(context, timezone) if c.day == f"{day:%Y-%m-%d}"]
+    shown = of_day[: max(n_cases, 0)]
+    if transactions is None:
+        transactions, ring_source = context, ""
+    rings = day_ring_cases(transactions, model.feature_params, of_day, f"{day:%Y-%m-%d}")
     riskiest = [c.payments.sort_values("score", ascending=False, kind="stable").iloc[0] for c in shown]
     cases = pd.DataFrame(riskiest, columns=scored.columns).reset_index(drop=True)
     cases = cases.assign(
@@ -518,6 +547,8 @@ def prepare(
         case_reasons=per_case,
         payments=payments,
         payments_explained=every,
+        rings=rings,
+        ring_source=ring_source or "",  # "": the scored file's payments
         approximate=approx,
     )
 
@@ -850,6 +881,43 @@ def cases_table_html(rep: ReportData) -> str:
     return _wrap(
         f"<h2>{_e(_t(lang, 'cases'))}</h2>"
         f'<table class="okml-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def rings_html(rep: ReportData) -> str:
+    """The day's rings (:class:`okml.cases.RingCase`): one line each, its members with a
+    case linked to their case below when it is shown; nothing when there is none."""
+    lang = rep.language
+    if not rep.rings:
+        return ""
+    shown = {str(c.customer_id): i for i, c in enumerate(rep.case_list)}
+    where = rep.ring_source
+    source = _t(lang, "ring_data", path=where) if where else _t(lang, "ring_scored")
+    heads = ["ring", "members", "devices", "merchants", "flagged_payments", "score", "confirmed"]
+    rows = []
+    for ring in rep.rings:
+        with_case = {str(c.customer_id) for c in ring.cases}
+        members = ", ".join(
+            (f'<a href="#case-{shown[m] + 1}">{cell_text(m)}</a>' if m in shown else f"<b>{cell_text(m)}</b>")
+            if m in with_case
+            else cell_text(m)
+            for m in map(str, ring.members)
+        )
+        cells = [
+            (cell_text(ring.ring_id), "nowrap"),
+            (f"{len(ring.members)} ({len(ring.cases)}): {members}", ""),
+            (_list(list(ring.devices)), ""),
+            (_list(list(ring.merchants), 3), ""),
+            (_e(f"{ring.n_flagged} ({fmt_money(ring.flagged_amount)})"), "num"),
+            (f"{ring.score:.3f}", "num"),
+            (f"{ring.confirmed_share:.0%}", "num"),
+        ]
+        rows.append("<tr>" + "".join(f'<td class="{c}">{v}</td>' for v, c in cells) + "</tr>")
+    head = "".join(f"<th>{_e(_t(lang, h))}</th>" for h in heads)
+    return _wrap(
+        f"<h2>{_e(_t(lang, 'rings'))}</h2><p>{_e(_t(lang, 'rings_note', source=source))}</p>"
+        f'<table class="okml-table okml-rings"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 

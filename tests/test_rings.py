@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from test_evidence import _rewrite
 from test_graph import at, frame
 
+from okml.cases import build_cases, day_ring_cases
 from okml.cli import main
 from okml.config import FeatureParams, SimulateParams
 from okml.errors import OkmlError
@@ -146,3 +148,102 @@ def test_a_ring_pack_holds_its_members_verifies_and_names_a_changed_member_file(
     n = len(rings) + 1
     assert main(["evidence", "--ring", f"{day}/G{n}", *sets]) == 2
     assert f"lists {len(rings)} ring(s) on {day}" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- the review queue
+def _ring_scored() -> pd.DataFrame:
+    """A local day (Asia/Shanghai 2026-03-02) of c1..c4 on phone d1 (c1..c3 flagged) and c5
+    alone (flagged): one ring case with three members' cases, and c5's case outside it."""
+    tx = _four_on_one_phone().iloc[:5].drop(columns=["is_fraud", "label_time"], errors="ignore")
+    tx = tx.assign(timestamp=tx["timestamp"].where(tx["customer_id"] != "c1", at("09:05")))
+    return tx.assign(score=[0.9, 0.8, 0.7, 0.1, 0.95], flag=[True, True, True, False, True]).reset_index(
+        drop=True
+    )
+
+
+def test_a_ring_is_one_case_in_the_queue_and_one_decision_labels_every_member(tmp_path) -> None:
+    import http.cookiejar
+    import re
+    import sys
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import yaml
+    from test_review import _serve
+
+    from okml.review import ReviewStore
+
+    scored = _ring_scored()
+    path = tmp_path / "scored.parquet"
+    scored.to_parquet(path, index=False)
+    cases = [c for c in build_cases(scored, "Asia/Shanghai") if c.day == "2026-03-02"]
+    (ring,) = day_ring_cases(scored, P, cases, "2026-03-02")
+    assert ring.ring_id == "2026-03-02/G1" and ring.members == ("c1", "c2", "c3", "c4")
+    assert [c.customer_id for c in ring.cases] == ["c1", "c2", "c3"]
+    assert (ring.n_flagged, ring.flagged_amount, ring.score) == (3, 23.0, 0.9)
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"review_db": str(tmp_path / "review.db"),
+                                               "path": str(tmp_path / "none.parquet")},
+                                      "features": {"timezone": "Asia/Shanghai"}}))  # fmt: skip
+    store = ReviewStore(tmp_path / "review.db")
+    token = store.add_reviewer("ana")
+    store.close()
+    okml = str(Path(sys.executable).parent / "okml")
+    proc, base = _serve(okml, path, params)
+    try:
+        jar = http.cookiejar.CookieJar()
+        web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        login = web.open(base + "/login").read().decode()
+        csrf = re.search(r"name='csrf' value='([^']+)'", login).group(1)
+        web.open(base + "/login", urllib.parse.urlencode({"csrf": csrf, "token": token}).encode())
+        queue = web.open(base + "/?day=2026-03-02").read().decode()
+        assert "id='rings'" in queue and "/ring/2026-03-02%2FG1" in queue
+        assert "the scored file&#x27;s payments only" in queue  # says where the rings come from
+        page = web.open(base + "/ring/2026-03-02%2FG1").read().decode()
+        assert page.count("class='case'") == 3 and "c4" in page  # c4: a member without a case
+        form = re.search(r"name='csrf' value='([^']+)'", page).group(1)
+        body = urllib.parse.urlencode({"csrf": form, "decision": "fraud", "note": "one ring"}).encode()
+        after = web.open(base + "/ring/2026-03-02%2FG1/decide", body).read().decode()
+        members = after.split("id='members'")[1].split("</table>")[0]
+        assert members.count("fraud confirmed") == 3
+        forged = urllib.parse.urlencode({"decision": "legitimate"}).encode()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            web.open(base + "/ring/2026-03-02%2FG1/decide", forged)
+        assert refused.value.code == 403
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            web.open(base + "/ring/2026-03-02%2FG9")
+        assert missing.value.code == 404
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    store = ReviewStore(tmp_path / "review.db")
+    for c in ("c1", "c2", "c3"):
+        (row,) = store.history(f"2026-03-02/{c}")
+        assert (row["decision"], row["note"]) == ("fraud", "ring 2026-03-02/G1: one ring")
+    assert store.history("2026-03-02/c5") == []
+    store.close()
+
+
+def test_the_report_lists_the_days_rings_with_members_linked_to_their_cases() -> None:
+    from types import SimpleNamespace
+
+    from okml.report import rings_html
+
+    hostile = '<img src=x onerror="alert(1)">'
+    scored = _ring_scored()
+    scored["customer_id"] = scored["customer_id"].replace({"c4": hostile})
+    cases = [c for c in build_cases(scored, "Asia/Shanghai") if c.day == "2026-03-02"]
+    rings = day_ring_cases(scored, P, cases, "2026-03-02")
+    shown = cases[:2]  # c5 and c1 shown below; c2 and c3 have cases not shown
+    assert [c.customer_id for c in shown] == ["c5", "c1"]
+    for lang, title, source in [("en", "Rings of linked accounts", "the payments of data/tx.parquet"),
+                                ("zh", "关联账户团伙", "data/tx.parquet中的支付")]:  # fmt: skip
+        rep = SimpleNamespace(rings=rings, case_list=shown, language=lang, ring_source="data/tx.parquet")
+        page = rings_html(rep)
+        assert title in page and source in page and "2026-03-02/G1" in page
+        assert '<a href="#case-2">c1</a>' in page and "<b>c2</b>" in page and "<b>c3</b>" in page
+        assert hostile not in page and "&lt;img" in page
+    rep = SimpleNamespace(rings=[], case_list=shown, language="en", ring_source="")
+    assert rings_html(rep) == ""

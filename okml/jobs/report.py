@@ -46,9 +46,17 @@ def prepare(
     :func:`okml.report.prepare` the day's cases of ``scored_path`` (refused when it was
     scored by another version than ``model_version``)."""
     from okml import report, tracking
+    from okml.jobs.rings import transactions_for
 
     params = load_params(params_file, list(overrides or []))
     model = tracking.load_model(model_uri, params.mlflow)
+    try:
+        keys = pd.read_parquet(
+            resolve(scored_path), columns=["transaction_id", "timestamp", "customer_id", "amount"]
+        )
+    except Exception:  # not a scored file: report.prepare says why, in one line
+        keys = pd.DataFrame()
+    transactions, source = transactions_for(params, keys)
     return report.prepare(
         scored_path,
         model,
@@ -58,6 +66,8 @@ def prepare(
         n_cases=n_cases,
         language=language,
         model_version=model_version,
+        transactions=transactions,
+        ring_source=source,
     )
 
 

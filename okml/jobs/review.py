@@ -41,13 +41,25 @@ _WORDS = {
            "payments": "Flagged payments", "context": "Other payments of the look-back",
            "reasons": "Why it was flagged", "none": "none yet", "back": "back to the queue",
            "score": "score", "customer": "customer", "amount": "flagged", "signed": "signed in as",
-           "pay_back": "To pay back", "waterfall": "Why this score", "timeline": "This customer's payments"},
+           "pay_back": "To pay back", "waterfall": "Why this score", "timeline": "This customer's payments",
+           "rings": "Rings of linked accounts", "ring": "Ring", "members": "members",
+           "flagged": "with a case",
+           "confirmed": "confirmed", "devices": "devices", "merchants": "merchants",
+           "ring_decide": "Record the decision on the cases of all {n} flagged members",
+           "ring_source": "Groups found in {source}.", "payments_day": "payments that day",
+           "ring_data": "the payments of {path}",
+           "ring_scored": "the scored file's payments only (data.path does not hold them)"},
     "zh": {"queue": "审核队列", "cases": "个案件", "open": "待处理", "sign_in": "登录",
            "token": "审核员令牌", "decide": "记录决定", "note": "备注", "history": "决定记录",
            "payments": "被标记的支付", "context": "回溯期内的其他支付",
            "reasons": "标记原因", "none": "暂无", "back": "返回队列",
            "score": "分数", "customer": "客户", "amount": "标记金额", "signed": "已登录：",
-           "pay_back": "应赔付", "waterfall": "分数由来", "timeline": "该客户的支付"},
+           "pay_back": "应赔付", "waterfall": "分数由来", "timeline": "该客户的支付",
+           "rings": "关联账户团伙", "ring": "团伙", "members": "位成员", "flagged": "有案件",
+           "confirmed": "已确认", "devices": "设备", "merchants": "商户",
+           "ring_decide": "为全部{n}位被标记成员的案件记录决定",
+           "ring_source": "团伙来自{source}。", "payments_day": "当日支付",
+           "ring_data": "{path}中的支付", "ring_scored": "仅评分文件中的支付（data.path 不包含这些支付）"},
 }  # fmt: skip
 _STYLE = """<style>
 body { font-family: -apple-system, "Segoe UI", "Noto Sans", okml-cjk, "Noto Sans CJK SC", sans-serif;
@@ -77,6 +89,33 @@ class _Queue:
         self.store = ReviewStore(_db(params))
         self.words = _WORDS[params.explain.language]
         self.model = self._model(rows)
+        self._tx: tuple[pd.DataFrame | None, str] | None = None  # loaded on the first ring asked for
+        self._rings: dict[str, list[Any]] = {}
+
+    def rings(self, day: str) -> list[Any]:
+        """The day's ring cases (:func:`okml.cases.day_ring_cases`), computed once."""
+        from okml.cases import day_ring_cases
+        from okml.jobs.rings import transactions_for
+
+        if day not in self._rings:
+            if self._tx is None:
+                self._tx = transactions_for(self.params, self.rows)
+            tx = self._tx[0] if self._tx[0] is not None else self.rows
+            self._rings[day] = day_ring_cases(tx, self.params.features, self.cases, day)
+        return self._rings[day]
+
+    def ring(self, ring_id: str) -> Any:
+        """The ring case ``DAY/Gn`` (None if the day has no such ring with a case)."""
+        day = ring_id.split("/")[0]
+        if day not in self.days():
+            return None
+        return next((r for r in self.rings(day) if r.ring_id == ring_id), None)
+
+    @property
+    def ring_source(self) -> str:
+        """Where the rings were found, in the page's words."""
+        where = self._tx[1] if self._tx is not None else ""
+        return self.words["ring_data"].format(path=where) if where else self.words["ring_scored"]
 
     def _model(self, rows: pd.DataFrame) -> Any:
         """The version that scored the file, for the cases' waterfalls (None: no chart)."""
@@ -214,11 +253,13 @@ def create_review_app(queue: _Queue) -> Any:
             for c in cases
         )
         others = " ".join(f"<a href='/?day={escape(d)}'>{escape(d)}</a>" for d in days[-7:])
+        rings = queue.rings(day) if day else []
         body = (
             f"<p>{escape(w['signed'])} {escape(who[0])}</p><h1>{escape(w['queue'])}: {escape(day)}</h1>"
             f"<p>{len(cases)} {escape(w['cases'])}, {len(cases) - len(decided)} {escape(w['open'])}. "
             f"{others}</p>"
-            f"<table id='queue'><tr><th>#</th><th>{escape(w['customer'])}</th><th>{escape(w['score'])}</th>"
+            + _rings_table(rings, decided, w, queue.ring_source)
+            + f"<table id='queue'><tr><th>#</th><th>{escape(w['customer'])}</th><th>{escape(w['score'])}</th>"
             f"<th>n</th><th>{escape(w['amount'])}</th><th>merchants</th><th>{escape(w['reasons'])}</th>"
             f"<th>status</th></tr>{rows}</table>"
         )
@@ -235,6 +276,35 @@ def create_review_app(queue: _Queue) -> Any:
         history = store.history(case_id)
         pay = _pay_back(queue, case) if history and history[-1]["decision"] == "fraud" else None
         return html(_case_html(case, history, who[1], w, lang, pay, queue.charts(case)))
+
+    @app.get("/ring/{ring_id:path}")
+    def ring_page(request: Request, ring_id: str) -> Any:
+        who = signed_in(request)
+        if who is None:
+            return RedirectResponse("/login", status_code=303)
+        ring = queue.ring(ring_id)
+        if ring is None:
+            return html(_page("404", "<p>no such ring with a case</p>", lang), 404)
+        decided = store.latest([c.case_id for c in ring.cases])
+        return html(_ring_html(ring, decided, who[1], w, lang, queue.ring_source))
+
+    @app.post("/ring/{ring_id:path}/decide")
+    async def ring_decide(request: Request, ring_id: str) -> Any:
+        who = signed_in(request)
+        if who is None:
+            return html(_page("401", "<p>sign in first</p>", lang), 401)
+        fields = await form(request)
+        if not hmac.compare_digest(fields.get("csrf", ""), who[1]):
+            return html(_page("403", "<p>missing or wrong CSRF token</p>", lang), 403)
+        ring = queue.ring(ring_id)
+        decision = fields.get("decision", "")
+        if ring is None or decision not in DECISIONS:
+            return html(_page("422", "<p>no such ring or decision</p>", lang), 422)
+        note = f"ring {ring.ring_id}: {fields.get('note', '')}".rstrip(": ")
+        for case in ring.cases:  # one decision per member's case: each comes back as its labels
+            store.decide(case, decision, note, who[0], queue.model_version)
+        log.info("review: %s decided %s on ring %s (%d cases)", who[0], decision, ring_id, len(ring.cases))
+        return RedirectResponse(f"/ring/{quote(ring_id, safe='')}", status_code=303)
 
     @app.post("/case/{case_id:path}/decide")
     async def decide(request: Request, case_id: str) -> Any:
@@ -273,6 +343,77 @@ def create_review_app(queue: _Queue) -> Any:
         return JSONResponse({"id": n, "case_id": case.case_id}, 201)
 
     return app
+
+
+def _rings_table(rings: list[Any], decided: dict[str, str], w: dict[str, str], source: str) -> str:
+    """The queue's rings: one row per ring case, its flagged members linked to their cases."""
+    if not rings:
+        return ""
+    rows = "".join(
+        f"<tr><td><a class='ring' href='/ring/{quote(r.ring_id, safe='')}'>{escape(r.ring_id)}</a></td>"
+        f"<td class='num'>{len(r.members)}</td><td class='num'>{len(r.cases)}</td>"
+        f"<td class='num'>{r.score:.3f}</td><td class='num'>{r.n_flagged}</td>"
+        f"<td class='num'>{_money(r.flagged_amount)}</td><td class='num'>{r.confirmed_share:.0%}</td>"
+        f"<td>{escape(', '.join(map(str, r.devices)))}</td>"
+        f"<td>{escape(', '.join(map(str, r.merchants[:3])))}</td>"
+        f"<td class='num'>{sum(c.case_id in decided for c in r.cases)}/{len(r.cases)}</td></tr>"
+        for r in rings
+    )
+    return (
+        f"<h2>{escape(w['rings'])}</h2><p>{escape(w['ring_source'].format(source=source))}</p>"
+        f"<table id='rings'><tr><th>{escape(w['ring'])}</th><th>{escape(w['members'])}</th>"
+        f"<th>{escape(w['flagged'])}</th><th>{escape(w['score'])}</th><th>n</th><th>{escape(w['amount'])}</th>"
+        f"<th>{escape(w['confirmed'])}</th><th>{escape(w['devices'])}</th><th>{escape(w['merchants'])}</th>"
+        f"<th>status</th></tr>{rows}</table>"
+    )
+
+
+def _ring_html(
+    ring: Any, decided: dict[str, str], csrf: str, w: dict[str, str], lang: str, source: str
+) -> str:
+    """A ring case: its members (those with a case linked, with their status) and one form
+    that records the decision on every member's case."""
+    with_case = {str(c.customer_id): c for c in ring.cases}
+    members = "".join(
+        (
+            f"<tr><td><a class='case' href='/case/{quote(c.case_id, safe='')}'>{escape(m)}</a></td>"
+            f"<td class='num'>{c.score:.3f}</td><td class='num'>{c.n_flagged}</td>"
+            f"<td class='num'>{_money(c.flagged_amount)}</td>"
+            f"<td>{escape(c.reasons[0].text) if c.reasons else ''}</td>"
+            f"<td>{escape(_decision_words(decided.get(c.case_id), lang) or w['open'])}</td></tr>"
+            if (c := with_case.get(m)) is not None
+            else f"<tr class='decided'><td>{escape(m)}</td><td></td><td></td><td></td><td></td><td></td></tr>"
+        )
+        for m in map(str, ring.members)
+    )
+    choices = "".join(
+        f"<label><input type='radio' name='decision' value='{k}' id='decision-{k}'> "
+        f"{escape(zh if lang == 'zh' else en)}</label> "
+        for k, (en, zh) in DECISIONS.items()
+    )
+    action = f"/ring/{quote(ring.ring_id, safe='')}/decide"
+    return _page(
+        ring.ring_id,
+        f"<p><a href='/?day={escape(ring.day)}'>{escape(w['back'])}</a></p>"
+        f"<h1>{escape(w['ring'])} {escape(ring.ring_id)}</h1>"
+        f"<p>{len(ring.members)} {escape(w['members'])} · {len(ring.cases)} {escape(w['flagged'])} · "
+        f"{escape(w['score'])} {ring.score:.3f} · {ring.n_flagged} · {_money(ring.flagged_amount)} · "
+        f"{escape(w['confirmed'])} {ring.confirmed_share:.0%} · {ring.payments_day} "
+        f"{escape(w['payments_day'])} ({_money(ring.amount_day)})</p>"
+        f"<p>{escape(w['devices'])}: {escape(', '.join(map(str, ring.devices)))} · {escape(w['merchants'])}: "
+        f"{escape(', '.join(map(str, ring.merchants)))}</p>"
+        f"<p>{escape(w['ring_source'].format(source=source))} "
+        f"<code>okml evidence --ring {escape(ring.ring_id)}</code></p>"
+        f"<table id='members'><tr><th>{escape(w['customer'])}</th><th>{escape(w['score'])}</th><th>n</th>"
+        f"<th>{escape(w['amount'])}</th><th>{escape(w['reasons'])}</th><th>status</th></tr>{members}</table>"
+        f"<form method='post' action='{action}' id='decide'>"
+        f"<input type='hidden' name='csrf' value='{escape(csrf)}'>{choices}<br>"
+        f"<label>{escape(w['note'])}<br>"
+        "<textarea name='note' id='note' rows='3' cols='60'></textarea></label><br>"
+        f"<button type='submit' id='record'>{escape(w['ring_decide'].format(n=len(ring.cases)))}</button>"
+        "</form>",
+        lang,
+    )
 
 
 def _decision_words(decision: str | None, lang: str) -> str:
