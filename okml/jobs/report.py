@@ -46,7 +46,6 @@ def prepare(
     :func:`okml.report.prepare` the day's cases of ``scored_path`` (refused when it was
     scored by another version than ``model_version``)."""
     from okml import report, tracking
-    from okml.jobs.rings import transactions_for
 
     params = load_params(params_file, list(overrides or []))
     model = tracking.load_model(model_uri, params.mlflow)
@@ -304,3 +303,25 @@ def report_day(scored: pd.DataFrame, timezone: str, start: pd.Timestamp, end: pd
     flagged = set(local[scored["flag"].to_numpy()].dt.normalize())
     with_flags = [d for d in whole if d in flagged]
     return (with_flags or whole)[-1]
+
+
+def transactions_for(params: Params, rows: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """The payments rings are found in for a scored file's ``rows``: the transactions of
+    ``data.path`` (labels merged) when they hold the scored payments (the same
+    ``transaction_id``, ``timestamp``, ``customer_id`` and ``amount``, checked on up to 200
+    of them), and ``data.path``; else ``(None, "")``: find them in the scored rows (the
+    review queue and the report say which)."""
+    from okml.data import load
+
+    path = resolve(params.data.path)
+    key = ["transaction_id", "timestamp", "customer_id", "amount"]
+    if path.exists() and len(rows) and all(c in rows.columns for c in key):
+        tx = load(params.data.path, params=params.data)
+        probe = rows[key].iloc[:: max(1, len(rows) // 200)]
+        found = probe.merge(tx[key], on="transaction_id", how="left", suffixes=("", "_tx"))
+        same = all(
+            (found[c].astype(str) == found[c + "_tx"].astype(str)).all() for c in key if c != "transaction_id"
+        )
+        if same and len(found) == len(probe):
+            return tx, str(params.data.path)
+    return None, ""

@@ -95,7 +95,7 @@ class _Queue:
     def rings(self, day: str) -> list[Any]:
         """The day's ring cases (:func:`okml.cases.day_ring_cases`), computed once."""
         from okml.cases import day_ring_cases
-        from okml.jobs.rings import transactions_for
+        from okml.jobs.report import transactions_for
 
         if day not in self._rings:
             if self._tx is None:
