@@ -218,8 +218,8 @@ class FeatureFamilies(_Section):
     customer_fraud_history: bool = True
     merchant_fraud_history: bool = True
     ring: bool = True
-    # the entity graph (okml.features.graph): local engine only, so off by default (the online
-    # service and the dask engine refuse a configuration that switches them on)
+    # the entity graph (okml.features.graph): the local and dask engines compute it; off by
+    # default because the online service refuses a configuration that switches them on
     graph: bool = False
     compromise: bool = False
     amount: bool = True

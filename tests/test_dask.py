@@ -53,7 +53,14 @@ def _assert_same_features(got: pd.DataFrame, want: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize(
-    ("windows", "shuffle"), [("default", "tasks"), ("tiny", "tasks"), ("default", "p2p")]
+    ("windows", "shuffle"),
+    [
+        ("default", "tasks"),
+        ("tiny", "tasks"),
+        ("default", "p2p"),
+        ("graph", "tasks"),
+        ("graph_tiny", "tasks"),
+    ],
 )
 def test_features_equal_local_engine_with_split_and_hot_entities(client, tx, windows, shuffle) -> None:
     # one merchant takes 30% of the payments (a hot entity, one large partition); rows are
@@ -68,6 +75,12 @@ def test_features_equal_local_engine_with_split_and_hot_entities(client, tx, win
             merchant_fraud_windows=["3d"], label_delay="2d", delayed_risk_windows=["2d"],
             merchant_fraud_profile_window="4d", median_payments=3,
         )  # fmt: skip
+    if windows.startswith("graph"):
+        # the entity graph and the point of compromise (pass 4, by time buckets); the hot
+        # merchant is a hub; a half-day epoch and short windows move the bucket boundaries
+        on = params.families.model_copy(update={"graph": True, "compromise": True})
+        tiny = {"graph_window": "2d", "graph_epoch": "12h", "compromise_windows": ["3d"], "hub_customers": 8}
+        params = FeatureParams(families=on, **(tiny if windows == "graph_tiny" else {}))
     want = build_features(tx, params)
     ddf = dd.from_pandas(tx.sample(frac=1.0, random_state=1), npartitions=7)
     with dask.config.set({"dataframe.shuffle.method": shuffle}):

@@ -259,7 +259,7 @@ def test_features_never_read_the_actor(world: pd.DataFrame) -> None:
     assert not any("actor" in n for n in a.columns)
 
 
-# --------------------------------------------------------------- engines that refuse
+# ------------------------------------------------- the engine that refuses (the dask one computes them)
 @pytest.mark.parametrize("family", ["graph", "compromise"])
 def test_the_online_path_refuses_the_graph_families_in_one_line(family: str) -> None:
     from okml.features.online import OnlineFeatures, warm_state
@@ -270,16 +270,6 @@ def test_the_online_path_refuses_the_graph_families_in_one_line(family: str) -> 
         OnlineFeatures(params, columns)
     with pytest.raises(ConfigError, match=rf"features\.families\.{family}"):
         warm_state(frame([{"timestamp": at("10:00"), "customer_id": "c1"}]), params)
-
-
-@pytest.mark.parametrize("family", ["graph", "compromise"])
-def test_the_dask_engine_refuses_the_graph_families_in_one_line(family: str) -> None:
-    from okml.features.distributed import enrich
-
-    params = FeatureParams(families={family: True})
-    with pytest.raises(ConfigError, match=rf"^features\.families\.{family}: the dask engine") as err:
-        enrich(object(), params)
-    assert "\n" not in str(err.value)
 
 
 # ------------------------------------------------------------------------- wording

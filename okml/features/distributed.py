@@ -16,6 +16,12 @@ shuffle that brings whole entities into one partition, where the tested single-f
 2. **merchant** (shuffled by ``merchant_id``): the merchant families, given the shares and
    median ratios of pass 0 and 1.
 3. **device** (shuffled by ``device_id``): distinct customers per device.
+4. **graph** (the ``graph`` and ``compromise`` families, when on: their groups span every
+   entity, so no entity shuffle brings them together; but they need only a trailing window,
+   their look-back ``L``): rows grouped in buckets of ``L`` rounded up to whole
+   ``graph_epoch``s (so buckets start at epoch starts), each bucket with the bucket before it
+   as history, the local engine run on both and kept for the bucket's own rows; joined back
+   on ``transaction_id``.
 
 Within a partition the engine sorts by (timestamp, transaction_id) itself, so the order in
 which a shuffle delivers rows does not matter; entities split over input files are whole
@@ -34,7 +40,7 @@ import pandas as pd
 from okml.config import FeatureParams
 from okml.errors import FeatureError
 from okml.features.engine import build_features, intermediates, rate_windows
-from okml.features.graph import refuse
+from okml.features.graph import GRAPH_FAMILIES
 from okml.features.registry import feature_names, registry
 from okml.schema import REQUIRED
 
@@ -45,12 +51,14 @@ _MERCHANT_FAMILIES = ("merchant", "merchant_risk", "merchant_fraud_history")
 
 
 def plan(params: FeatureParams, columns: list[str]) -> dict[str, list[str]]:
-    """The features each pass computes (``customer``, ``merchant``, ``device``)."""
+    """The features each pass computes (``customer``, ``merchant``, ``device``, ``graph``)."""
     specs = registry(params)
-    out: dict[str, list[str]] = {"customer": [], "merchant": [], "device": []}
+    out: dict[str, list[str]] = {"customer": [], "merchant": [], "device": [], "graph": []}
     for name in feature_names(params, columns):
         family = specs[name].family
-        if family in _MERCHANT_FAMILIES:
+        if family in GRAPH_FAMILIES:
+            out["graph"].append(name)
+        elif family in _MERCHANT_FAMILIES:
             out["merchant"].append(name)
         elif name.startswith("device_customers_"):
             out["device"].append(name)
@@ -136,6 +144,32 @@ def _device(df: pd.DataFrame, params: FeatureParams, names: list[str]) -> pd.Dat
     return out
 
 
+def graph_bucket_ns(params: FeatureParams, names: list[str]) -> int:
+    """The graph pass's bucket: the look-back of ``names`` rounded up to whole epochs (ns)."""
+    from okml.config import parse_duration
+
+    specs = registry(params)
+    look = max(int(specs[n].lookback_seconds or 0) for n in names)
+    epoch = parse_duration(params.graph_epoch)
+    return -(-look // epoch) * epoch * 1_000_000_000
+
+
+def _graph(df: pd.DataFrame, params: FeatureParams, names: list[str]) -> pd.DataFrame:
+    """The graph features of the own rows of each bucket in ``df`` (with their history)."""
+    out = []
+    for _, rows in df.groupby("__bucket", sort=False):
+        own = rows.loc[rows["__own"].to_numpy(), "transaction_id"]
+        feats = build_features(_inputs(rows), params, names=names)
+        out.append(feats.loc[own.to_numpy()].reset_index())
+    if not out:
+        return pd.DataFrame({"transaction_id": df["transaction_id"].iloc[:0],
+                             **{PREFIX + n: np.zeros(0) for n in names}})  # fmt: skip
+    res = pd.concat(out, ignore_index=True)
+    return res.rename(columns={n: PREFIX + n for n in names})[
+        ["transaction_id", *(PREFIX + n for n in names)]
+    ]
+
+
 def _finish(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     inputs = _inputs(df)
     # ``amount`` is an input column and a feature of the same float64 values: kept once
@@ -160,13 +194,7 @@ def enrich(ddf: Any, params: FeatureParams, npartitions: int | None = None, keep
     Partitions come out grouped by the last pass's entity (device, else merchant), in no
     particular order; feature columns keep their registry names, after the input columns.
 
-    Raises
-    ------
-    ConfigError
-        The graph or compromise family is switched on: their groups span every entity, which
-        no pass here brings together (:func:`okml.features.graph.refuse`).
     """
-    refuse(params, "the dask engine", "use compute.engine: local, or switch the family off")
     import dask
     import dask.dataframe as dd
 
@@ -218,7 +246,24 @@ def enrich(ddf: Any, params: FeatureParams, npartitions: int | None = None, keep
         frame = frame.shuffle("device_id", npartitions=n).map_partitions(
             _device, params, passes["device"], meta=meta_d
         )
+    if passes["graph"]:
+        frame = frame.merge(_graph_pass(ddf, params, passes["graph"], n), on="transaction_id", how="left")
     return frame.map_partitions(_finish, names, meta=_finish(frame._meta, names))
+
+
+def _graph_pass(ddf: Any, params: FeatureParams, names: list[str], n: int) -> Any:
+    """``transaction_id`` and the graph families' columns, by time buckets (pass 4)."""
+    import dask.dataframe as dd
+
+    bucket_ns = graph_bucket_ns(params, names)
+    meta_t = _time_rows(ddf._meta, bucket_ns, False)
+    both = dd.concat(
+        [
+            ddf.map_partitions(_time_rows, bucket_ns, False, meta=meta_t),
+            ddf.map_partitions(_time_rows, bucket_ns, True, meta=meta_t),
+        ]
+    ).shuffle("__bucket", npartitions=n)
+    return both.map_partitions(_graph, params, names, meta=_graph(meta_t, params, names))
 
 
 def feature_table(enriched: Any, params: FeatureParams) -> Any:

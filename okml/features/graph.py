@@ -43,8 +43,9 @@ payment and starts at an epoch boundary needs no deletions. Hubs, links and grou
 tested against a row-by-row definition (``tests/test_features_props.py``) and the day's
 groups of :func:`okml.rings.day_groups` against the engine (``tests/test_graph.py``).
 
-The online service and the dask engine do not compute these families yet: both refuse a
-configuration that switches them on (:func:`refuse`).
+The dask engine computes them by time buckets (``okml.features.distributed``, pass 4: they
+need only their trailing window, not whole entities). The online service does not compute
+them yet and refuses a configuration that switches them on (:func:`refuse`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ GRAPH_FAMILIES = ("graph", "compromise")
 
 def refuse(params: FeatureParams, path: str, instead: str) -> None:
     """A one-line :class:`~okml.errors.ConfigError` when ``params`` switches on a family that
-    ``path`` (``"okml serve (the online path)"``, ``"the dask engine"``) cannot compute;
+    ``path`` (``"okml serve (the online path)"``) cannot compute;
     ``instead`` says what to do."""
     on = [f for f in GRAPH_FAMILIES if getattr(params.families, f)]
     if on:
