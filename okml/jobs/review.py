@@ -191,6 +191,16 @@ def create_review_app(queue: _Queue) -> Any:
             raise OkmlError("form over 64 KiB")
         return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
+    async def signed_form(request: Request) -> tuple[tuple[str, str], dict[str, str]] | HTMLResponse:
+        """The reviewer and the posted form, or the 401 / 403 page to answer instead."""
+        who = signed_in(request)
+        if who is None:
+            return html(_page("401", "<p>sign in first</p>", lang), 401)
+        fields = await form(request)
+        if not hmac.compare_digest(fields.get("csrf", ""), who[1]):
+            return html(_page("403", "<p>missing or wrong CSRF token</p>", lang), 403)
+        return who, fields
+
     def html(text: str, status: int = 200) -> HTMLResponse:
         resp = HTMLResponse(text, status_code=status)
         resp.headers["Content-Security-Policy"] = (
@@ -290,12 +300,10 @@ def create_review_app(queue: _Queue) -> Any:
 
     @app.post("/ring/{ring_id:path}/decide")
     async def ring_decide(request: Request, ring_id: str) -> Any:
-        who = signed_in(request)
-        if who is None:
-            return html(_page("401", "<p>sign in first</p>", lang), 401)
-        fields = await form(request)
-        if not hmac.compare_digest(fields.get("csrf", ""), who[1]):
-            return html(_page("403", "<p>missing or wrong CSRF token</p>", lang), 403)
+        posted = await signed_form(request)
+        if isinstance(posted, HTMLResponse):
+            return posted
+        who, fields = posted
         ring = queue.ring(ring_id)
         decision = fields.get("decision", "")
         if ring is None or decision not in DECISIONS:
@@ -308,12 +316,10 @@ def create_review_app(queue: _Queue) -> Any:
 
     @app.post("/case/{case_id:path}/decide")
     async def decide(request: Request, case_id: str) -> Any:
-        who = signed_in(request)
-        if who is None:
-            return html(_page("401", "<p>sign in first</p>", lang), 401)
-        fields = await form(request)
-        if not hmac.compare_digest(fields.get("csrf", ""), who[1]):
-            return html(_page("403", "<p>missing or wrong CSRF token</p>", lang), 403)
+        posted = await signed_form(request)
+        if isinstance(posted, HTMLResponse):
+            return posted
+        who, fields = posted
         case = queue.by_id.get(case_id)
         decision = fields.get("decision", "")
         if case is None or decision not in DECISIONS:
@@ -386,11 +392,6 @@ def _ring_html(
         )
         for m in map(str, ring.members)
     )
-    choices = "".join(
-        f"<label><input type='radio' name='decision' value='{k}' id='decision-{k}'> "
-        f"{escape(zh if lang == 'zh' else en)}</label> "
-        for k, (en, zh) in DECISIONS.items()
-    )
     action = f"/ring/{quote(ring.ring_id, safe='')}/decide"
     return _page(
         ring.ring_id,
@@ -406,13 +407,24 @@ def _ring_html(
         f"<code>okml evidence --ring {escape(ring.ring_id)}</code></p>"
         f"<table id='members'><tr><th>{escape(w['customer'])}</th><th>{escape(w['score'])}</th><th>n</th>"
         f"<th>{escape(w['amount'])}</th><th>{escape(w['reasons'])}</th><th>status</th></tr>{members}</table>"
+        + _decision_form(action, csrf, w, lang, w["ring_decide"].format(n=len(ring.cases))),
+        lang,
+    )
+
+
+def _decision_form(action: str, csrf: str, w: dict[str, str], lang: str, button: str) -> str:
+    """The decision form of a case or a ring page: the choices, a note, the CSRF token."""
+    choices = "".join(
+        f"<label><input type='radio' name='decision' value='{k}' id='decision-{k}'> "
+        f"{escape(zh if lang == 'zh' else en)}</label> "
+        for k, (en, zh) in DECISIONS.items()
+    )
+    return (
         f"<form method='post' action='{action}' id='decide'>"
         f"<input type='hidden' name='csrf' value='{escape(csrf)}'>{choices}<br>"
         f"<label>{escape(w['note'])}<br>"
         "<textarea name='note' id='note' rows='3' cols='60'></textarea></label><br>"
-        f"<button type='submit' id='record'>{escape(w['ring_decide'].format(n=len(ring.cases)))}</button>"
-        "</form>",
-        lang,
+        f"<button type='submit' id='record'>{escape(button)}</button></form>"
     )
 
 
@@ -482,11 +494,6 @@ def _case_html(
         f"<td class='note'>{escape(h['note'])}</td></tr>"
         for h in history
     )
-    choices = "".join(
-        f"<label><input type='radio' name='decision' value='{k}' id='decision-{k}'> "
-        f"{escape(zh if lang == 'zh' else en)}</label> "
-        for k, (en, zh) in DECISIONS.items()
-    )
     action = f"/case/{quote(case.case_id, safe='')}/decide"
     empty = f"<tr><td>{escape(w['none'])}</td></tr>"
     return _page(
@@ -506,11 +513,7 @@ def _case_html(
             else ""
         )
         + f"<h2>{escape(w['history'])}</h2><table id='history'>{past or empty}"
-        f"</table><form method='post' action='{action}' id='decide'>"
-        f"<input type='hidden' name='csrf' value='{escape(csrf)}'>{choices}<br>"
-        f"<label>{escape(w['note'])}<br>"
-        "<textarea name='note' id='note' rows='3' cols='60'></textarea></label><br>"
-        f"<button type='submit' id='record'>{escape(w['decide'])}</button></form>",
+        "</table>" + _decision_form(action, csrf, w, lang, w["decide"]),
         lang,
     )
 

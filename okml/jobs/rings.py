@@ -60,7 +60,7 @@ def _flagged(params: Params, scored: str | None, day: str) -> tuple[pd.Series | 
 
 
 def listed(params: Params, date: str | None = None, scored: str | None = None) -> tuple[Any, ...]:
-    """``(transactions, day, rings, has_flags, flags_note)`` of ``okml rings``."""
+    """``(day, rings, has_flags, flags_note)`` of ``okml rings``."""
     from okml.data import load
     from okml.rings import active_rings
 
@@ -77,7 +77,7 @@ def listed(params: Params, date: str | None = None, scored: str | None = None) -
     if not first <= day <= last:
         raise OkmlError(f"--date {day}: outside the data of {params.data.path} ({first} .. {last}, {tz})")
     flagged, note = _flagged(params, scored, day)
-    return tx, day, active_rings(tx, params.features, day, flagged=flagged), flagged is not None, note
+    return day, active_rings(tx, params.features, day, flagged=flagged), flagged is not None, note
 
 
 def _members(row: pd.Series, shown: int = 20) -> str:
@@ -93,7 +93,7 @@ def rings_cli(
     to ``output`` (CSV, one row per ring; members, devices and merchants joined by ``;``)."""
     from okml.io import atomic_path
 
-    _, day, rings, has_flags, note = listed(params, date, scored)
+    day, rings, has_flags, note = listed(params, date, scored)
     tz = params.features.timezone
     window = params.features.graph_window
     if rings.empty:
