@@ -12,8 +12,13 @@ On the default data (``data.path``; ``make data`` writes it), in a temporary MLf
    with the labels known by then. An alarm whose first day is before 05-01 is a false
    alarm; the first whose first day is on or after it is the detection, dated by the night
    it was raised;
-3. the precision estimated at the operating point (calibrated on the reference week with the
-   labels known at the last night) against the realised one with every label the data holds;
+3. the precision estimated at the operating point (``monitor.calibration``, the other way
+   beside it: on the reference week with the labels known at the last night, or rolling, each
+   day from the recent days' labels known before it) against the realised one with every
+   label the data holds; and the noise bound: the share of days on which any estimate made
+   without the day's labels could at best land within 0.05, since the realised precision of
+   a dozen flags moves in steps of 1/n (Poisson binomial of the calibrated probabilities,
+   or of the realised precision itself as if its mean were known);
 4. ``okml monitor`` itself (papermill, page, MLflow) over the last 30 days, timed.
 
     .venv/bin/python bench/monitor.py [--before 60] [--after 10] [--page PATH]
@@ -37,11 +42,12 @@ import numpy as np
 import pandas as pd
 
 from okml import tracking
-from okml.config import load_params
+from okml.config import MonitorParams, load_params
 from okml.data import load
 from okml.jobs.monitor import build_inputs, write_monitor
 from okml.jobs.train import retrain
-from okml.monitor import Alarm, MonitorInputs, analyse
+from okml.monitor import Alarm, MonitorInputs, Windows, analyse, stats
+from okml.monitor.signals import calibration_delays, estimated_precision, flagged_probabilities
 from okml.simulate import new_pattern_start
 
 DAY = pd.Timedelta(days=1)
@@ -60,6 +66,92 @@ def until(inputs: MonitorInputs, last: pd.Timestamp) -> MonitorInputs:
 
 def show(value: float, spec: str = "{:.3f}") -> str:
     return spec.format(value) if value is not None and math.isfinite(value) else "-"
+
+
+def precision_of(inputs: MonitorInputs, as_of: pd.Timestamp, mp: MonitorParams) -> pd.DataFrame:
+    """The estimated precision of each day with the labels known at ``as_of``, as analyse
+    computes it."""
+    return estimated_precision(inputs, as_of, calibration_delays(inputs.train, as_of), mp)[0]
+
+
+def precision_table(
+    mode: str,
+    est: pd.DataFrame,
+    real: pd.Series,
+    flagged: pd.Series,
+    oos: pd.Series,
+    w: Windows,
+    start: pd.Timestamp,
+) -> float:
+    """Print the rows of one calibration (estimate against realised, per day and pooled
+    over 7 days); return its share of out-of-sample days within 0.05."""
+    both = pd.DataFrame(
+        {"est": est["precision_est"], "low": est["precision_low"], "high": est["precision_high"],
+         "real": real, "flagged": flagged}
+    ).loc[real.notna()]  # fmt: skip
+    err = (both["est"] - both["real"]).abs()
+    inside = (both["real"] >= both["low"]) & (both["real"] <= both["high"])
+    groups = {
+        "all with flags": pd.Series(True, index=both.index),
+        "not in the training window": oos.reindex(both.index, fill_value=False),
+        f"live (from {start:%Y-%m-%d})": pd.Series(both.index >= start, index=both.index),
+    }
+    for name, m in groups.items():
+        has = m & both["est"].notna()
+        within = (err[m] <= 0.05).sum() / max(int(m.sum()), 1)  # NaN is a miss
+        bias = (both["est"] - both["real"])[has].mean()
+        print(f"| {mode} | {name} | {int(m.sum())} | {int(has.sum())} | {within:.0%} | "
+              f"{err[has].mean():.3f} | {bias:+.3f} | {inside[has].mean():.0%} |")  # fmt: skip
+    # pooled over 7 days (flag-weighted), out of sample, where every one of the 7 has an estimate
+    pooled = both.assign(e=both["est"] * both["flagged"], r=both["real"] * both["flagged"])
+    roll = pooled[["e", "r", "flagged"]].rolling(7, min_periods=7).sum().dropna()
+    err7 = ((roll["e"] - roll["r"]) / roll["flagged"]).abs()
+    oos7 = ~((roll.index >= w.train_start) & (roll.index < w.train_end + 6 * DAY))
+    print(f"| {mode} | trailing 7 days, out of sample | {int(oos7.sum())} | {int(oos7.sum())} | "
+          f"{(err7[oos7] <= 0.05).mean():.0%} | {err7[oos7].mean():.3f} | | |")  # fmt: skip
+    m = groups["not in the training window"]
+    return float((err[m] <= 0.05).sum() / max(int(m.sum()), 1))
+
+
+def noise_bound(
+    inputs: MonitorInputs,
+    as_of: pd.Timestamp,
+    mp: MonitorParams,
+    real: pd.Series,
+    flagged: pd.Series,
+    oos: pd.Series,
+) -> dict[str, tuple[float, float, str]]:
+    """The best share of out-of-sample days any estimate without labels could land within
+    0.05 of the realised precision, if each day's outcomes were the Poisson binomial of
+    (a) the flagged payments' calibrated probabilities, (b) n draws of the realised
+    precision itself (its mean known exactly); with the probability of reaching 80% of the
+    days (a Poisson binomial over the days) and the estimate's own expected share."""
+    probs, _ = flagged_probabilities(inputs, as_of, calibration_delays(inputs.train, as_of), mp)
+    est = precision_of(inputs, as_of, mp)["precision_est"]
+    days = list(real.index[oos])
+    need = math.ceil(0.8 * len(days) - 1e-9)
+    out = {}
+    cal = [stats.best_window(probs[d])[1] if d in probs else 0.0 for d in days]
+    own = [
+        stats.within_probability(probs[d], float(est.get(d, math.nan))) if d in probs else 0.0 for d in days
+    ]
+    oracle = [stats.best_window(np.full(int(flagged[d]), float(real[d])))[1] for d in days]
+    for name, p in ((f"calibrated probabilities ({mp.calibration})", cal), ("realised mean known", oracle)):
+        tail = float(stats.poisson_binomial_pmf(np.nan_to_num(p))[need:].sum())
+        out[name] = (float(np.mean(p)), tail, f"{np.nanmean(own):.0%}" if name.startswith("cal") else "")
+    return out
+
+
+def bound_hits(
+    inputs: MonitorInputs, as_of: pd.Timestamp, mp: MonitorParams, real: pd.Series, oos: pd.Series
+) -> float:
+    """The share of out-of-sample days on which the centre of the day's most probable
+    +-0.05 window lands within 0.05 of the realised precision (1e-9 of slack: the window's
+    ends are k/n exactly)."""
+    probs, _ = flagged_probabilities(inputs, as_of, calibration_delays(inputs.train, as_of), mp)
+    days = list(real.index[oos])
+    hits = [d in probs and abs(stats.best_window(probs[d])[0] - float(real[d])) <= 0.05 + 1e-9 for d in days]
+    return float(np.mean(hits))
 
 
 def main() -> int:
@@ -167,34 +259,39 @@ def main() -> int:
                 f"{night:%Y-%m-%d} ends, {after} day(s) after the pattern starts"
             )
         # ------------------------------------------------------- estimated precision
-        both = pd.DataFrame(
-            {"est": d["precision_est"], "low": d["precision_low"], "high": d["precision_high"],
-             "real": real, "flagged": d["alerts"]}
-        ).dropna()  # fmt: skip
-        in_train = (both.index >= w.train_start) & (both.index < w.train_end)
-        err = (both["est"] - both["real"]).abs()
-        inside = (both["real"] >= both["low"]) & (both["real"] <= both["high"])
         print(
-            "\nestimated (labels known on the last night) against realised precision (every label), per day:"
+            "\nestimated (labels known on the last night) against realised precision (every label), per day"
+            " (a day without an estimate counts as a miss):"
         )
-        print("| days | n | within 0.05 | mean abs error | realised inside the 90% interval |")
-        print("|---|---|---|---|---|")
-        groups = {
-            "all with flags": np.ones(len(both), bool),
-            "not in the training window": ~in_train,
-            f"live (from {start:%Y-%m-%d})": (both.index >= start),
-        }
-        for name, m in groups.items():
-            within, mae, cover = (err[m] <= 0.05).mean(), err[m].mean(), inside[m].mean()
-            print(f"| {name} | {m.sum()} | {within:.0%} | {mae:.3f} | {cover:.0%} |")
-        # pooled over 7 days (flag-weighted)
-        pooled = both.assign(e=both["est"] * both["flagged"], r=both["real"] * both["flagged"])
-        roll = pooled[["e", "r", "flagged"]].rolling(7, min_periods=7).sum().dropna()
-        err7 = ((roll["e"] - roll["r"]) / roll["flagged"]).abs()
-        oos7 = ~((roll.index >= w.train_start) & (roll.index < w.train_end + 6 * DAY))
-        print(f"| trailing 7 days, out of sample | {int(oos7.sum())} | {(err7[oos7] <= 0.05).mean():.0%} | "
-              f"{err7[oos7].mean():.3f} | |")  # fmt: skip
-        share = float((err[~in_train] <= 0.05).mean())
+        print("| calibration | days | n | estimated | within 0.05 | mean abs error | bias | "
+              "realised inside the 90% interval |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        flagged = d["alerts"]
+        seen = until(inputs, last)  # what the last night's run sees
+        oos = real.notna() & ~((real.index >= w.train_start) & (real.index < w.train_end))
+        shares = {}
+        for mode in ("reference", "rolling"):
+            mp_mode = mp.model_copy(update={"calibration": mode})
+            est = d if mode == mp.calibration else precision_of(seen, last + DAY, mp_mode)
+            shares[mode] = precision_table(mode, est, real, flagged, oos, w, start)
+        share = shares[mp.calibration]
+        # ------------------------------------------------------------------- noise bound
+        bound = noise_bound(seen, last + DAY, mp, real, flagged, oos)
+        print(
+            f"\nnoise bound ({int(oos.sum())} out-of-sample days with flags, {flagged[oos].mean():.1f} "
+            "flagged a day): the realised precision of n flags only takes the values k/n, so no estimate "
+            "made without the day's labels lands within 0.05 of it more often than the most probable "
+            "+-0.05 window holds (Poisson binomial, independent payments)"
+        )
+        print("| outcomes drawn from | best possible share of days within 0.05 | "
+              "P(>= 80% of the days) | the estimate's own expected share |")  # fmt: skip
+        print("|---|---|---|---|")
+        for name, row in bound.items():
+            print(f"| {name} | {row[0]:.0%} | {row[1]:.1e} | {row[2]} |")
+        print(
+            f"the centre of each day's best window (the estimator the bound assumes, {mp.calibration} "
+            f"calibration) realised: {bound_hits(seen, last + DAY, mp, real, oos):.0%} of the days"
+        )
         # ----------------------------------------------------------- the command, timed
         cmd_first = f"{last - 29 * DAY:%Y-%m-%d}"
         t0 = time.perf_counter()

@@ -732,6 +732,16 @@ class MonitorParams(_Section):
         0.5, ge=0, le=1, description="a new_type_frauds alarm: the type's recall is below this"
     )
     interval: float = Field(0.9, gt=0, lt=1, description="coverage of the estimated precision's interval")
+    calibration: Literal["reference", "rolling"] = Field(
+        "reference",
+        description="estimated precision: calibrate the scores on the reference week (labels known at the "
+        "run), or afresh each day on the calibration_days days ending calibration_lag_days before it "
+        "(less the training window's), with only the labels known before that day",
+    )
+    calibration_days: int = Field(14, ge=1, description="rolling calibration: days it is fitted on")
+    calibration_lag_days: int = Field(
+        7, ge=1, description="rolling calibration: the least age (days) of a day it is fitted on"
+    )
     shap_rows: int = Field(200, ge=10, description="payments a day sampled for mean |SHAP| (exact TreeSHAP)")
     reference_days: int = Field(
         7, ge=1, description="a model without a training fold: the days before --from are its baseline"

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from okml.monitor import stats
 
@@ -112,6 +114,151 @@ def test_label_completeness_corrects_the_calibration_of_young_labels() -> None:
     assert c == pytest.approx(0.5, abs=0.03)
     calibrated = stats.fit_calibrator(scores, known).predict(np.array([0.2, 0.8])) / c
     assert calibrated == pytest.approx([0.2, 0.8], abs=0.04)
+
+
+def test_calibration_with_labels_still_to_come_on_tiny_exact_inputs() -> None:
+    # a known fraud of a day half labelled stands for two
+    cal = stats.fit_calibrator([0.1, 0.1, 0.9, 0.9, 0.9, 0.9], [0, 0, 1, 0, 0, 0], [1, 1, 0.5, 0.5, 0.5, 0.5])
+    assert cal.predict([0.1, 0.9]).tolist() == [0.0, 0.5]
+    with pytest.raises(ValueError, match="completeness"):
+        stats.fit_calibrator([0.1, 0.9], [0, 1], [1.0, 0.0])
+    with pytest.raises(ValueError, match="completeness"):
+        stats.fit_calibrator([0.1, 0.9], [0, 1], [1.0])
+    # without truncation Lynden-Bell's estimator is the share of delays at most the age
+    delays, ages = [1, 2, 3, 10], [0, 2, 5, 30]
+    assert stats.truncated_completeness(delays, [np.inf] * 4, ages).tolist() == pytest.approx(
+        stats.label_completeness(delays, ages).tolist()
+    )
+    # a fraud paid 1.5 days ago can only have shown a short delay: it counts for delays up to 1.5
+    # (by hand: R = 2, 2, 3 at u = 1, 2, 4 -> P(<= 1) = (1 - 1/2)(1 - 1/3), P(<= 2) = 2/3)
+    got = stats.truncated_completeness([1, 1, 2, 4], [10, 1.5, 10, 10], [0.5, 1, 2, 3.9, 4])
+    assert got.tolist() == pytest.approx([0.0, 1 / 3, 2 / 3, 2 / 3, 1.0])
+    assert stats.truncated_completeness([], [], [3.0]).tolist() == [1.0]
+
+
+def test_the_noise_bound_on_tiny_exact_inputs() -> None:
+    from scipy.stats import binom
+
+    # two coin flips: the realised precision is 0, 1/2 or 1, no window of 0.1 holds two of them
+    assert stats.best_window([0.5, 0.5]) == (0.5, 0.5)
+    # ten flags at 0.9: 9/10 and 10/10 are 0.1 apart, so one window holds both
+    centre, mass = stats.best_window([0.9] * 10)
+    assert centre == pytest.approx(0.95) and mass == pytest.approx(binom.pmf([9, 10], 10, 0.9).sum())
+    # one flag: the mean 0.86 is never within 0.05 of 0 or 1; the best guess is 1, right 86% of days
+    assert stats.within_probability([0.86], 0.86) == 0.0
+    assert stats.best_window([0.86]) == (1.0, pytest.approx(0.86))
+    assert stats.within_probability([0.5, 0.5], 0.5) == 0.5 and stats.within_probability(
+        [0.9] * 10, 0.95
+    ) == (pytest.approx(mass))
+    assert all(math.isnan(v) for v in stats.best_window([])) and math.isnan(stats.within_probability([], 0.5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    probs=st.lists(st.floats(0, 1), min_size=1, max_size=30),
+    estimate=st.floats(0, 1),
+    tol=st.sampled_from([0.0, 0.05, 0.1]),
+)
+def test_no_estimate_beats_the_noise_bound(probs: list[float], estimate: float, tol: float) -> None:
+    centre, best = stats.best_window(probs, tol)
+    assert stats.within_probability(probs, estimate, tol) <= best + 1e-9
+    assert stats.within_probability(probs, centre, tol) == pytest.approx(best, abs=1e-9)
+
+
+# --------------------------------------------------------------- rolling calibration
+def _tiny_inputs() -> Any:
+    """A hand-made world for the rolling calibration: a training window of 20 flagged frauds
+    on 01-01 (labelled 12 hours later), then February, ten payments a day: eight at score 0.1
+    (legitimate) and two flagged at 0.9, one of them a fraud up to 02-14 and both from 02-15,
+    every label 12 hours after its payment."""
+    from okml.monitor import MonitorInputs, Windows
+
+    def day_rows(day: pd.Timestamp, frauds: int, n_low: int = 8) -> pd.DataFrame:
+        ts = day + pd.to_timedelta(np.arange(n_low + 2), unit="h")
+        fraud = np.r_[np.zeros(n_low, int), np.ones(frauds, int), np.zeros(2 - frauds, int)]
+        return pd.DataFrame(
+            {
+                "timestamp": ts,
+                "customer_id": np.arange(n_low + 2),
+                "day": day,
+                "score": np.r_[np.full(n_low, 0.1), 0.9, 0.9],
+                "flag": np.r_[np.zeros(n_low, bool), True, True],
+                "is_fraud": fraud,
+                "label_time": pd.Series(ts + pd.Timedelta(hours=12)).where(fraud == 1).to_numpy(),
+            }
+        )
+
+    jan1 = pd.Timestamp("2026-01-01", tz="UTC")
+    train = pd.concat([day_rows(jan1, 2, n_low=0)] * 10, ignore_index=True)
+    feb = pd.date_range("2026-02-01", "2026-02-28", freq="D", tz="UTC")
+    current = pd.concat([day_rows(d, 1 if d.day < 15 else 2) for d in feb], ignore_index=True)
+    windows = Windows(jan1, jan1 + pd.Timedelta(days=10), feb[0], feb[0] + pd.Timedelta(days=7))
+    return MonitorInputs(
+        columns=[],
+        windows=windows,
+        start=feb[0],
+        end=feb[-1] + pd.Timedelta(days=1),
+        train=train,
+        reference=current[current["day"] < windows.reference_end].reset_index(drop=True),
+        current=current,
+        reference_shap=pd.DataFrame(),
+        current_shap=pd.DataFrame(),
+    )
+
+
+def _estimates(inputs: Any, calibration: str, as_of: pd.Timestamp | None = None) -> pd.Series:
+    from okml.config import MonitorParams
+    from okml.monitor.signals import calibration_delays, estimated_precision
+
+    as_of = as_of if as_of is not None else inputs.end
+    mp = MonitorParams(calibration=calibration)
+    return estimated_precision(inputs, as_of, calibration_delays(inputs.train, as_of), mp)[0]["precision_est"]
+
+
+def test_rolling_calibration_on_a_tiny_exact_world() -> None:
+    est = _estimates(_tiny_inputs(), "rolling")
+    day = lambda d: pd.Timestamp(f"2026-02-{d:02d}", tz="UTC")  # noqa: E731
+    # 02-17 learns from 02-01..02-10 (the days at least 7 days old), 10 frauds of 20 flags
+    assert est[day(17)] == pytest.approx(0.5)
+    # 02-28 from the 14 days 02-08..02-21: 7 + 14 frauds of 28 flags
+    assert est[day(28)] == pytest.approx(0.75)
+    # before, fewer than 10 frauds are labelled on the days old enough: no estimate
+    assert est[: day(16)].isna().all()
+    # the reference week (02-01..02-07: 1 of 2) is all the reference calibration knows
+    assert _estimates(_tiny_inputs(), "reference")[day(28)] == pytest.approx(0.5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(day=st.integers(10, 28), seed=st.integers(0, 2**16))
+def test_a_rolling_estimate_uses_nothing_known_after_its_day(day: int, seed: int) -> None:
+    """Change every label that arrives after the day starts (flip frauds, move their label
+    times, add frauds labelled later), in the training window too, and the scores of later
+    days: the day's rolling estimate stays what it was."""
+    d = pd.Timestamp(f"2026-02-{day:02d}", tz="UTC")
+    inputs = _tiny_inputs()
+    rng = np.random.default_rng(seed)
+
+    def alter(frame: pd.DataFrame) -> pd.DataFrame:
+        late = (
+            ~(frame["label_time"] < d).to_numpy() & (frame["timestamp"] < d + pd.Timedelta(days=1)).to_numpy()
+        )
+        late |= (frame["day"] > d).to_numpy() if "day" in frame else False
+        fraud = np.where(late, rng.integers(0, 2, len(frame)), frame["is_fraud"])
+        when = d + pd.to_timedelta(rng.uniform(0, 40, len(frame)), unit="D")
+        out = frame.assign(
+            is_fraud=fraud, label_time=frame["label_time"].where(~late, when).where(fraud == 1)
+        )
+        if "day" in frame:
+            later = (frame["day"] > d).to_numpy()
+            out["score"] = np.where(later, rng.uniform(0, 1, len(frame)), frame["score"])
+        return out
+
+    import dataclasses
+
+    changed = dataclasses.replace(
+        inputs, train=alter(inputs.train), current=alter(inputs.current), reference=alter(inputs.reference)
+    )
+    assert _estimates(changed, "rolling")[d] == pytest.approx(_estimates(inputs, "rolling")[d], nan_ok=True)
 
 
 def test_windows_from_the_fold_of_a_training_run() -> None:
@@ -281,6 +428,23 @@ def test_signals_of_every_monitored_day(inputs: Any, world: dict[str, Any]) -> N
     # labels known at the end of the last day: the younger the day, the fewer are in
     completeness = result.daily["label_completeness"]
     assert completeness.iloc[0] >= completeness.iloc[-1] and completeness.between(0, 1).all()
+
+
+def test_the_rolling_calibration_on_the_small_world_and_its_page_text(inputs: Any) -> None:
+    from types import SimpleNamespace
+
+    from okml.config import MonitorParams
+    from okml.monitor import analyse, render
+
+    mp = MonitorParams(calibration="rolling", calibration_days=7, calibration_lag_days=3)
+    result = analyse(inputs, mp)
+    est = result.daily[["precision_low", "precision_est", "precision_high"]].dropna()
+    assert len(est) >= 3, result.daily["precision_est"]
+    assert (est["precision_low"] <= est["precision_est"]).all() and est.stack().between(0, 1).all()
+    params = SimpleNamespace(monitor=mp)
+    assert "calibrated afresh for each day" in render.estimate_html(result, "en", params)
+    assert "每天重新校准" in render.estimate_html(result, "zh", params)
+    assert "reference week" in render.estimate_html(result, "en", SimpleNamespace(monitor=MonitorParams()))
 
 
 def test_the_new_pattern_is_a_fraud_type_the_model_never_met(inputs: Any, world: dict[str, Any]) -> None:

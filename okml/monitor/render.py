@@ -88,6 +88,14 @@ TEXT: dict[str, dict[str, str]] = {
         "probability of fraud; their mean is the expected precision and the band the "
         "{level:.0%} interval of the realised one. The dots are the realised precision with "
         "the labels known so far (filled where at least 90% of them are in).",
+        "est_intro_rolling": "Precision of the flagged payments estimated from the model's calibrated "
+        "probabilities (confidence-based performance estimation, as NannyML's CBPE), calibrated "
+        "afresh for each day: an isotonic regression fitted on the {days} days ending {lag} days "
+        "before it (the training window's days left out), with only the labels known before the "
+        "day began, each corrected for the share of its day's labels still to come. Their mean is "
+        "the expected precision and the band the {level:.0%} interval of the realised one; a day "
+        "without enough labelled days before it has no estimate. The dots are the realised "
+        "precision with the labels known so far (filled where at least 90% of them are in).",
         "est_chart": "Estimated and realised precision at the operating point",
         "estimated": "estimated",
         "realised": "realised",
@@ -146,6 +154,12 @@ TEXT: dict[str, dict[str, str]] = {
         "est_intro": "根据模型校准后的概率估计被标记支付的精度（基于置信度的性能估计，如NannyML的CBPE）："
         "在参考周的分数与标签上拟合的保序回归（已按参考周尚未到达的标签校正，已到{complete:.0%}）"
         "给每笔被标记支付一个欺诈概率；其均值为期望精度，色带为实际精度的{level:.0%}区间。"
+        "圆点为按目前已知标签计算的实际精度（至少90%标签已到时为实心）。",
+        "est_intro_rolling": "根据模型校准后的概率估计被标记支付的精度"
+        "（基于置信度的性能估计，如NannyML的CBPE），每天重新校准："
+        "在该日之前{lag}天结束的{days}天（不含训练窗口）上拟合保序回归，"
+        "只使用该日开始前已知的标签，并按各日尚未到达的标签比例校正。"
+        "其均值为期望精度，色带为实际精度的{level:.0%}区间；之前没有足够已标记日子的日期没有估计。"
         "圆点为按目前已知标签计算的实际精度（至少90%标签已到时为实心）。",
         "est_chart": "工作点的估计精度与实际精度",
         "estimated": "估计",
@@ -505,7 +519,18 @@ def estimate_html(result: MonitorResult, language: str, params: Any) -> str:
     x = np.arange(len(days))
     complete = result.reference.get("reference_completeness", 1.0)
     body = f"<h2>{_e(_t(lang, 'estimate'))}</h2>"
-    body += f"<p>{_e(_t(lang, 'est_intro', complete=complete, level=params.monitor.interval))}</p>"
+    mp = params.monitor
+    if mp.calibration == "rolling":
+        intro = _t(
+            lang,
+            "est_intro_rolling",
+            days=mp.calibration_days,
+            lag=mp.calibration_lag_days,
+            level=mp.interval,
+        )
+    else:
+        intro = _t(lang, "est_intro", complete=complete, level=mp.interval)
+    body += f"<p>{_e(intro)}</p>"
     fig = _new_figure(10, 3.4, lang)
     ax = fig.add_subplot()
     if "precision_est" in d:

@@ -14,7 +14,8 @@ Two windows are the baseline, both from the model's training run (its ``fold``):
   other day (in-sample scores), so its outputs are compared with a week it never saw.
 
 Labels count as known when ``label_time <= as_of`` (default: the end of the last monitored
-day).
+day), except by the rolling calibration of estimated precision (``monitor.calibration:
+rolling``), which on each day counts only the labels known before that day began.
 """
 
 from __future__ import annotations
@@ -477,46 +478,205 @@ def type_recall_test(
 
 
 # ------------------------------------------------------------ estimated performance
+#: a rolling calibration needs this many known frauds on its days, else its day has no estimate
+MIN_CALIBRATION_FRAUDS = 10
+#: label delays of the training window's flagged frauds count when it has this many
+MIN_FLAGGED_DELAYS = 20
+
+
+def calibration_delays(train: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """The label delays (days) that tell how complete a day's labels are: those of the
+    training window's flagged frauds known at ``as_of`` when there are
+    :data:`MIN_FLAGGED_DELAYS` of them (an alert's fraud may be labelled sooner), else
+    those of all its known frauds."""
+    delays = delay_days(train, as_of)
+    if "flag" not in train:
+        return delays
+    flagged = delay_days(train, as_of, flagged_only=True)
+    return flagged if len(flagged) >= MIN_FLAGGED_DELAYS else delays
+
+
+def _naive(ts: Any) -> Any:
+    """UTC datetime64[ns] values without a time zone (fast comparisons) of a timestamp or a series."""
+    if isinstance(ts, pd.Series):
+        return pd.to_datetime(ts, utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]")
+    return pd.Timestamp(ts).tz_convert("UTC").tz_localize(None).to_datetime64()
+
+
+def _days(span: Any) -> Any:
+    return span / np.timedelta64(1, "s") / 86400
+
+
+@dataclass(frozen=True)
+class CalibrationPool:
+    """What a rolling calibration learns from, as arrays (UTC ``datetime64[ns]``).
+
+    The scored rows of the reference week and the monitored days, one copy of each day,
+    less the training window's days (whose scores are in-sample, surer than any other
+    day's): ``day, score, fraud, label_time`` (NaT: no label; a data set without label
+    times: a fraud's label is known from its payment on). And every fraud with a label time
+    of the training window and of those days (``fraud_*``: when it was paid and labelled,
+    whether it was flagged), whose label delays tell how complete a day's labels are.
+    """
+
+    day: np.ndarray
+    score: np.ndarray
+    fraud: np.ndarray
+    label_time: np.ndarray
+    fraud_paid: np.ndarray
+    fraud_labelled: np.ndarray
+    fraud_flagged: np.ndarray
+
+    @classmethod
+    def from_inputs(cls, inputs: MonitorInputs) -> CalibrationPool:
+        cur = inputs.current
+        ref = inputs.reference[~inputs.reference["day"].isin(cur["day"].unique())]
+        f = pd.concat([ref, cur], ignore_index=True)
+        w = inputs.windows
+        f = f.loc[~((f["day"] >= w.train_start) & (f["day"] < w.train_end)).to_numpy()]
+        f = f.assign(label_time=f["label_time"] if "label_time" in f else f["timestamp"])
+        t = inputs.train
+        t = t.assign(label_time=t["label_time"] if "label_time" in t else t["timestamp"])
+        t = t if "flag" in t else t.assign(flag=True)  # no flags: every fraud's delay counts
+        cols = ["timestamp", "label_time", "flag"]
+        frauds = pd.concat(
+            [g.loc[g["is_fraud"].to_numpy() == 1, cols] for g in (t, f) if "is_fraud" in g],
+            ignore_index=True,
+        ).reindex(columns=cols)
+        frauds = frauds.loc[frauds["label_time"].notna().to_numpy()]
+        return cls(
+            day=_naive(f["day"]),
+            score=f["score"].to_numpy(dtype=np.float64),
+            fraud=f["is_fraud"].to_numpy() == 1 if "is_fraud" in f else np.zeros(len(f), dtype=bool),
+            label_time=_naive(f["label_time"]),
+            fraud_paid=_naive(frauds["timestamp"]),
+            fraud_labelled=_naive(frauds["label_time"]),
+            fraud_flagged=frauds["flag"].to_numpy(dtype=bool),
+        )
+
+    def delays(self, cutoff: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        """The label delays (days) of the frauds labelled before ``cutoff`` (the flagged ones
+        when there are :data:`MIN_FLAGGED_DELAYS`), and the days from each one's payment to
+        ``cutoff``: the longest delay it could have shown."""
+        known = self.fraud_labelled < _naive(cutoff)
+        flagged = known & self.fraud_flagged
+        pick = flagged if flagged.sum() >= MIN_FLAGGED_DELAYS else known
+        paid = self.fraud_paid[pick]
+        return _days(self.fraud_labelled[pick] - paid), _days(_naive(cutoff) - paid)
+
+
+def rolling_calibrator(
+    pool: CalibrationPool, day: pd.Timestamp, as_of: pd.Timestamp, params: MonitorParams
+) -> Any | None:
+    """The calibrator of ``day``'s scores: an isotonic regression fitted on the days of
+    ``pool`` among the ``calibration_days`` ending ``calibration_lag_days`` before ``day``,
+    with only the labels known before ``day`` starts (and by ``as_of``): nothing known
+    after the day is used. Each label is corrected by the expected share of
+    its day's labels in by then (:func:`okml.monitor.stats.truncated_completeness` of the
+    label delays known by then: those of recent frauds are short because only the short
+    ones are in). None when those days hold fewer than
+    :data:`MIN_CALIBRATION_FRAUDS` known frauds, when fewer than :data:`MIN_FLAGGED_DELAYS`
+    frauds were labelled by then, or when none of those was paid twice as long before as the
+    oldest calibration day (the delays cannot tell how many of its labels are still to
+    come)."""
+    cutoff = min(day, as_of)
+    last = day - params.calibration_lag_days * DAY
+    rows = np.flatnonzero(
+        (pool.day > _naive(last - params.calibration_days * DAY)) & (pool.day <= _naive(last))
+    )
+    use = np.unique(pool.day[rows])
+    known = pool.fraud[rows] & (pool.label_time[rows] < _naive(cutoff))
+    if int(known.sum()) < MIN_CALIBRATION_FRAUDS:
+        return None
+    delays, windows = pool.delays(cutoff)
+    ages = _days(_naive(cutoff) - (use + np.timedelta64(12, "h")))  # from the middle of each day
+    # the delays tell of completeness up to the longest delay they could have shown, so they
+    # must reach well beyond the oldest calibration day (twice its age: a rule of thumb)
+    if len(delays) < MIN_FLAGGED_DELAYS or windows.max() < 2 * ages.max():
+        return None
+    shares = stats.truncated_completeness(delays, windows, ages)
+    completeness = shares[np.searchsorted(use, pool.day[rows])]
+    fit = completeness > 0  # a day none of whose labels can be in yet tells nothing
+    y = known[fit]
+    if int(y.sum()) < MIN_CALIBRATION_FRAUDS or y.all():
+        return None
+    return stats.fit_calibrator(pool.score[rows][fit], y, completeness[fit])
+
+
 def estimated_precision(
     inputs: MonitorInputs, as_of: pd.Timestamp, delays: np.ndarray, params: MonitorParams
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Precision at the operating point estimated from calibrated probabilities (CBPE).
 
-    The calibrator (:func:`okml.monitor.stats.fit_calibrator`) is fitted on the reference
-    week's scores and the labels known at ``as_of``; a fraud not labelled yet looks
-    legitimate there, so its probabilities are divided by the expected share of the
-    reference's labels already in (from ``delays``, the label delays of older flagged
-    frauds). Per day: the mean calibrated probability of the flagged payments and the
-    ``monitor.interval`` interval of the realised precision (Poisson binomial).
+    Per day: the mean calibrated probability of the flagged payments and the
+    ``monitor.interval`` interval of the realised precision (Poisson binomial), from
+    :func:`flagged_probabilities`; ``info`` holds the reference week's completeness and
+    estimated precision (the baseline of the ``precision_drop`` alarm).
+    """
+    probs, info = flagged_probabilities(inputs, as_of, delays, params)
+    rows = []
+    for day in sorted(inputs.current["day"].unique()):
+        p = probs.get(day)
+        est, low, high = stats.estimate_precision(p, params.interval) if p is not None else (math.nan,) * 3
+        rows.append({"day": day, "precision_est": est, "precision_low": low, "precision_high": high})
+    cols = ["precision_est", "precision_low", "precision_high"]
+    if not rows:
+        return pd.DataFrame(index=pd.Index(inputs.days, name="day"), columns=cols).astype(float), info
+    return pd.DataFrame(rows).set_index("day")[cols], info
+
+
+def flagged_probabilities(
+    inputs: MonitorInputs, as_of: pd.Timestamp, delays: np.ndarray, params: MonitorParams
+) -> tuple[dict[pd.Timestamp, np.ndarray], dict[str, float]]:
+    """The calibrated probability of fraud of each monitored day's flagged payments (a day
+    without a calibrator is left out), and the reference week's figures.
+
+    ``monitor.calibration``:
+
+    * ``reference``: one calibrator (:func:`okml.monitor.stats.fit_calibrator`) fitted on
+      the reference week's scores and the labels known at ``as_of``; a fraud not labelled
+      yet looks legitimate there, so its probabilities are divided by the expected share of
+      the reference's labels already in (from ``delays``, the label delays of older
+      frauds). It cannot see the model's precision change after its reference week, and
+      for a day before ``as_of`` it uses labels known after the day;
+    * ``rolling``: each day its own (:func:`rolling_calibrator`), from the recent days
+      whose labels have matured by the day, with only the labels known before it.
     """
     ref = inputs.reference
     y = known_labels(ref, as_of)
     info: dict[str, float] = {}
-    empty = pd.DataFrame(
-        index=pd.Index(inputs.days, name="day"), columns=["precision_est", "precision_low", "precision_high"]
-    ).astype(float)
-    if len(ref) == 0 or y.min() == y.max():
-        return empty, info
-    ref_days = sorted(ref["day"].unique())
-    completeness = float(np.mean(stats.label_completeness(delays, _ages(ref_days, as_of))))
-    completeness = completeness if completeness > 0 else 1.0
-    calibrator = stats.fit_calibrator(ref["score"].to_numpy(), y)
+    calibrator = None
+    completeness = 1.0
+    if len(ref) and y.min() != y.max():
+        ref_days = sorted(ref["day"].unique())
+        completeness = float(np.mean(stats.label_completeness(delays, _ages(ref_days, as_of))))
+        completeness = completeness if completeness > 0 else 1.0
+        calibrator = stats.fit_calibrator(ref["score"].to_numpy(), y)
 
-    def probs(scores: Any) -> np.ndarray:
+    def probs(cal: Any, scores: Any, share: float = 1.0) -> np.ndarray:
         if len(scores) == 0:
             return np.zeros(0)
-        return np.clip(calibrator.predict(np.asarray(scores, dtype=np.float64)) / completeness, 0.0, 1.0)
+        return np.clip(cal.predict(np.asarray(scores, dtype=np.float64)) / share, 0.0, 1.0)
 
-    flagged = ref["flag"].to_numpy(dtype=bool)
-    info["reference_completeness"] = completeness
-    info["reference_precision"] = (
-        float(probs(ref.loc[flagged, "score"]).mean()) if flagged.any() else math.nan
-    )
-    rows = []
+    if calibrator is not None:
+        flagged = ref["flag"].to_numpy(dtype=bool)
+        info["reference_completeness"] = completeness
+        info["reference_precision"] = (
+            float(probs(calibrator, ref.loc[flagged, "score"], completeness).mean())
+            if flagged.any()
+            else math.nan
+        )
+    out: dict[pd.Timestamp, np.ndarray] = {}
+    pool = CalibrationPool.from_inputs(inputs) if params.calibration == "rolling" else None
     for day, f in inputs.current.groupby("day", sort=True):
-        est, low, high = stats.estimate_precision(probs(f.loc[f["flag"], "score"]), params.interval)
-        rows.append({"day": day, "precision_est": est, "precision_low": low, "precision_high": high})
-    return pd.DataFrame(rows).set_index("day"), info
+        scores = f.loc[f["flag"].to_numpy(dtype=bool), "score"]
+        if pool is not None:
+            own = rolling_calibrator(pool, day, as_of, params) if len(scores) else None
+            if own is not None or not len(scores):
+                out[day] = probs(own, scores)
+        elif calibrator is not None:
+            out[day] = probs(calibrator, scores, completeness)
+    return out, info
 
 
 # ---------------------------------------------------------------------------- alarms
@@ -646,11 +806,8 @@ def analyse(inputs: MonitorInputs, params: MonitorParams, as_of: pd.Timestamp | 
     reasons, ref_reasons, shap, expl = explanation_drift(inputs, top, params)
     # how late labels come, from the training window's frauds (older than the reference week)
     delays = delay_days(inputs.train, as_of)
-    flagged_delays = delay_days(inputs.train, as_of, flagged_only=True) if "flag" in inputs.train else delays
     perf, by_type = performance(inputs, as_of, delays)
-    est, info = estimated_precision(
-        inputs, as_of, flagged_delays if len(flagged_delays) >= 20 else delays, params
-    )
+    est, info = estimated_precision(inputs, as_of, calibration_delays(inputs.train, as_of), params)
     recall_test, ref_rates = type_recall_test(inputs, as_of, params)
     daily = daily.join(expl, how="left").join(perf, how="left").join(est, how="left")
     for frame, key, name in ((feature_drift, "column", "feature_psi"), (input_drift, "column", "input_psi")):
