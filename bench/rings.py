@@ -8,20 +8,21 @@ in memory) this script
    once cold (compiling the kernels unless numba's cache has them) and the best of
    ``--repeat`` warm runs;
 2. evaluates as ``okml evaluate`` does (``split`` folds, the default model, the default
-   operating point: the top ``evaluate.k`` customers a day) without and with the two
-   families, for each ``--seeds`` value of ``model.random_state``: AP, CP@k and recall per
-   fraud type, mean over the folds (and over the seeds), with PASS or FAIL per target;
+   operating point: the top ``evaluate.k`` customers a day) in three variants: ``today``
+   (without the two families), ``with graph`` (with them) and ``rings first`` (today's model,
+   without them, and ``evaluate.rings_first``: every payment of a hard group of at least
+   ``okml.features.graph.MIN_SIZE`` accounts first in the day's queue, the group sizes
+   computed for the queue alone), for each ``--seeds``
+   value of ``model.random_state``: AP, CP@k and recall per fraud type, mean over the folds
+   (and over the seeds), with PASS or FAIL per target for each variant against ``today``;
 3. bounds what any feature can do for compromised merchants: a model told by the ground
    truth which merchants are skimmed and when (from the compromise's first payment, before
    any label) that ranks their payments by how far above the customer's usual they are;
-4. shows what the graph features carry for fake orders: the same scores with every
-   payment of a group of at least 4 accounts linked by devices put on top (a rule on a
-   point-in-time feature, no ground truth);
-5. scores the day's groups (:func:`okml.rings.day_groups`) against the simulator's rings:
+4. scores the day's groups (:func:`okml.rings.day_groups`) against the simulator's rings:
    per ring, the share of its accounts in the group holding most of them, the share of that
    group that is the ring, and the first day it is listed (and whole).
 
-    .venv/bin/python bench/rings.py                 # about 6 minutes here
+    .venv/bin/python bench/rings.py                 # about 8 minutes here
     .venv/bin/python bench/rings.py --seeds 0       # one seed: what okml evaluate prints
     .venv/bin/python bench/rings.py --set model.n_estimators=100
 
@@ -40,7 +41,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from okml.config import Params, format_duration, load_params, parse_duration
+from okml.config import Params, load_params
 
 FAMILIES = ("graph", "compromise")
 TARGETS = {"compromised_merchant": 0.50, "fake_orders": 0.95}
@@ -48,13 +49,23 @@ MAX_LOSS = 0.02  # no fraud type may lose more recall than this
 RING_TARGET = 0.9  # ring detection: recall and precision
 
 
-def _params(overrides: list[str], with_graph: bool, seed: int, out: str) -> Params:
-    on = "true" if with_graph else "false"
+#: the variants evaluated: label -> (the two families on, evaluate.rings_first, output folder)
+VARIANTS = {
+    "today": (False, False, "without"),
+    "with graph": (True, False, "with"),
+    "rings first": (False, True, "rings_first"),
+}
+
+
+def _params(overrides: list[str], variant: str, seed: int) -> Params:
+    graph, rings_first, out = VARIANTS[variant]
+    on = "true" if graph else "false"
     return load_params(
         None,
         [
             f"features.families.{FAMILIES[0]}={on}",
             f"features.families.{FAMILIES[1]}={on}",
+            f"evaluate.rings_first={'true' if rings_first else 'false'}",
             f"evaluate.output=data/evaluation/rings/{out}",
             'evaluate.candidates=[{"kind": "xgboost", "imbalance": "none"}]',
             f"model.random_state={seed}",
@@ -122,7 +133,7 @@ def summary(runs: dict[str, list[pd.DataFrame]], k: int) -> str:
     types = sorted({t for parts in runs.values() for m in parts for t in _types(m)})
     cols = ["ap", "cp_at_k", "recall", *(f"recall.{t}" for t in types)]
     head = ["AP", f"CP@{k}", "recall", *types]
-    lines = ["| features | seeds | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
+    lines = ["| variant | seeds | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
     means = {}
     for label, parts in runs.items():
         for seeds, frames in (("0", parts[:1]), ("all", parts)):
@@ -137,20 +148,24 @@ def summary(runs: dict[str, list[pd.DataFrame]], k: int) -> str:
     for seeds in ("0", "all"):
         if ("today", seeds) not in means:
             continue
-        old, new = means["today", seeds], means["with graph", seeds]
-        lines.append(f"targets ({'seed 0' if seeds == '0' else 'mean over seeds'}):")
-        for t, goal in TARGETS.items():
-            v = new.get(f"recall.{t}", math.nan)
-            lines.append(
-                f"  recall {t} {v:.3f} (today {old[f'recall.{t}']:.3f}) >= {goal}: {_pass(v >= goal)}"
-            )
-        loss = {t: old[f"recall.{t}"] - new[f"recall.{t}"] for t in types}
-        worst = max(loss, key=lambda t: loss[t])
-        ok = _pass(loss[worst] <= MAX_LOSS)
-        lines.append(f"  largest loss of a fraud type {loss[worst]:+.3f} ({worst}) <= {MAX_LOSS}: {ok}")
-        for c, name in (("cp_at_k", f"CP@{k}"), ("ap", "AP")):
-            lines.append(f"  {name} {new[c]:.3f} >= today {old[c]:.3f}: {_pass(new[c] >= old[c] - 1e-12)}")
+        for variant in [v for v in runs if v != "today"]:
+            lines += _targets(means["today", seeds], means[variant, seeds], variant, seeds, types, k)
     return "\n".join(lines)
+
+
+def _targets(old: pd.Series, new: pd.Series, variant: str, seeds: str, types: list[str], k: int) -> list[str]:
+    """PASS or FAIL per target of ``variant`` (``new``) against ``today`` (``old``)."""
+    lines = [f"targets of {variant} ({'seed 0' if seeds == '0' else 'mean over seeds'}):"]
+    for t, goal in TARGETS.items():
+        v = new.get(f"recall.{t}", math.nan)
+        lines.append(f"  recall {t} {v:.3f} (today {old[f'recall.{t}']:.3f}) >= {goal}: {_pass(v >= goal)}")
+    loss = {t: old[f"recall.{t}"] - new[f"recall.{t}"] for t in types}
+    worst = max(loss, key=lambda t: loss[t])
+    ok = _pass(loss[worst] <= MAX_LOSS)
+    lines.append(f"  largest loss of a fraud type {loss[worst]:+.3f} ({worst}) <= {MAX_LOSS}: {ok}")
+    for c, name in (("cp_at_k", f"CP@{k}"), ("ap", "AP")):
+        lines.append(f"  {name} {new[c]:.3f} >= today {old[c]:.3f}: {_pass(new[c] >= old[c] - 1e-12)}")
+    return lines
 
 
 def _pass(ok: bool) -> str:
@@ -188,35 +203,6 @@ def ceiling(tx: pd.DataFrame, scores: pd.DataFrame, X: pd.DataFrame, params: Par
         f"more than {MAX_LOSS}, {best.max():.3f} at any cost to the others (bonus {best.idxmax():g}); "
         f"target {TARGETS['compromised_merchant']}"
     )
-
-
-def ring_rule(tx: pd.DataFrame, scores: dict[str, pd.DataFrame], params: Params) -> str:
-    """Recall per fraud type when every payment of a hard group of at least MIN_SIZE customers
-    goes to the top of the day's ranking, on the scores of each variant (seed 0)."""
-    from okml.evaluate.scoring import evaluate_scores
-    from okml.features import build_features
-    from okml.rings import MIN_SIZE
-
-    name = "graph_group_size_" + format_duration(parse_duration(params.features.graph_window))
-    size = build_features(tx, params.features, names=[name])[name]
-    by_id = tx.set_index("transaction_id")
-    lines = [
-        f"fake orders, the rule: a payment of a group of >= {MIN_SIZE} accounts linked by devices on top"
-    ]
-    for label, frame in scores.items():
-        per_fold = []
-        for _, part in frame.groupby("fold", sort=True):
-            test = by_id.loc[part["transaction_id"]].reset_index()
-            ring = (size.loc[part["transaction_id"]].to_numpy() >= MIN_SIZE).astype(float)
-            per_fold.append(evaluate_scores(test, part["score"].to_numpy() + ring, params))
-        m = pd.DataFrame(per_fold).mean(numeric_only=True)
-        cells = ", ".join(
-            f"{c.removeprefix('recall.')} {m[c]:.3f}" for c in sorted(m.index) if c.startswith("recall.")
-        )
-        lines.append(
-            f"  {label}: AP {m['ap']:.3f}, CP@{params.evaluate.k} {m['cp_at_k']:.3f}; recall {cells}"
-        )
-    return "\n".join(lines)
 
 
 def rings_table(tx: pd.DataFrame, params: Params) -> str:
@@ -263,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     started = time.perf_counter()
-    base = _params(args.overrides, True, seeds[0], "with")
+    base = _params(args.overrides, "with graph", seeds[0])
     tx = load_data(base)
     days = (tx["timestamp"].max() - tx["timestamp"].min()).days + 1
     print(f"== {len(tx):,} transactions over {days} days ({base.data.path})\n")
@@ -274,13 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.repeat} warm runs, {cold:.2f} s cold (<= 10 s: {_pass(warm <= 10)})\n"
     )
 
-    runs: dict[str, list[pd.DataFrame]] = {"today": [], "with graph": []}
+    runs: dict[str, list[pd.DataFrame]] = {label: [] for label in VARIANTS}
     first: dict[str, pd.DataFrame] = {}
     fit = time.perf_counter()
     for seed in seeds:
-        for label, on in (("today", False), ("with graph", True)):
-            params = _params(args.overrides, on, seed, "with" if on else "without")
-            metrics, scores = evaluate(tx, params)
+        for label in VARIANTS:
+            metrics, scores = evaluate(tx, _params(args.overrides, label, seed))
             runs[label].append(metrics)
             first.setdefault(label, scores)
     fit = time.perf_counter() - fit
@@ -293,10 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(runs, base.evaluate.k))
     from okml.features import feature_matrix
 
-    plain = _params(args.overrides, False, seeds[0], "without")
+    plain = _params(args.overrides, "today", seeds[0])
     X = feature_matrix(tx, plain.features, progress=False)
-    print("\n" + ceiling(tx, first["today"], X, plain))
-    print("\n" + ring_rule(tx, first, base) + "\n")
+    print("\n" + ceiling(tx, first["today"], X, plain) + "\n")
     t0 = time.perf_counter()
     print(rings_table(tx, base))
     rings = time.perf_counter() - t0

@@ -509,6 +509,15 @@ class EvaluateParams(_Section):
     cost_validation_days: int = Field(
         7, ge=1, description="cost operating point: last training days held out to pick the threshold"
     )
+    rings_first: bool = Field(
+        True,
+        description="rank every payment of a hard group of at least okml.features.graph.MIN_SIZE "
+        "customers (accounts linked by devices, graph_group_size over features.graph_window) "
+        "above the day's other payments: the queue order of the top_k and threshold operating "
+        "points, ranking metrics and okml score; the group size is computed for the queue "
+        "whether or not features.families.graph gives it to the model (data without device_id: "
+        "no rings, score order)",
+    )
     cost: CostParams = CostParams()
     candidates: list[Candidate] = [
         Candidate(kind="xgboost", imbalance="none"),
@@ -793,6 +802,8 @@ def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
 
 def _format_error(err: dict[str, Any], source: str) -> str:
     loc = tuple(p for p in err["loc"] if not isinstance(p, int) or True)
+    if not loc and err["type"] == "value_error":  # a check across sections: its message names them
+        return f"{source}: {err['msg'].removeprefix('Value error, ')}"
     key = ".".join(str(p) for p in loc)
     if err["type"] == "extra_forbidden":
         parent = _model_at(loc[:-1])

@@ -9,6 +9,7 @@ those of the reviewers' report (:func:`okml.explain.explain`), in ``explain.lang
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,8 @@ from okml.config import Params
 from okml.errors import DataError
 from okml.features.online import OnlineFeatures, replay, warm_state
 from okml.schema import validate
+
+log = logging.getLogger(__name__)
 
 #: The payment fields the service takes (canonical names).
 PAYMENT_FIELDS = (
@@ -85,6 +88,17 @@ class LiveScorer:
         self.feature_params = self.model.feature_params
         point = operating_point(self.model, params)
         self.threshold = point.threshold if point.kind == "threshold" else None
+        if point.rings_first and self.threshold is not None:
+            # its threshold is of the queue order, rings first, which needs the entity graph
+            # the online state does not hold: flag by score at the same daily budget's threshold
+            meta = getattr(self.model, "meta", None) or {}
+            self.threshold = meta.get("score_threshold")
+            log.warning(
+                "the model ranks rings first (evaluate.rings_first) but okml serve has no entity graph: "
+                "it flags by score alone, at %s (the score threshold of the same daily budget); "
+                "okml score ranks rings first",
+                "no threshold" if self.threshold is None else f"{float(self.threshold):.4f}",
+            )
         self.state = state or self.new_state()
         self._fast = getattr(self.scorer, "predict_array", None)  # xgboost: no pandas per payment
         self._explainer: Any = None

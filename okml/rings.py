@@ -20,11 +20,9 @@ from __future__ import annotations
 import pandas as pd
 
 from okml.config import FeatureParams
-from okml.features.graph import components, graph_links
+from okml.features.graph import MIN_SIZE, components, graph_links
 
 _DAY = pd.Timedelta(days=1)
-#: groups listed from this size: families share a phone among two or three
-MIN_SIZE = 4
 GROUP_COLUMNS = [
     "group",
     "size",

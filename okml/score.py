@@ -7,8 +7,11 @@ What a scored file holds, one row per new payment in input order:
 * ``transaction_id, timestamp, customer_id, merchant_id, amount`` and the optional
   descriptive columns the input has (``merchant_name``, ``merchant_category``, ``channel``,
   ``device_id``, ``region``; labels ``is_fraud``, ``fraud_type`` when scoring labelled data);
-* ``score`` (fraud probability), ``flag`` (sent to review at the model's operating point),
-  ``rank_in_day`` (1 = riskiest payment of its UTC day);
+* ``score`` (fraud probability), ``priority`` (the queue order: the score, plus 1 for a
+  payment of a ring when the model was trained with ``evaluate.rings_first``:
+  :func:`okml.evaluate.scoring.ranking_priority`), ``flag`` (sent to review at the model's
+  operating point, in that order), ``rank_in_day`` (1 = first payment of its UTC day in that
+  order);
 * ``reason_1 .. reason_{explain.top_reasons}`` for flagged rows (plain text in
   ``explain.language``) and ``reasons`` (JSON: group, feature, value, contribution, text);
 * ``feat_<name>``: the features as built for the model (before any imputation its scorer
@@ -23,6 +26,9 @@ the daily budget ``evaluate.k``. ``okml score`` prints the same and warns of day
 Operating point: the score threshold chosen in training (``meta["threshold"]`` of the logged
 model), or the top ``evaluate.k`` customers per UTC day when the model has no threshold or
 ``top_k=True`` is asked (all payments of an alerted customer at or above the day's cut-off).
+Both rank by ``priority``: rings first when the model's training run had
+``evaluate.rings_first`` (``meta["rings_first"]``; its threshold was measured in that order),
+so the platform flags what was evaluated.
 """
 
 from __future__ import annotations
@@ -65,11 +71,14 @@ class OperatingPoint:
     kind: str
     threshold: float | None = None
     k: int | None = None
+    rings_first: bool = False  # rank by ranking_priority: rings above the day's other payments
 
     def describe(self) -> str:
+        rings = ", rings first" if self.rings_first else ""
         if self.kind == "threshold":
-            return f"score >= {self.threshold:.4f} (threshold chosen in training)"
-        return f"top {self.k} customers per day"
+            what = "priority" if self.rings_first else "score"
+            return f"{what} >= {self.threshold:.4f} (threshold chosen in training{rings})"
+        return f"top {self.k} customers per day{rings}"
 
 
 def _model(model: Any) -> Any:
@@ -79,12 +88,14 @@ def _model(model: Any) -> Any:
 
 
 def operating_point(model: Any, params: Params, top_k: bool = False) -> OperatingPoint:
-    """The model's threshold, or top-k customers per day when it has none or when asked."""
-    meta = getattr(model, "meta", None) or {}
+    """The model's threshold, or top-k customers per day when it has none or when asked; in
+    the queue order of the model's training run (``meta["rings_first"]``, false if absent)."""
+    meta = getattr(_model(model), "meta", None) or {}
     threshold = meta.get("threshold")
+    rings_first = bool(meta.get("rings_first", False))
     if top_k or threshold is None or not math.isfinite(float(threshold)):
-        return OperatingPoint("top_k", k=params.evaluate.k)
-    return OperatingPoint("threshold", threshold=float(threshold))
+        return OperatingPoint("top_k", k=params.evaluate.k, rings_first=rings_first)
+    return OperatingPoint("threshold", threshold=float(threshold), rings_first=rings_first)
 
 
 def _validated(df: pd.DataFrame, source: str, params: Params) -> pd.DataFrame:
@@ -176,14 +187,15 @@ def _check_inputs(columns: list[str], specs: dict[str, Any], new: pd.DataFrame) 
 
 
 def _flags(scored: pd.DataFrame, point: OperatingPoint) -> np.ndarray:
-    from okml.evaluate.metrics import flags_threshold, flags_top_k
+    """Flags of ``scored`` (with its ``priority``) at ``point``, in the queue order."""
+    from okml.evaluate.metrics import flags_threshold, flags_top_k, ranked
 
+    queue = ranked(scored[["timestamp", "customer_id", "score", "priority"]])
     if point.kind == "threshold":
-        return flags_threshold(scored, point.threshold)  # type: ignore[arg-type]
+        return flags_threshold(queue, point.threshold)  # type: ignore[arg-type]
     # labels play no part in choosing alerts: pass none (a real label would remove
     # "already caught" customers with knowledge the reviewers do not have yet)
-    frame = scored[["timestamp", "customer_id", "score"]].assign(is_fraud=0)
-    return flags_top_k(frame, point.k)  # type: ignore[arg-type]
+    return flags_top_k(queue.assign(is_fraud=0), point.k)  # type: ignore[arg-type]
 
 
 def _rank_in_day(timestamp: pd.Series, score: np.ndarray) -> np.ndarray:
@@ -201,12 +213,16 @@ def score_features(
     top_k: bool = False,
     steps: Any = None,
     approximate: Sequence[str] = (),
+    queue: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The scored frame of :func:`score_transactions` for validated ``new`` payments whose
     features ``feats`` (same rows, same order) are already built: score, flag, rank in the
     day and the reasons of the flagged ones (a reason told through one of the
     ``approximate`` features says so). Flags at ``top_k`` and ranks need whole days in
-    ``new`` (the dask engine scores one partition of whole days at a time)."""
+    ``new`` (the dask engine scores one partition of whole days at a time). With a model
+    trained with ``evaluate.rings_first``, ``queue`` (or else ``feats``) holds the group
+    sizes of the same rows (:func:`okml.evaluate.scoring.group_sizes`)."""
+    from okml.evaluate.scoring import ranking_priority
     from okml.explain import explain
     from okml.models import as_scorer
 
@@ -224,8 +240,10 @@ def score_features(
 
     steps.set_postfix_str("flag")
     point = operating_point(fm, params, top_k)
+    priority = ranking_priority(scores, feats if queue is None else queue, fparams, point.rings_first)
+    out["priority"] = priority
     out["flag"] = _flags(out, point)
-    out["rank_in_day"] = _rank_in_day(out["timestamp"], scores)
+    out["rank_in_day"] = _rank_in_day(out["timestamp"], priority)
     steps.update()
 
     steps.set_postfix_str("reasons")
@@ -293,6 +311,8 @@ def score_transactions(
         A transaction id appears in both inputs, the inputs break the canonical schema, or
         they lack a column the model's features need.
     """
+    from okml.evaluate.scoring import group_sizes, ring_feature_params
+
     fm = _model(model)
     fparams: FeatureParams = fm.feature_params
     columns = list(fm.columns)
@@ -310,15 +330,19 @@ def score_transactions(
     specs = registry(fparams)
     needs_labels = any(c in specs and "is_fraud" in specs[c].needs for c in columns)
     _check_inputs(columns, specs, new)
-    frame, n_history, trimmed = _combined(new, history, fparams, needs_labels)
+    point = operating_point(fm, params, top_k)
+    # rings first: the group sizes need the graph's look-back, whether the model has it or not
+    reach = ring_feature_params(fparams) if point.rings_first else fparams
+    frame, n_history, trimmed = _combined(new, history, reach, needs_labels)
     steps.set_postfix_str("features")
-    feats = build_features(frame, fparams).iloc[n_history:]
+    every = build_features(frame, fparams)
+    feats = every.iloc[n_history:]
+    queue = group_sizes(frame, fparams, every).iloc[n_history:] if point.rings_first else None
     steps.update()
 
     no_history = history is None or len(history) == 0
     approx = approximate_features(columns, fparams, trimmed, no_history)
-    out = score_features(fm, new, feats, params, top_k=top_k, steps=steps, approximate=approx)
-    point = operating_point(fm, params, top_k)
+    out = score_features(fm, new, feats, params, top_k=top_k, steps=steps, approximate=approx, queue=queue)
     steps.update()
     steps.close()
 

@@ -190,10 +190,18 @@ def test_training_on_the_cluster_matches_local_training(project) -> None:
     np.testing.assert_allclose(b["score"].to_numpy(), a["score"].to_numpy(), rtol=0, atol=1e-6)
     assert dist.result.metrics["ap"] == pytest.approx(local.result.metrics["ap"], abs=1e-9)
     assert dist.provenance["compute.engine"] == "dask" and dist.provenance["data.rows"] == len(local.tx)
+    # the same queue (evaluate.rings_first: group sizes built beside the features, not given
+    # to the model), hence the same flags
+    np.testing.assert_allclose(b["priority"].to_numpy(), a["priority"].to_numpy(), rtol=0, atol=1e-6)
+    assert (a["priority"] > 1).any() and a["flag"].tolist() == b["flag"].tolist()
+    assert not any(n.startswith("graph_") for n in dist.result.feature_columns)
     # metrics of the dask scores are the local functions' metrics of the same scores
     from okml.evaluate import evaluate_scores
+    from okml.evaluate.scoring import group_sizes
 
-    again = evaluate_scores(dist.tx, b["score"].to_numpy(), load_params(project))
+    params = load_params(project)
+    queue = group_sizes(local.tx, params.features).loc[dist.tx["transaction_id"].to_numpy()]
+    again = evaluate_scores(dist.tx, b["score"].to_numpy(), params, features=queue)
     assert again == pytest.approx(dist.result.metrics, nan_ok=True)
 
 

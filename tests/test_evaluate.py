@@ -14,8 +14,10 @@ from test_metrics import ROWS, _ts  # noqa: E402
 
 from okml.config import Params, params_from_dict
 from okml.errors import ConfigError, DataError
-from okml.evaluate import evaluate_scores, plots
+from okml.evaluate import evaluate_scores, operating_flags, plots, ranking_priority, scored_frame
 from okml.evaluate.metrics import cost_curve, daily_top_k
+from okml.evaluate.splits import make_folds
+from okml.features import build_features
 from okml.jobs.data import load_transactions
 from okml.jobs.evaluate import EvaluationResult, run_evaluation
 
@@ -41,7 +43,7 @@ SCORES = np.array([r[3] for r in ROWS])
 
 # ---------------------------------------------------------------------- evaluate_scores
 def test_evaluate_scores_top_k_by_hand() -> None:
-    params = params_from_dict({"evaluate": {"k": 2, "fpr": 0.25}})
+    params = params_from_dict({"evaluate": {"k": 2, "fpr": 0.25, "rings_first": False}})  # score order
     res = evaluate_scores(_test_frame(), SCORES, params)
     # the values of tests/test_metrics.py, gathered in one dict
     assert res["cp_at_k"] == pytest.approx(2 / 3)
@@ -69,7 +71,7 @@ def test_evaluate_scores_top_k_by_hand() -> None:
 
 
 def test_evaluate_scores_cost_operating_point() -> None:
-    params = params_from_dict({"evaluate": {"operating_point": "cost", "k": 2}})
+    params = params_from_dict({"evaluate": {"operating_point": "cost", "k": 2, "rings_first": False}})
     res = evaluate_scores(_test_frame(), SCORES, params, threshold=0.65)
     assert res["threshold"] == 0.65
     assert res["caught_amount"] == 370 and res["expected_cost"] == 3 * 5 + 2 + 150
@@ -78,10 +80,51 @@ def test_evaluate_scores_cost_operating_point() -> None:
 
 
 def test_evaluate_scores_accepts_the_evaluate_section_and_checks_length() -> None:
-    params = params_from_dict({"evaluate": {"k": 2}})
+    params = params_from_dict({"evaluate": {"k": 2, "rings_first": False}})
     assert evaluate_scores(_test_frame(), SCORES, params.evaluate)["cp_at_k"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="9 scores for 10 transactions"):
         evaluate_scores(_test_frame(), SCORES[:9], params)
+
+
+# -------------------------------------------------------------------------- rings first
+RINGS = {"evaluate": {"k": 2, "rings_first": True}}  # the model need not have the graph family
+# c3's day-1 payment (score 0.3) is in a hard group of 4 accounts; c3's day-2 payment in one
+# of 3 (below MIN_SIZE); c4's day-1 payment has no device (NaN)
+GROUP_SIZES = pd.DataFrame({"graph_group_size_7d": [1, 1, 2, 4, np.nan, 1, 3, 1, 1, 1]})
+
+
+def test_ranking_priority_puts_ring_payments_first() -> None:
+    params = params_from_dict(RINGS)
+    bump = np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(ranking_priority(SCORES, GROUP_SIZES, params.features), SCORES + bump)
+    plain = ranking_priority(SCORES, None, params.features, rings_first=False)
+    np.testing.assert_array_equal(plain, SCORES)
+
+
+def test_rings_first_flags_a_ring_payment_above_a_higher_lone_one() -> None:
+    frame = _test_frame()
+    params = params_from_dict(RINGS)
+    scored = scored_frame(frame, SCORES, ranking_priority(SCORES, GROUP_SIZES, params.features))
+    # day 1: c3 (0.3 + 1) and c1 (0.9) alerted, c2 (0.8, lone) not; both caught. day 2: c4 and
+    # c5 (tied 0.6, by id); day 3: c6. In score order c2 takes c3's place (tests/test_metrics.py)
+    assert operating_flags(scored, params).tolist() == [1, 0, 0, 1, 0, 0, 0, 1, 1, 1]
+    assert operating_flags(scored.drop(columns="priority"), params).tolist() == [1, 0, 1, 0, 0, 0, 1, 1, 0, 1]
+    res = evaluate_scores(frame, SCORES, params, features=GROUP_SIZES)
+    plain = evaluate_scores(frame, SCORES, params_from_dict({"evaluate": {"k": 2, "rings_first": False}}))
+    # card frauds: c3 day 1 flagged, c3 day 2 blocked, c5 flagged (score order: c3 day 2 only)
+    assert res["recall.card"] == 1.0 and plain["recall.card"] == pytest.approx(1 / 3)
+    assert res["recall"] == 1.0
+    # day 1: c3, c1 both frauds; day 2: c4 legit, c5 fraud; day 3: c6 -> (1 + 0.5 + 1) / 3
+    assert res["cp_at_k"] == pytest.approx(2.5 / 3) and plain["cp_at_k"] == pytest.approx(2 / 3)
+    assert res["cp_at_k_max"] == plain["cp_at_k_max"]
+
+
+def test_rings_first_needs_the_group_sizes() -> None:
+    params = params_from_dict(RINGS)
+    with pytest.raises(ConfigError, match="evaluate.rings_first: no graph_group_size_7d for the payments"):
+        evaluate_scores(_test_frame(), SCORES, params)
+    with pytest.raises(ConfigError, match="pass all the params"):
+        evaluate_scores(_test_frame(), SCORES, params.evaluate, features=GROUP_SIZES)
 
 
 # ------------------------------------------------------------------------------- plots
@@ -195,7 +238,7 @@ def test_run_evaluation_tables(tiny) -> None:
 def test_run_evaluation_scores_match_test_rows(tiny) -> None:
     params, result = tiny
     scores = pd.read_parquet(Path(params.evaluate.output) / "scores.parquet")
-    assert list(scores.columns) == ["transaction_id", "fold", "model", "score"]
+    assert list(scores.columns) == ["transaction_id", "fold", "model", "score", "priority"]
     assert len(scores) == int(result.fold_metrics["n_transactions"].sum())
     assert not scores.duplicated(["transaction_id", "model"]).any()  # test windows disjoint
     assert scores["score"].between(0, 1).all()
@@ -223,6 +266,56 @@ def test_run_evaluation_cost_operating_point(tiny, tmp_path: Path) -> None:
     thresholds = result.fold_metrics["threshold"]
     assert thresholds.notna().all()
     assert result.best == "xgboost:none"
+
+
+def test_run_evaluation_rings_first_without_the_graph_in_the_model(tiny, tmp_path: Path) -> None:
+    """The queue reads group sizes computed for it alone: the model and its scores are those
+    of the plain run, the metrics those of the queue order."""
+    from okml.evaluate.scoring import group_sizes
+    from okml.features.graph import MIN_SIZE
+
+    params, _ = tiny
+    tx = load_transactions(params, progress=False)
+    rings = tiny_params(tmp_path, evaluate={"rings_first": True})
+    assert not rings.features.families.graph
+    # four accounts paying in the first test week share one phone there: a ring
+    first = make_folds(tx["timestamp"], rings.split)[0]
+    week = ((tx["timestamp"] >= first.test_start) & (tx["timestamp"] < first.test_end)).to_numpy()
+    ring = tx.loc[week, "customer_id"].drop_duplicates().iloc[:4]
+    tx = tx.assign(device_id=tx["device_id"].where(~(week & tx["customer_id"].isin(ring)), "D-RING"))
+    result = run_evaluation(rings, progress=False, transactions=tx)
+    scores = pd.read_parquet(Path(rings.evaluate.output) / "scores.parquet")
+    assert list(scores.columns) == ["transaction_id", "fold", "model", "score", "priority"]
+    sizes = group_sizes(tx, rings.features).loc[scores["transaction_id"]].iloc[:, 0].to_numpy()
+    np.testing.assert_allclose(scores["priority"], scores["score"] + (sizes >= MIN_SIZE))
+    assert (scores["priority"] > 1).any()  # the ring is found
+    # each fold's metrics are of the queue order
+    fold = result.folds[0]
+    part = scores[(scores["fold"] == fold.index) & (scores["model"] == "xgboost:class_weight")]
+    test = tx.set_index("transaction_id").loc[part["transaction_id"]].reset_index()
+    queue = pd.DataFrame({"graph_group_size_7d": sizes[part.index]})
+    want = evaluate_scores(test, part["score"].to_numpy(), rings, features=queue)
+    got = result.fold_metrics.query("fold == @fold.index and model == 'xgboost:class_weight'").iloc[0]
+    assert got["cp_at_k"] == pytest.approx(want["cp_at_k"]) and got["ap"] == pytest.approx(want["ap"])
+    assert "rings first" in (Path(rings.evaluate.output) / "comparison.md").read_text()
+
+
+def test_group_sizes_are_the_graph_feature_and_none_without_devices(tiny, caplog) -> None:
+    from okml.evaluate.scoring import group_sizes, ring_feature_params
+
+    params, _ = tiny
+    tx = load_transactions(params, progress=False)
+    with_graph = ring_feature_params(params.features)
+    full = build_features(tx, with_graph)
+    got = group_sizes(tx, params.features)
+    pd.testing.assert_frame_equal(got, full[["graph_group_size_7d"]])
+    assert group_sizes(tx, with_graph, full) is not full  # read from the model's table
+    pd.testing.assert_frame_equal(group_sizes(tx, with_graph, full), got)
+
+    with caplog.at_level("WARNING", logger="okml.evaluate.scoring"):
+        none = group_sizes(tx.drop(columns="device_id"), params.features)
+    assert none.iloc[:, 0].isna().all() and list(none.index) == list(tx["transaction_id"])
+    assert "no device_id column" in caplog.text and "the queue is in score order" in caplog.text
 
 
 def test_run_evaluation_rejects_bad_settings(tiny, tmp_path: Path) -> None:

@@ -112,6 +112,23 @@ def test_feedback_on_day_two_reaches_day_three_features_only() -> None:
     assert features.recomputed == 1  # day 3 only
 
 
+def test_rings_first_the_walk_alerts_a_ring_before_a_higher_score() -> None:
+    """With ``ring`` (evaluate.rings_first) the day's alert goes to a ring's customer: day 2
+    alerts c2, a ring member, instead of c1 (500 > 20), whose fraud then gives no feedback;
+    day 3 alerts c3 (ring, 40) above c1 (60)."""
+    tx = _hand()
+    params = FeatureParams(timezone=UTC)
+    X = feature_matrix(tx, params)
+    ring = tx["customer_id"].isin(["c2", "c3"]).to_numpy()
+    features = FeedbackFeatures(tx, X, params, ring)
+    done = walk(features, np.arange(len(tx)), 1, _by_amount)
+    assert done.alerts["customer_id"].tolist() == ["c2", "c3"]
+    np.testing.assert_allclose(done.scores, X["amount"].to_numpy() / 1000)  # still the model's
+    assert features.recomputed == 0  # c1's fraud was not alerted: no label came sooner
+    with pytest.raises(ValueError, match="ring flags"):
+        FeedbackFeatures(tx, X, params, ring[:-1])
+
+
 def test_a_label_already_known_gives_no_feedback_and_no_recomputation() -> None:
     tx = _hand().assign(label_time=lambda d: d["label_time"].where(d["transaction_id"] != "t1", _at(2, 12)))
     params = FeatureParams(timezone=UTC)
@@ -291,7 +308,7 @@ def test_evaluate_with_feedback_keeps_the_numbers_without_it(world, tmp_path: Pa
     shared = [c for c in off.fold_metrics.columns if c != "fit_seconds"]
     pd.testing.assert_frame_equal(on.fold_metrics[shared], off.fold_metrics[shared])
     assert not any("feedback" in c for c in off.fold_metrics.columns)
-    assert list(off.scores.columns) == ["transaction_id", "fold", "model", "score"]
+    assert list(off.scores.columns) == ["transaction_id", "fold", "model", "score", "priority"]
     assert {"cp_at_k_feedback", "ap_feedback", "recall_feedback", "feedback_seconds"} <= set(on.fold_metrics)
     assert on.scores["score_feedback"].notna().all()
     assert (on.fold_metrics["n_transactions_feedback"] == on.fold_metrics["n_transactions"]).all()

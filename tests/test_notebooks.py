@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def test_explore_notebook_runs(tmp_path, capfd):
     assert images >= 5
     # the kernel talks over local IPC sockets: no plain-TCP warning, no socket files left
     assert "without encryption" not in capfd.readouterr().err
-    assert not list(Path(tempfile.gettempdir()).glob("okml-kernel-*"))
+    # (this process's only: other runs on the machine share the temp folder)
+    assert not list(Path(tempfile.gettempdir()).glob(f"okml-kernel-{os.getpid()}-*"))
     html = export_html(out, tmp_path / "explore.html")
     assert "<img" in html.read_text() and "cdn.jsdelivr" not in html.read_text()
 

@@ -136,6 +136,76 @@ def test_top_k_without_threshold(world) -> None:
     assert forced["flag"].tolist() == out["flag"].tolist()
 
 
+def test_rings_first_scores_flag_and_rank_as_evaluation_does(world) -> None:
+    from okml.config import params_from_dict
+    from okml.evaluate.scoring import evaluate_test
+    from okml.score import score_features
+
+    params = params_from_dict(
+        {"features": {"families": {"graph": True}}, "evaluate": {"k": 3, "rings_first": True}}
+    )
+    new, feats = world["labelled_new"], world["day_features"]
+    scores = score_frame(world["booster"], feats, world["columns"])
+    # the day's two least risky customers form a ring (a hard group of MIN_SIZE accounts)
+    ring = pd.Series(scores, index=new.index).groupby(new["customer_id"]).max().nsmallest(2).index
+    in_ring = new["customer_id"].isin(ring).to_numpy()
+    feats = feats.assign(graph_group_size_7d=np.where(in_ring, 4.0, 1.0))
+    trained = SimpleNamespace(
+        booster=world["booster"],
+        feature_params=world["fp"],
+        columns=world["columns"],
+        meta={"rings_first": True},
+    )
+    out = score_features(trained, new, feats, params)
+    np.testing.assert_allclose(out["score"], scores)  # still the probability
+    np.testing.assert_allclose(out["priority"], scores + in_ring)
+    # the ring's payments are flagged and lead the day, below the budget of 3 customers
+    assert out["flag"].to_numpy()[in_ring].all()
+    assert out.loc[out["flag"], "customer_id"].nunique() == 3
+    assert sorted(out.loc[in_ring, "rank_in_day"]) == list(range(1, int(in_ring.sum()) + 1))
+    # the flags of okml score are the evaluated ones
+    _, evaluated, threshold = evaluate_test(new, scores, params, feats)
+    assert out["flag"].tolist() == evaluated["flag"].tolist()
+    np.testing.assert_allclose(evaluated["priority"], out["priority"])
+    # and at the training run's threshold (measured in the queue order) too
+    trained.meta["threshold"] = threshold
+    at_threshold = score_features(trained, new, feats, params)
+    assert at_threshold["flag"].tolist() == (out["priority"] >= threshold).tolist()
+    assert at_threshold["flag"].to_numpy()[in_ring].all()
+    assert operating_point(trained, params).describe().endswith("(threshold chosen in training, rings first)")
+
+
+def test_rings_first_without_the_graph_in_the_model_ranks_by_group_sizes_built_for_the_queue(world) -> None:
+    """A model without the graph family, trained with rings first: okml score computes the
+    group sizes from the history and the new payments (only earlier payments), as evaluation
+    computes them over all the data."""
+    from okml.evaluate.scoring import group_sizes, ranking_priority
+    from okml.features.graph import MIN_SIZE
+
+    assert not any(c.startswith("graph_") for c in world["columns"])
+    # four accounts of the history share one phone in the week before the day: a ring
+    tx = world["tx"].copy()
+    ring = tx.loc[tx["timestamp"] < DAY, "customer_id"].drop_duplicates().iloc[:4]
+    week = (tx["timestamp"] >= DAY - pd.Timedelta(days=5)) & (tx["timestamp"] < DAY)
+    tx.loc[week & tx["customer_id"].isin(ring), "device_id"] = "D-RING"
+    history = tx[tx["timestamp"] < DAY]
+    new = tx[(tx["timestamp"] >= DAY) & (tx["timestamp"] < DAY + pd.Timedelta(days=1))].drop(columns=LABELS)
+    model = _model(world)
+    model.meta["rings_first"] = True
+    out = score_transactions(model, new, history, Params())
+    sizes = group_sizes(tx, world["fp"]).loc[out["transaction_id"]]
+    in_ring = out["customer_id"].isin(ring).to_numpy()
+    assert (sizes.iloc[:, 0].to_numpy()[in_ring] >= MIN_SIZE).all() and in_ring.any()
+    np.testing.assert_allclose(out["priority"], ranking_priority(out["score"], sizes, world["fp"]))
+    # the day's groups (this ring and the simulated ones) lead the queue and fill the budget
+    grouped = out["priority"].to_numpy() > 1
+    assert grouped[in_ring].all()
+    assert sorted(out.loc[grouped, "rank_in_day"]) == list(range(1, int(grouped.sum()) + 1))
+    assert out.loc[grouped, "customer_id"].nunique() >= Params().evaluate.k
+    assert grouped[out["flag"].to_numpy()].all()
+    assert out.attrs["operating_point"].endswith("rings first")
+
+
 def test_operating_point_ignores_a_missing_or_nan_threshold() -> None:
     params = Params()
     assert operating_point(SimpleNamespace(meta={}), params).kind == "top_k"

@@ -80,6 +80,23 @@ def _live(world: dict[str, Any], params: Params) -> Any:
     return LiveScorer(mlflow.pyfunc.load_model(str(world["model"])), params)
 
 
+def test_a_rings_first_model_is_served_at_its_score_threshold(world, caplog) -> None:
+    """okml serve has no entity graph: a model whose threshold is of the queue order (rings
+    first) is served at the score threshold of the same budget, and says so."""
+    from types import SimpleNamespace
+
+    from okml.live import LiveScorer
+
+    meta = {"threshold": 1.2, "rings_first": True, "score_threshold": world["threshold"], "k": 10}
+    model = SimpleNamespace(
+        booster=world["scorer"].booster, feature_params=FeatureParams(), columns=world["columns"], meta=meta
+    )
+    with caplog.at_level("WARNING", logger="okml.live"):
+        live = LiveScorer(model, Params())
+    assert live.threshold == world["threshold"]
+    assert "flags by score alone" in caplog.text and "okml score ranks rings first" in caplog.text
+
+
 def test_live_scores_equal_the_batch_model_over_all_history(world) -> None:
     """Warm from the history, then the day payment by payment (labels queued at their
     times): every feature and every score as the batch engine and the model give them over

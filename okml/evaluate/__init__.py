@@ -3,7 +3,8 @@
 - :mod:`okml.evaluate.splits`: train / delay / test folds, the fold of a training run and the
   labels known at go-live.
 - :mod:`okml.evaluate.metrics`: AUC, AP, Card Precision@k, recall@FPR, money, cost threshold.
-- :mod:`okml.evaluate.scoring`: :func:`evaluate_scores`, every metric for one set of scores.
+- :mod:`okml.evaluate.scoring`: :func:`evaluate_scores`, every metric for one set of scores, in
+  the queue order of :func:`ranking_priority` (``evaluate.rings_first``: rings first).
 - :mod:`okml.evaluate.plots`: ROC, precision-recall, score distribution, CP@k by day, cost,
   calibration.
 - :mod:`okml.evaluate.tables`: metrics as tables people read.
@@ -14,7 +15,13 @@
 Nothing here fits a model or imports xgboost.
 """
 
-from okml.evaluate.scoring import evaluate_scores, operating_flags, operating_threshold, scored_frame
+from okml.evaluate.scoring import (
+    evaluate_scores,
+    operating_flags,
+    operating_threshold,
+    ranking_priority,
+    scored_frame,
+)
 from okml.evaluate.splits import Fold, FoldData, make_folds, split_fold, training_fold
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "make_folds",
     "operating_flags",
     "operating_threshold",
+    "ranking_priority",
     "scored_frame",
     "split_fold",
     "training_fold",

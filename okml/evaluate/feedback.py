@@ -113,6 +113,10 @@ class FeedbackFeatures:
         Their feature table (:func:`okml.features.feature_matrix`: same rows, same order).
     params:
         The feature settings ``X`` was built with.
+    ring:
+        Per row, whether the payment is in a ring (``evaluate.rings_first``:
+        :func:`okml.evaluate.scoring.ring_rows`); the walk then picks each day's alerts in the
+        queue order, rings first. Group sizes read no label, so feedback leaves them as they are.
 
     Raises
     ------
@@ -121,7 +125,9 @@ class FeedbackFeatures:
         ``is_fraud``.
     """
 
-    def __init__(self, tx: pd.DataFrame, X: pd.DataFrame, params: FeatureParams) -> None:
+    def __init__(
+        self, tx: pd.DataFrame, X: pd.DataFrame, params: FeatureParams, ring: np.ndarray | None = None
+    ) -> None:
         if "is_fraud" not in tx:
             raise DataError("alert feedback needs labelled transactions", column="is_fraud")
         if "label_time" not in tx:
@@ -139,6 +145,9 @@ class FeedbackFeatures:
         self.t = tx["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         self.label_ns = _ns(tx["label_time"])
         self.fraud = tx["is_fraud"].to_numpy() == 1
+        if ring is not None and len(ring) != len(tx):
+            raise ValueError(f"{len(ring)} ring flags for {len(tx)} transactions")
+        self.ring = None if ring is None else np.asarray(ring, dtype=bool)
         self._given: dict[str, np.ndarray] | None = None
         self.seconds = 0.0
         self.recomputed = 0
@@ -311,6 +320,7 @@ def walk(
     -------
     Walk
         Scores in the order of ``rows``; :func:`okml.evaluate.metrics.daily_top_k` of them
+        (of their queue order, the score plus 1 for a ring's payment, with ``features.ring``)
         gives back exactly the walk's alerts.
     """
     rows = np.asarray(rows, dtype=np.int64)
@@ -326,6 +336,7 @@ def walk(
     row_day = frame["day"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     customers = frame["customer_id"].to_numpy()
     scores = np.full(len(rows), np.nan)
+    bump = np.zeros(len(rows)) if features.ring is None else features.ring[rows].astype(float)
     parts: list[pd.DataFrame] = []
     samples = Samples.empty(features.X.columns)
     alert_parts: list[pd.DataFrame] = []
@@ -345,7 +356,7 @@ def walk(
         parts.append(X_day)
         done = row_day <= day_ns
         # the metric's own rule over the days so far: caught customers stay out, ties by id
-        _, alerts = daily_top_k(frame[done].assign(score=scores[done]), k)
+        _, alerts = daily_top_k(frame[done].assign(score=scores[done] + bump[done]), k)
         today = alerts[alerts["day"] == day]
         alert_parts.append(today)
         hit = np.isin(customers[sel], today["customer_id"].to_numpy())

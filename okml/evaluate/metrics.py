@@ -14,6 +14,11 @@ Card Precision@k (the Handbook's ``card_precision_top_k``)
     alerted and precision is over them (the Handbook divides by k regardless, which would make
     a perfect model score below 1 on a quiet day).
 
+Queue order
+    With ``evaluate.rings_first`` a scored frame also has a ``priority`` column (the score,
+    plus 1 for the payments of a ring: :func:`okml.evaluate.scoring.ranking_priority`), the
+    order reviewers work in; :func:`ranked` puts it in ``score`` for the functions here.
+
 Operating points and money
     A *flag* marks a transaction for review; an *alert* is a customer-day with at least one
     flagged transaction (what a reviewer opens). ``top_k``: each day the customers alerted by
@@ -87,6 +92,13 @@ def recall_at_fpr(y_true: Any, scores: Any, fpr: float = 0.01) -> float:
 
 
 # ------------------------------------------------------------------------ scored frames
+def ranked(scored: pd.DataFrame) -> pd.DataFrame:
+    """``scored`` in the order of the review queue: ``score`` replaced by the frame's
+    ``priority`` when it has one (:func:`okml.evaluate.scoring.ranking_priority`), else
+    ``scored`` itself. The functions here rank by ``score``: pass them this."""
+    return scored.assign(score=scored["priority"].to_numpy(dtype=float)) if "priority" in scored else scored
+
+
 def _with_day(scored: pd.DataFrame) -> pd.DataFrame:
     if "day" in scored:
         return scored

@@ -188,23 +188,26 @@ def write_plots(
     ``scored`` is a scored frame (:func:`~okml.evaluate.scoring.scored_frame`); with a
     ``fold`` column, CP@k per day is computed within each fold (caught customers are
     forgotten between folds) and drawn as one line per fold. ``threshold`` is marked on the
-    cost plot (a training run's operating threshold).
+    cost plot (a training run's operating threshold). With a ``priority`` column
+    (``evaluate.rings_first``) the ranking plots (ROC, precision-recall, CP@k, cost) are of
+    the queue order, as the metrics are; the score distribution and calibration of ``score``.
     """
     from okml.evaluate import metrics as m
 
+    queue = m.ranked(scored)
     y = scored["is_fraud"].to_numpy()
-    s = scored["score"].to_numpy()
+    s, order = scored["score"].to_numpy(), queue["score"].to_numpy()
     folds = scored["fold"] if "fold" in scored else pd.Series(0, index=scored.index)
     per_day = pd.concat(
-        [m.daily_top_k(g, params.evaluate.k)[0].assign(fold=f) for f, g in scored.groupby(folds, sort=True)],
+        [m.daily_top_k(g, params.evaluate.k)[0].assign(fold=f) for f, g in queue.groupby(folds, sort=True)],
         ignore_index=True,
     )
     figures = [
-        roc_figure(y, s),
-        precision_recall_figure(y, s),
+        roc_figure(y, order),
+        precision_recall_figure(y, order),
         score_distribution_figure(y, s),
         cp_at_k_figure(per_day, params.evaluate.k),
-        cost_figure(m.cost_curve(scored, params.evaluate.cost), chosen=threshold),
+        cost_figure(m.cost_curve(queue, params.evaluate.cost), chosen=threshold),
         calibration_figure(y, s),
     ]
     return [save_figure(fig, Path(out) / name) for name, fig in zip(PLOT_FILES, figures, strict=True)]

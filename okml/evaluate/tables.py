@@ -98,9 +98,10 @@ def challenger_vs_champion(challenger: Mapping[str, float], champion: Mapping[st
 
 
 def cp_at_k_by_day_figure(scored: pd.DataFrame, k: int) -> Any:
-    """Card Precision@k per test day of a scored test window."""
+    """Card Precision@k per test day of a scored test window (in the queue order: by
+    ``priority`` when it has one)."""
     from okml.evaluate import metrics as m
     from okml.evaluate import plots
 
-    per_day, _ = m.daily_top_k(scored, k)
+    per_day, _ = m.daily_top_k(m.ranked(scored), k)
     return plots.cp_at_k_figure(per_day, k)

@@ -64,6 +64,15 @@ Columns = dict[str, np.ndarray]
 
 #: the families here, which only the local engine computes
 GRAPH_FAMILIES = ("graph", "compromise")
+#: a group of at least this many customers is a ring (families share a phone among two or
+#: three): the groups ``okml rings`` lists, the payments ``evaluate.rings_first`` puts first
+MIN_SIZE = 4
+
+
+def group_size_name(params: FeatureParams) -> str:
+    """The feature holding a payment's hard group size (``graph_group_size_7d`` for the
+    default ``graph_window``)."""
+    return f"graph_group_size_{_suffix(parse_duration(params.graph_window))}"
 
 
 def refuse(params: FeatureParams, path: str, instead: str) -> None:

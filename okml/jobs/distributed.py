@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from okml.config import Params
+from okml.config import FeatureParams, Params
 from okml.errors import DataError, OkmlError
 
 log = logging.getLogger(__name__)
@@ -281,6 +281,18 @@ def _training_xy(
 
 
 # ------------------------------------------------------------------------------ training
+def queue_features(rings_first: bool, features: FeatureParams) -> tuple[FeatureParams, str | None]:
+    """The feature settings the dask engine builds and the column the queue reads: with
+    ``rings_first`` the graph family is built too (its group size orders the queue; the model
+    is given only its own ``features``' columns), else ``features`` and None."""
+    from okml.evaluate.scoring import ring_feature_params
+    from okml.features.graph import group_size_name
+
+    if not rings_first:
+        return features, None
+    return ring_feature_params(features), group_size_name(features)
+
+
 def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = False) -> DaskRun:
     """:func:`okml.jobs.train.train_model` on the dask engine (XGBoost only)."""
     from okml import cluster
@@ -291,6 +303,7 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
     from okml.models.distributed import check_dask_model, predict_dask
 
     check_dask_model(params.model)
+    built, queue_name = queue_features(params.evaluate.rings_first, params.features)
     timings: dict[str, float] = {}
     with cluster.cluster(params.compute.dask, quiet=quiet) as client, scratch(params, "window") as tmp:
         t0 = time.perf_counter()
@@ -306,10 +319,11 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
 
         t0 = time.perf_counter()
         n = n_partitions(fp["data.rows"], ddf, params, client)
-        enriched = enrich(ddf, params.features, n, keep=["fraud_type"])
+        enriched = enrich(ddf, built, n, keep=["fraud_type"])
         ts = enriched["timestamp"]
         window = enriched[(ts >= fold.train_start) & (ts < fold.test_end)]
-        keep = [c for c in window.columns if c in _TX_COLUMNS or c in names or c == "fraud_type"]
+        extra = ("fraud_type", queue_name)
+        keep = [c for c in window.columns if c in _TX_COLUMNS or c in names or c in extra]
         # one folder per day, so that the training rows reach XGBoost in the local engine's
         # order (time, then id): its row subsampling then draws the same rows, and one
         # worker grows the same trees as the local engine (tests/test_dask.py)
@@ -347,14 +361,16 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
         gone = set(both.loc[mask, "transaction_id"])
         keep_rows = ~test_local["transaction_id"].isin(gone).to_numpy()
         test_local, scores = test_local[keep_rows].reset_index(drop=True), scores[keep_rows]
-    test_tx = test_local[[c for c in test_local.columns if c not in names or c == "amount"]]
+    tx_cols = [c for c in test_local.columns if (c not in names or c == "amount") and c != queue_name]
+    test_tx = test_local[tx_cols]
     if as_of is not None:
         test_tx = test_tx.assign(is_fraud=training_labels(test_tx, known_at))
     if len(test_tx) == 0 or test_tx["is_fraud"].sum() == 0:
         raise OkmlError(f"{fold.name}: no fraud among the {len(test_tx):,} test transactions")
-    metrics, scored, threshold = evaluate_test(test_tx, scores, params)
-    timings["evaluate_s"] = time.perf_counter() - t0
     feats = test_local[names].astype("float64").reset_index(drop=True)
+    queue = None if queue_name is None else test_local[[queue_name]].reset_index(drop=True)
+    metrics, scored, threshold = evaluate_test(test_tx, scores, params, queue)
+    timings["evaluate_s"] = time.perf_counter() - t0
     return DaskRun(
         fold, est, names, metrics, scored.reset_index(drop=True), threshold,
         test_tx.reset_index(drop=True), feats, fp, dashboard, timings,
@@ -405,14 +421,16 @@ def scored_frame_dask(
     import dask.dataframe as dd
 
     from okml.features.distributed import enrich
+    from okml.score import operating_point
 
     fparams = model.feature_params
+    built, _ = queue_features(operating_point(model, params).rings_first, fparams)
     parts = [new.assign(**{NEW: True})]
     if history is not None:
         parts.insert(0, history.assign(**{NEW: False}))
     combined = dd.concat(parts) if len(parts) > 1 else parts[0]
     # the scored file carries the payments' context columns (merchant name, channel, ...)
-    enriched = enrich(combined, fparams, n, keep=list(combined.columns))
+    enriched = enrich(combined, built, n, keep=list(combined.columns))
     rows = enriched[enriched[NEW]]
     rows = rows.assign(**{DAY: _day_of(rows["timestamp"])})
     by_day = rows.shuffle(DAY, npartitions=n)
@@ -423,15 +441,17 @@ def scored_frame_dask(
 def _score_part(
     df: pd.DataFrame, model: Any, params: Params, top_k: bool, example: bool = False
 ) -> pd.DataFrame:
-    from okml.score import score_features
+    from okml.score import operating_point, score_features
 
     columns = list(model.columns)
+    _, queue_name = queue_features(operating_point(model, params).rings_first, model.feature_params)
     if example:  # the columns of a scored partition, from one made-up flagged payment
         df = _example(df)
     order = np.lexsort((df["transaction_id"].to_numpy(), df["timestamp"].to_numpy()))
     df = df.iloc[order].reset_index(drop=True)
     new = df[[c for c in df.columns if c not in columns or c == "amount"]].drop(columns=[NEW, DAY])
-    out = score_features(model, new, df[columns].astype("float64"), params, top_k=top_k)
+    queue = None if queue_name is None else df[[queue_name]]
+    out = score_features(model, new, df[columns].astype("float64"), params, top_k=top_k, queue=queue)
     out[DAY] = df[DAY].to_numpy()
     return out.iloc[:0] if example else out
 
@@ -501,6 +521,7 @@ def dask_folds(params: Params, quiet: bool = False) -> Iterator[tuple[list[Any],
     from okml.features import feature_names
     from okml.features.distributed import enrich
 
+    built, _ = queue_features(params.evaluate.rings_first, params.features)
     with cluster.cluster(params.compute.dask, quiet=quiet) as client, scratch(params, "folds") as tmp:
         ddf = dataset(params)
         fp = cluster.step("load", lambda: fingerprint(ddf))
@@ -508,7 +529,7 @@ def dask_folds(params: Params, quiet: bool = False) -> Iterator[tuple[list[Any],
         start, end = min(f.train_start for f in folds), max(f.test_end for f in folds)
         names = feature_names(params.features, list(ddf.columns))
         n = n_partitions(fp["data.rows"], ddf, params, client)
-        enriched = enrich(ddf, params.features, n, keep=list(ddf.columns))
+        enriched = enrich(ddf, built, n, keep=list(ddf.columns))
         ts = enriched["timestamp"]
         _write_days(enriched[(ts >= start) & (ts < end)], tmp, quiet)
         cols = ["transaction_id", "timestamp", "customer_id", "is_fraud", "label_time"]
@@ -584,6 +605,11 @@ class DaskFolds:
         tx = rows[[c for c in rows.columns if c not in self.names or c == "amount"]]
         tx = tx.assign(is_fraud=training_labels(tx, fold.test_start))
         return tx, rows[self.names].astype("float64")
+
+    def queue(self, rows: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame | None:
+        # dask_folds built the group size beside the features (queue_features): rows hold it
+        _, name = queue_features(self.params.evaluate.rings_first, self.params.features)
+        return None if name is None else rows[[name]]
 
 
 # ---------------------------------------------------------------------------- validation

@@ -50,6 +50,9 @@ from okml.evaluate.scoring import (
     MAIN_METRICS,
     RANKING_METRICS,
     evaluate_scores,
+    group_sizes,
+    queue_priority,
+    ring_rows,
     scored_frame,
 )
 from okml.evaluate.splits import Fold, FoldData, data_days, make_folds, no_fraud_before, split_fold
@@ -78,8 +81,8 @@ class EvaluationResult:
     summary:
         One row per candidate (index ``model``): ``<metric>_mean`` and ``<metric>_std``.
     scores:
-        Test scores: ``transaction_id, fold, model, score`` (and ``score_feedback`` with
-        ``split.feedback``).
+        Test scores: ``transaction_id, fold, model, score`` (and ``priority``, the queue
+        order, with ``evaluate.rings_first``; ``score_feedback`` with ``split.feedback``).
     best:
         The candidate with the best mean ``evaluate.select_metric``.
     output_dir:
@@ -177,6 +180,11 @@ class FoldSource(Protocol):
         """The training rows from ``start`` on, labelled as known at go-live, and their features."""
         ...
 
+    def queue(self, rows: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame | None:
+        """What the queue order reads for ``rows`` (their features ``X``): their group sizes
+        with ``evaluate.rings_first`` (:func:`okml.evaluate.scoring.group_sizes`), else None."""
+        ...
+
 
 class LocalFolds:
     """Folds of transactions and features held in this process."""
@@ -184,13 +192,15 @@ class LocalFolds:
     def __init__(self, tx: pd.DataFrame, X: pd.DataFrame, params: Params) -> None:
         self.tx, self.X, self.params = tx, X, params
         self._data: dict[int, FoldData] = {}
+        self._sizes: pd.DataFrame | None = None
         self._feedback: FeedbackFeatures | None = None
 
     @property
     def feedback(self) -> FeedbackFeatures:
         """The transactions and features as alert feedback recomputes them (built once)."""
         if self._feedback is None:
-            self._feedback = FeedbackFeatures(self.tx, self.X, self.params.features)
+            ring = ring_rows(self.sizes()) if self.params.evaluate.rings_first else None
+            self._feedback = FeedbackFeatures(self.tx, self.X, self.params.features, ring)
         return self._feedback
 
     def split(self, fold: Fold) -> FoldData:
@@ -217,6 +227,17 @@ class LocalFolds:
         hold = (self.tx["timestamp"].iloc[data.train] >= start).to_numpy()
         rows = data.train[hold]
         return self.tx.iloc[rows].assign(is_fraud=data.y_train[hold]), self.X.iloc[rows]
+
+    def sizes(self) -> pd.DataFrame:
+        """The group sizes of all the payments (computed once: point in time like the features)."""
+        if self._sizes is None:
+            self._sizes = group_sizes(self.tx, self.params.features, self.X)
+        return self._sizes
+
+    def queue(self, rows: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame | None:
+        if not self.params.evaluate.rings_first:
+            return None
+        return self.sizes().loc[rows["transaction_id"].to_numpy()]
 
 
 def _local(source: FoldSource) -> LocalFolds:
@@ -295,7 +316,8 @@ def _cost_threshold(source: FoldSource, fold: Fold, model_params: Any, params: P
     est = source.fit(model_params, fold, end=start)
     val, X_val = source.rows(fold, start)  # labels known at go-live
     scores = est.predict_proba(X_val)[:, 1]
-    return m.cost_threshold(scored_frame(val, scores), params.evaluate.cost)
+    scored = scored_frame(val, scores, queue_priority(scores, source.queue(val, X_val), params))
+    return m.cost_threshold(m.ranked(scored), params.evaluate.cost)
 
 
 def _fold_ids(label: str, fold: Fold) -> dict[str, Any]:
@@ -435,6 +457,8 @@ def _report(
         if ev.operating_point == "top_k"
         else f"cost-optimal threshold (chosen on the last {ev.cost_validation_days} training days)"
     )
+    if ev.rings_first:
+        op += ", rings first (evaluate.rings_first: groups of linked accounts above the day's other payments)"
     return "\n".join(
         [
             "# Model comparison",
@@ -528,7 +552,7 @@ def run_evaluation(
     EvaluationResult
         Also written to ``output_dir``: ``comparison.csv`` (summary), ``folds.csv`` (per
         fold), ``comparison.md``, ``scores.parquet`` (``transaction_id, fold, model,
-        score``) and PNG plots of the best candidate.
+        score``, ``priority`` with ``evaluate.rings_first``) and PNG plots of the best candidate.
 
     Raises
     ------
@@ -552,6 +576,7 @@ def run_evaluation(
         try:
             for fold in folds:
                 test_tx, X_test, n_train = source.test(fold)
+                queue = source.queue(test_tx, X_test)  # group sizes with evaluate.rings_first
                 sizes[fold.index] = (n_train, len(test_tx), int(test_tx["is_fraud"].sum()))
                 fitted: dict[str, tuple[Any, float]] = {}  # this fold's fits, by settings
                 for cand in ev.candidates:
@@ -564,22 +589,27 @@ def run_evaluation(
                         if ev.operating_point == "cost"
                         else None
                     )
-                    result = evaluate_scores(test_tx, scores, params, threshold=threshold)
+                    result = evaluate_scores(test_tx, scores, params, threshold=threshold, features=queue)
                     row = {**_fold_ids(cand.label, fold), **result, "fit_seconds": got.fit_seconds}
+                    priority = queue_priority(scores, queue, params)
                     part = {
                         "transaction_id": test_tx["transaction_id"].to_numpy(),
                         "fold": fold.index,
                         "model": cand.label,
                         "score": scores,
                     }
+                    if priority is not None:
+                        part["priority"] = priority
                     if got.feedback is not None:
                         fb_scores = got.feedback.scores
-                        measured = evaluate_scores(test_tx, fb_scores, params, threshold=threshold)
+                        measured = evaluate_scores(
+                            test_tx, fb_scores, params, threshold=threshold, features=queue
+                        )
                         row |= {**feedback_metrics(measured), "feedback_seconds": got.feedback_seconds}
                         part["score_feedback"] = fb_scores
                     rows.append(row)
                     score_parts.append(pd.DataFrame(part))
-                    scored = scored_frame(test_tx, scores).assign(fold=fold.index)
+                    scored = scored_frame(test_tx, scores, priority).assign(fold=fold.index)
                     scored_by_model[cand.label].append(scored)
                     bar.update(1)
         finally:

@@ -60,14 +60,20 @@ def _rows(ts: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
     return np.flatnonzero(((ts >= start) & (ts < end)).to_numpy())
 
 
-def _flags(scores: np.ndarray, frame: pd.DataFrame, model: Any, params: Params) -> np.ndarray:
+def _flags(
+    scores: np.ndarray, frame: pd.DataFrame, model: Any, params: Params, queue: pd.DataFrame | None
+) -> np.ndarray:
+    """``okml score``'s flags of ``scores`` (``queue``: the group sizes of the same rows when
+    the model ranks rings first)."""
     from okml.evaluate.metrics import flags_top_k
+    from okml.evaluate.scoring import ranking_priority
     from okml.score import operating_point
 
     point = operating_point(model, params)
+    priority = ranking_priority(scores, queue, model.feature_params, point.rings_first)
     if point.kind == "threshold":
-        return scores >= float(point.threshold)  # type: ignore[arg-type]
-    scored = frame[["timestamp", "customer_id"]].assign(score=scores, is_fraud=0)
+        return priority >= float(point.threshold)  # type: ignore[arg-type]
+    scored = frame[["timestamp", "customer_id"]].assign(score=priority, is_fraud=0)
     return flags_top_k(scored, int(point.k))  # type: ignore[arg-type]
 
 
@@ -113,9 +119,10 @@ def build_inputs(
         No payment on the monitored days, or the data does not hold the model's windows.
     """
     from okml.data import load
+    from okml.evaluate.scoring import group_sizes
     from okml.features import feature_matrix
     from okml.models import as_scorer
-    from okml.score import score_features
+    from okml.score import operating_point, score_features
 
     if params.compute.engine == "dask":
         raise OkmlError("okml monitor runs on the local engine: use --engine local")
@@ -145,6 +152,9 @@ def build_inputs(
             file=params.data.path,
         )
     feats = feature_matrix(history, model.feature_params)
+    # okml score's queue order: rings first when the model was trained with evaluate.rings_first
+    rings_first = operating_point(model, params).rings_first
+    queue = group_sizes(history, model.feature_params, feats).reset_index(drop=True) if rings_first else None
     columns = list(model.columns)
     labels = [c for c in _LABELS if c in history]
     inputs_cols = ["channel", "merchant_category"]
@@ -160,7 +170,8 @@ def build_inputs(
         return frame.assign(day=day_of(frame["timestamp"]))
 
     def scored(pos: np.ndarray, with_features: bool) -> pd.DataFrame:
-        out = score_features(model, history.iloc[pos], feats.iloc[pos], params)
+        sizes = None if queue is None else queue.iloc[pos]
+        out = score_features(model, history.iloc[pos], feats.iloc[pos], params, queue=sizes)
         frame = base(pos).assign(
             score=out["score"].to_numpy(),
             flag=out["flag"].to_numpy(dtype=bool),
@@ -174,7 +185,8 @@ def build_inputs(
     train_frame = base(train)
     train_scores = scorer.predict_proba(feats.iloc[train])
     train_frame = train_frame.assign(
-        score=train_scores, flag=_flags(train_scores, train_frame, model, params)
+        score=train_scores,
+        flag=_flags(train_scores, train_frame, model, params, None if queue is None else queue.iloc[train]),
     )
     train_frame = with_feature_columns(train_frame, feats, train, columns)
     ref_frame = scored(reference, with_features=False)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from okml.config import Params
 from okml.features import lookback
-from okml.score import describe_flags, flag_summary, score_transactions
+from okml.score import describe_flags, flag_summary, operating_point, score_transactions
 
 
 def default_output(params: Params, input_path: str | Path, scored: pd.DataFrame) -> Path:
@@ -35,6 +35,18 @@ def load_scoring_model(params: Params, model: str | None) -> tuple[str, str | No
     return uri, version, tracking.load_model(f"models:/{version}" if version else uri, params.mlflow)
 
 
+def queue_note(params: Params, model: Any) -> str | None:
+    """A note when ``evaluate.rings_first`` differs from the model's training run: scoring
+    keeps the model's queue order (its threshold was measured in it)."""
+    theirs = operating_point(model, params).rings_first
+    if params.evaluate.rings_first == theirs:
+        return None
+    return (
+        f"note: evaluate.rings_first is {str(params.evaluate.rings_first).lower()} but the model was "
+        f"trained with {str(theirs).lower()}: flags and ranks follow the model; retrain to change it"
+    )
+
+
 def score_cli(
     params: Params,
     input: str,
@@ -56,6 +68,9 @@ def score_cli(
     new = load(input, params=params.data)
     hist = load(history, params=params.data) if history else None
     uri, version, fm = load_scoring_model(params, model)
+    note = queue_note(params, fm)
+    if note:
+        print(note)
     scored = score_transactions(fm, new, hist, params, progress=progress, top_k=top_k)
     summary = flag_summary(scored, params.evaluate.k)
     # in the file's metadata (pandas attrs in Parquet): which model scored it and how it flagged
@@ -101,6 +116,9 @@ def score_dask_cli(
     from okml.paths import resolve
 
     uri, version, fm = load_scoring_model(params, model)
+    note = queue_note(params, fm)
+    if note:
+        print(note)
     name = Path(input).name.removesuffix(".parquet")
     target = resolve(output) if output else resolve(params.explain.scored_dir) / f"{name}-scored"
     rows, flagged = score_job(params, fm, input, history, target, quiet=not progress, top_k=top_k)

@@ -42,6 +42,7 @@ import pandas as pd
 
 from okml.config import FeatureParams, Params, dump_params
 from okml.errors import ConfigError, NotebookError, OkmlError
+from okml.evaluate.scoring import group_sizes, operating_threshold, ring_rows
 from okml.evaluate.splits import Fold, as_of_day, split_fold, training_fold, training_labels
 from okml.jobs.data import ensure_data
 from okml.paths import DATA_DIR, NOTEBOOKS_DIR, PROJECT_ROOT, resolve
@@ -120,7 +121,9 @@ def train_model(
 
     t0 = time.perf_counter()
     scores = est.predict_proba(X.iloc[data.test])[:, 1]
-    metrics, scored, threshold = evaluate_test(test_tx, scores, params)
+    # evaluate.rings_first: the queue reads the group sizes, given to the model or not
+    queue = group_sizes(tx, params.features, X).iloc[data.test] if params.evaluate.rings_first else None
+    metrics, scored, threshold = evaluate_test(test_tx, scores, params, queue)
     timings["evaluate_s"] = time.perf_counter() - t0
     if params.split.feedback:
         t0 = time.perf_counter()
@@ -164,11 +167,15 @@ def feedback_evaluation(
     from okml.evaluate.feedback import FeedbackFeatures, feedback_metrics, with_feedback
 
     labelled = tx if known_at is None else tx.assign(is_fraud=training_labels(tx, known_at))
-    features = FeedbackFeatures(labelled, X, feature_params)
+    sizes = None  # evaluate.rings_first: the walk's alerts and the metrics in the queue order
+    if params.evaluate.rings_first:
+        sizes = group_sizes(tx, params.features, X if feature_params == params.features else None)
+    features = FeedbackFeatures(labelled, X, feature_params, None if sizes is None else ring_rows(sizes))
     run = with_feedback(
         features, fold, test_rows, model, params.evaluate.k, params.split.remove_known_compromised
     )
-    return feedback_metrics(evaluate_scores(labelled.iloc[test_rows], run.scores, params))
+    queue = None if sizes is None else sizes.iloc[test_rows]
+    return feedback_metrics(evaluate_scores(labelled.iloc[test_rows], run.scores, params, features=queue))
 
 
 @dataclass
@@ -323,6 +330,12 @@ def log_result(
             extra={
                 "threshold": result.threshold,
                 "k": params.evaluate.k,
+                # okml score ranks and flags in the queue order the threshold was measured in
+                "rings_first": params.evaluate.rings_first,
+                # the threshold of the same budget in score order: okml serve's, which has no graph
+                "score_threshold": operating_threshold(
+                    result.scored.drop(columns=["priority"], errors="ignore"), params.evaluate.k
+                ),
                 "amounts": {"amount_min": params.data.amount_min, "amount_max": params.data.amount_max},
                 "fold": result.fold.name,
                 "model": type(final_estimator(result.estimator)).__name__,
@@ -659,8 +672,12 @@ def compare_champion(
     test = tx.iloc[rows].set_index("transaction_id").loc[result.scored["transaction_id"]]
     test = test.reset_index().assign(is_fraud=result.scored["is_fraud"].to_numpy())
     order = pd.Series(np.arange(len(rows)), index=tx["transaction_id"].iloc[rows].to_numpy())
-    scores = scores[order.loc[result.scored["transaction_id"]].to_numpy()]
-    m = evaluate_scores(test, scores, params)
+    pick = order.loc[result.scored["transaction_id"]].to_numpy()
+    # the same queue as the challenger's (evaluate.rings_first: the same group sizes)
+    queue = None
+    if params.evaluate.rings_first:
+        queue = group_sizes(tx, params.features, features).iloc[rows[pick]]
+    m = evaluate_scores(test, scores[pick], params, features=queue)
     if params.split.feedback:
         # the same walk as the challenger's: its own features, labels known at the as-of day
         m.update(
