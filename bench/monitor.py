@@ -21,7 +21,7 @@ On the default data (``data.path``; ``make data`` writes it), in a temporary MLf
    or of the realised precision itself as if its mean were known);
 4. ``okml monitor`` itself (papermill, page, MLflow) over the last 30 days, timed.
 
-    .venv/bin/python bench/monitor.py [--before 60] [--after 10] [--page PATH]
+    .venv/bin/python bench/monitor.py [--before 60] [--after 10] [--page PATH] [--set KEY=VALUE]
 
 Exit code 0 when every target passes, 1 otherwise.
 """
@@ -166,6 +166,14 @@ def main() -> int:
         metavar="DATE",
         help="retrain the champion as of this day instead (earlier: more of the days before are unseen)",
     )
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, as okml --set does (e.g. evaluate.rings_first=true)",
+    )
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} (run on an idle machine)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,6 +182,7 @@ def main() -> int:
             f"mlflow.tracking_uri=sqlite:///{store / 'mlflow.db'}",
             f"mlflow.artifact_root={store / 'artifacts'}",
             f"explain.report_dir={store / 'reports'}",
+            *args.sets,
         ]
         params = load_params(args.params, overrides)
         start = new_pattern_start(params.simulate).floor("D")

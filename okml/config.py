@@ -510,7 +510,7 @@ class EvaluateParams(_Section):
         7, ge=1, description="cost operating point: last training days held out to pick the threshold"
     )
     rings_first: bool = Field(
-        True,
+        False,
         description="rank every payment of a hard group of at least okml.features.graph.MIN_SIZE "
         "customers (accounts linked by devices, graph_group_size over features.graph_window) "
         "above the day's other payments: the queue order of the top_k and threshold operating "

@@ -258,10 +258,10 @@ def test_amount_bounds_are_checked(tmp_path) -> None:
         load_params(overrides=["data.amount_max=1e300"])
 
 
-def test_rings_first_is_the_default_and_needs_no_graph_family(tmp_path) -> None:
-    on = load_params(overrides=["split.feedback=true"])  # the queue computes group sizes itself
-    assert on.evaluate.rings_first and Params().evaluate.rings_first and not on.features.families.graph
-    assert not load_params(overrides=["evaluate.rings_first=false"]).evaluate.rings_first
+def test_rings_first_needs_no_graph_family_and_works_with_feedback(tmp_path) -> None:
+    on = load_params(overrides=["evaluate.rings_first=true", "split.feedback=true"])
+    assert on.evaluate.rings_first and not on.features.families.graph  # group sizes for the queue
+    assert not load_params().evaluate.rings_first and not Params().evaluate.rings_first
 
 
 def test_yaml_merge_keys_still_work_and_odd_keys_are_one_line(tmp_path) -> None:

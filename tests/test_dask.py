@@ -156,6 +156,8 @@ def project(tmp_path_factory, client):
         "data": {"path": str(root / "tx.parquet")},
         "split": {"train_days": 10, "delay_days": 7, "test_days": 7},
         "model": {"n_estimators": 40, "max_depth": 4},
+        # the queue's group sizes are built beside the features on both engines
+        "evaluate": {"rings_first": True},
         "explain": {"n_cases": 3, "report_dir": str(root / "reports"), "scored_dir": str(root / "scored")},
         "mlflow": {
             "tracking_uri": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",

@@ -238,7 +238,7 @@ def test_run_evaluation_tables(tiny) -> None:
 def test_run_evaluation_scores_match_test_rows(tiny) -> None:
     params, result = tiny
     scores = pd.read_parquet(Path(params.evaluate.output) / "scores.parquet")
-    assert list(scores.columns) == ["transaction_id", "fold", "model", "score", "priority"]
+    assert list(scores.columns) == ["transaction_id", "fold", "model", "score"]
     assert len(scores) == int(result.fold_metrics["n_transactions"].sum())
     assert not scores.duplicated(["transaction_id", "model"]).any()  # test windows disjoint
     assert scores["score"].between(0, 1).all()

@@ -308,7 +308,7 @@ def test_evaluate_with_feedback_keeps_the_numbers_without_it(world, tmp_path: Pa
     shared = [c for c in off.fold_metrics.columns if c != "fit_seconds"]
     pd.testing.assert_frame_equal(on.fold_metrics[shared], off.fold_metrics[shared])
     assert not any("feedback" in c for c in off.fold_metrics.columns)
-    assert list(off.scores.columns) == ["transaction_id", "fold", "model", "score", "priority"]
+    assert list(off.scores.columns) == ["transaction_id", "fold", "model", "score"]
     assert {"cp_at_k_feedback", "ap_feedback", "recall_feedback", "feedback_seconds"} <= set(on.fold_metrics)
     assert on.scores["score_feedback"].notna().all()
     assert (on.fold_metrics["n_transactions_feedback"] == on.fold_metrics["n_transactions"]).all()

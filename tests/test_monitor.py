@@ -652,3 +652,13 @@ def test_a_model_without_a_training_fold_takes_the_days_before_as_its_baseline()
     assert model_windows(SimpleNamespace(meta={"fold": fold}), start, 7).reference_start == pd.Timestamp(
         "2026-04-17", tz="UTC"
     )
+
+
+def test_ranking_signals_read_the_queue_order_when_the_frame_has_one() -> None:
+    """A model trained with evaluate.rings_first flags a ring's payments for the ring: CP@k, AP
+    and the calibration of estimated precision read the priority the flags were chosen by."""
+    from okml.monitor.signals import queue_order
+
+    frame = pd.DataFrame({"score": [0.2, 0.9], "priority": [1.2, 0.9]})
+    assert queue_order(frame).tolist() == [1.2, 0.9]
+    assert queue_order(frame.drop(columns="priority")).tolist() == [0.2, 0.9]

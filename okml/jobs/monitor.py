@@ -174,6 +174,8 @@ def build_inputs(
         out = score_features(model, history.iloc[pos], feats.iloc[pos], params, queue=sizes)
         frame = base(pos).assign(
             score=out["score"].to_numpy(),
+            # the queue order the flags were chosen in (rings first): ranking signals read it
+            **({"priority": out["priority"].to_numpy()} if rings_first else {}),
             flag=out["flag"].to_numpy(dtype=bool),
             top_reason=[
                 top_reason_group(r) if f else None for r, f in zip(out["reasons"], out["flag"], strict=True)

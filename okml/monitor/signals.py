@@ -85,7 +85,8 @@ class MonitorInputs:
     feature columns, the labels, and its (in-sample) ``score`` and ``flag``, whose frauds'
     label delays tell how late labels come. ``reference`` and ``current`` hold scored rows
     (the reference week and the monitored days): ``day, timestamp, customer_id, amount,
-    score, flag`` (the model's operating point), ``top_reason`` (the group of a flagged
+    score, flag`` (the model's operating point), optionally ``priority`` (the queue order the
+    flags were chosen in: :func:`queue_order`), ``top_reason`` (the group of a flagged
     payment's first reason) and the labels (``is_fraud, label_time, fraud_type`` where the
     data has them); ``current`` also the input and feature columns. ``reference_shap`` and
     ``current_shap`` hold the SHAP contributions of sampled payments (one column per
@@ -335,6 +336,15 @@ def explanation_drift(
 
 
 # ---------------------------------------------------------------------- performance
+def queue_order(frame: pd.DataFrame) -> pd.Series:
+    """What a frame's payments were ranked by: its ``priority`` (``okml score``'s queue order,
+    rings first with ``evaluate.rings_first``) when it has one, else its ``score``. The
+    ranking signals (CP@k, AP) and the calibration of estimated precision read it: a ring's
+    payments are flagged for the ring, whatever their score, and their precision is the
+    rings'."""
+    return frame["priority"] if "priority" in frame else frame["score"]
+
+
 def known_labels(frame: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
     """1 for a fraud whose label is known at ``as_of`` (``label_time <= as_of``)."""
     if "is_fraud" not in frame:
@@ -373,7 +383,8 @@ def performance(
     cur = inputs.current.assign(is_fraud=known_labels(inputs.current, as_of))
     days = sorted(cur["day"].unique())
     completeness = dict(zip(days, stats.label_completeness(delays, _ages(days, as_of)), strict=True))
-    per_day_k, _ = metrics.daily_top_k(cur[["day", "customer_id", "is_fraud", "score"]], inputs.k)
+    ranked = cur[["day", "customer_id", "is_fraud"]].assign(score=queue_order(cur).to_numpy())
+    per_day_k, _ = metrics.daily_top_k(ranked, inputs.k)
     cp = per_day_k.set_index("day")["precision"]
     caught = metrics.outcome(cur, cur["flag"].to_numpy())["caught"].to_numpy()
     cur = cur.assign(_caught=caught)
@@ -389,7 +400,7 @@ def performance(
                 "label_completeness": float(completeness[day]),
                 "precision": float(y[flagged].mean()) if flagged.any() else math.nan,
                 "cp_at_k": float(cp.get(day, math.nan)),
-                "ap": metrics.average_precision(y, f["score"].to_numpy()),
+                "ap": metrics.average_precision(y, queue_order(f).to_numpy()),
                 "recall": float(f["_caught"][y == 1].mean()) if frauds else math.nan,
             }
         )
@@ -546,7 +557,7 @@ class CalibrationPool:
         frauds = frauds.loc[frauds["label_time"].notna().to_numpy()]
         return cls(
             day=_naive(f["day"]),
-            score=f["score"].to_numpy(dtype=np.float64),
+            score=queue_order(f).to_numpy(dtype=np.float64),
             fraud=f["is_fraud"].to_numpy() == 1 if "is_fraud" in f else np.zeros(len(f), dtype=bool),
             label_time=_naive(f["label_time"]),
             fraud_paid=_naive(frauds["timestamp"]),
@@ -651,7 +662,7 @@ def flagged_probabilities(
         ref_days = sorted(ref["day"].unique())
         completeness = float(np.mean(stats.label_completeness(delays, _ages(ref_days, as_of))))
         completeness = completeness if completeness > 0 else 1.0
-        calibrator = stats.fit_calibrator(ref["score"].to_numpy(), y)
+        calibrator = stats.fit_calibrator(queue_order(ref).to_numpy(), y)
 
     def probs(cal: Any, scores: Any, share: float = 1.0) -> np.ndarray:
         if len(scores) == 0:
@@ -662,14 +673,14 @@ def flagged_probabilities(
         flagged = ref["flag"].to_numpy(dtype=bool)
         info["reference_completeness"] = completeness
         info["reference_precision"] = (
-            float(probs(calibrator, ref.loc[flagged, "score"], completeness).mean())
+            float(probs(calibrator, queue_order(ref).loc[flagged], completeness).mean())
             if flagged.any()
             else math.nan
         )
     out: dict[pd.Timestamp, np.ndarray] = {}
     pool = CalibrationPool.from_inputs(inputs) if params.calibration == "rolling" else None
     for day, f in inputs.current.groupby("day", sort=True):
-        scores = f.loc[f["flag"].to_numpy(dtype=bool), "score"]
+        scores = queue_order(f).loc[f["flag"].to_numpy(dtype=bool)]
         if pool is not None:
             own = rolling_calibrator(pool, day, as_of, params) if len(scores) else None
             if own is not None or not len(scores):
