@@ -662,3 +662,21 @@ def test_ranking_signals_read_the_queue_order_when_the_frame_has_one() -> None:
     frame = pd.DataFrame({"score": [0.2, 0.9], "priority": [1.2, 0.9]})
     assert queue_order(frame).tolist() == [1.2, 0.9]
     assert queue_order(frame.drop(columns="priority")).tolist() == [0.2, 0.9]
+
+
+def test_the_model_s_own_flags_leave_out_a_ring_s_payments() -> None:
+    """Rings first flags a ring's members beside the model's alerts: the reason shift and the
+    precision_drop baseline read the payments the model flagged."""
+    from okml.monitor.signals import model_flags, reason_shares
+
+    frame = pd.DataFrame(
+        {
+            "score": [0.02, 0.95, 0.97, 0.10],
+            "priority": [1.02, 0.95, 1.97, 0.10],  # rows 0 and 2 are in a ring
+            "flag": [True, True, True, False],
+            "top_reason": ["device", "amount", "velocity", None],
+        }
+    )
+    assert model_flags(frame).tolist() == [False, True, False, False]
+    assert model_flags(frame.drop(columns="priority")).tolist() == [True, True, True, False]
+    assert reason_shares(frame).to_dict() == {"amount": 1.0}

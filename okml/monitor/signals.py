@@ -279,8 +279,10 @@ def score_drift(reference: pd.DataFrame, current: pd.DataFrame, params: MonitorP
 
 # ------------------------------------------------------------------ explanation drift
 def reason_shares(frame: pd.DataFrame) -> pd.Series:
-    """Share of flagged payments whose top reason is each group (``none``: no reason)."""
-    top = frame.loc[frame["flag"], "top_reason"].astype("object").fillna("none")
+    """Share of flagged payments whose top reason is each group (``none``: no reason), of
+    those the model flagged (:func:`model_flags`: a ring's payments flagged for the ring are
+    left out)."""
+    top = frame.loc[model_flags(frame), "top_reason"].astype("object").fillna("none")
     return top.value_counts(normalize=True).sort_values(ascending=False, kind="stable")
 
 
@@ -303,7 +305,7 @@ def explanation_drift(
     top3 = list(imp_ref.index[:3])
     shap_rows = []
     by_day = dict(tuple(inputs.current_shap.groupby("day", sort=True)))
-    flagged = inputs.current.loc[inputs.current["flag"], ["day", "flag", "top_reason"]]
+    flagged = inputs.current.loc[model_flags(inputs.current), ["day", "flag", "top_reason"]]
     for day, frame in inputs.current.groupby("day", sort=True):
         shares = reason_shares(frame)
         for g, v in shares.items():
@@ -343,6 +345,18 @@ def queue_order(frame: pd.DataFrame) -> pd.Series:
     payments are flagged for the ring, whatever their score, and their precision is the
     rings'."""
     return frame["priority"] if "priority" in frame else frame["score"]
+
+
+def model_flags(frame: pd.DataFrame) -> np.ndarray:
+    """The flagged payments the model itself put in the queue: all of them, less those the
+    queue put first for their ring (``evaluate.rings_first``: a priority of the score plus 1).
+    A ring day flags its members beside the model's usual alerts, so the baselines of the
+    model's explanations and precision (``top_reason_shift``, ``precision_drop``) read these."""
+    flags = frame["flag"].to_numpy(dtype=bool)
+    if "priority" not in frame:
+        return flags
+    ring = (frame["priority"].to_numpy(dtype=float) - frame["score"].to_numpy(dtype=float)) > 0.5
+    return flags & ~ring
 
 
 def known_labels(frame: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
@@ -622,25 +636,44 @@ def estimated_precision(
     Per day: the mean calibrated probability of the flagged payments and the
     ``monitor.interval`` interval of the realised precision (Poisson binomial), from
     :func:`flagged_probabilities`; ``info`` holds the reference week's completeness and
-    estimated precision (the baseline of the ``precision_drop`` alarm).
+    estimated precision (the baseline of the ``precision_drop`` alarm). When the queue put
+    rings first (:func:`model_flags`), ``precision_est_model`` and
+    ``info["reference_precision_model"]`` are those of the payments the model flagged, which
+    the alarm compares instead: a ring day's precision is the ring's.
     """
     probs, info = flagged_probabilities(inputs, as_of, delays, params)
+    frames = (inputs.reference, inputs.current)
+    rings = any((model_flags(f) != f["flag"].to_numpy(dtype=bool)).any() for f in frames)
+    own: dict[pd.Timestamp, np.ndarray] = {}
+    if rings:  # rings first: the alarm's baseline is of the model's own flags
+        own, own_info = flagged_probabilities(inputs, as_of, delays, params, model_only=True)
+        if "reference_precision" in own_info:
+            info["reference_precision_model"] = own_info["reference_precision"]
     rows = []
     for day in sorted(inputs.current["day"].unique()):
         p = probs.get(day)
         est, low, high = stats.estimate_precision(p, params.interval) if p is not None else (math.nan,) * 3
-        rows.append({"day": day, "precision_est": est, "precision_low": low, "precision_high": high})
-    cols = ["precision_est", "precision_low", "precision_high"]
+        row = {"day": day, "precision_est": est, "precision_low": low, "precision_high": high}
+        if rings:
+            m = own.get(day)
+            row["precision_est_model"] = float(m.mean()) if m is not None and len(m) else math.nan
+        rows.append(row)
+    cols = ["precision_est", "precision_low", "precision_high"] + (["precision_est_model"] if rings else [])
     if not rows:
         return pd.DataFrame(index=pd.Index(inputs.days, name="day"), columns=cols).astype(float), info
     return pd.DataFrame(rows).set_index("day")[cols], info
 
 
 def flagged_probabilities(
-    inputs: MonitorInputs, as_of: pd.Timestamp, delays: np.ndarray, params: MonitorParams
+    inputs: MonitorInputs,
+    as_of: pd.Timestamp,
+    delays: np.ndarray,
+    params: MonitorParams,
+    model_only: bool = False,
 ) -> tuple[dict[pd.Timestamp, np.ndarray], dict[str, float]]:
     """The calibrated probability of fraud of each monitored day's flagged payments (a day
-    without a calibrator is left out), and the reference week's figures.
+    without a calibrator is left out), and the reference week's figures; with ``model_only``
+    of the payments the model flagged (:func:`model_flags`), in the reference week too.
 
     ``monitor.calibration``:
 
@@ -669,8 +702,9 @@ def flagged_probabilities(
             return np.zeros(0)
         return np.clip(cal.predict(np.asarray(scores, dtype=np.float64)) / share, 0.0, 1.0)
 
+    picked = model_flags if model_only else (lambda frame: frame["flag"].to_numpy(dtype=bool))
     if calibrator is not None:
-        flagged = ref["flag"].to_numpy(dtype=bool)
+        flagged = picked(ref)
         info["reference_completeness"] = completeness
         info["reference_precision"] = (
             float(probs(calibrator, queue_order(ref).loc[flagged], completeness).mean())
@@ -680,7 +714,7 @@ def flagged_probabilities(
     out: dict[pd.Timestamp, np.ndarray] = {}
     pool = CalibrationPool.from_inputs(inputs) if params.calibration == "rolling" else None
     for day, f in inputs.current.groupby("day", sort=True):
-        scores = queue_order(f).loc[f["flag"].to_numpy(dtype=bool)]
+        scores = queue_order(f).loc[picked(f)]
         if pool is not None:
             own = rolling_calibrator(pool, day, as_of, params) if len(scores) else None
             if own is not None or not len(scores):
@@ -761,15 +795,19 @@ def alarms(
         if hits.any():
             v = daily.loc[hits, "top_factors_changed"].iloc[0]
             add("top_factors_changed", hits, f"{v:.0f} of the reference's top-3 factors left the top 3")
-    ref_p = reference.get("reference_precision", math.nan)
-    if th.precision_drop is not None and "precision_est" in daily and math.isfinite(ref_p):
-        hits = daily["precision_est"] < ref_p - th.precision_drop
+    # rings first: the model's own flags, since a ring day's precision is the ring's
+    own = "precision_est_model" in daily and "reference_precision_model" in reference
+    est_col = "precision_est_model" if own else "precision_est"
+    ref_p = reference.get("reference_precision_model" if own else "reference_precision", math.nan)
+    if th.precision_drop is not None and est_col in daily and math.isfinite(ref_p):
+        hits = daily[est_col] < ref_p - th.precision_drop
         if hits.any():
-            v = daily.loc[hits, "precision_est"].iloc[0]
+            v = daily.loc[hits, est_col].iloc[0]
+            what = "estimated precision of the model's own flags" if own else "estimated precision"
             add(
                 "precision_drop",
                 hits,
-                f"estimated precision {v:.2f} < reference {ref_p:.2f} - {th.precision_drop:g}",
+                f"{what} {v:.2f} < reference {ref_p:.2f} - {th.precision_drop:g}",
             )
     tr = type_recall
     if th.type_recall_p is not None and not tr.empty:
