@@ -1,7 +1,8 @@
 """Cases: a reviewer's unit of work is a customer, not a payment.
 
 A **case** is one customer's flagged payments of one day (the reviewers' local day,
-``features.timezone``), ranked by its highest score, with the customer's other payments of
+``features.timezone``), ranked by its highest score (its priority when the file was scored
+rings first), with the customer's other payments of
 the look-back as context: one investigation settles all of them, and the alert budget ``k``
 of evaluation counts customers (Card Precision@k), so the queue and the report count cases.
 
@@ -62,7 +63,8 @@ class Case:
     day:
         The reviewers' local day, ``YYYY-MM-DD``.
     rank:
-        1 = the day's riskiest case (highest score; ties: more flagged money first).
+        1 = the day's riskiest case (highest score, or first in the queue when the file was
+        scored rings first: its ``priority``; ties: more flagged money first).
     payments:
         The flagged payments of the day, in time order.
     context:
@@ -190,6 +192,8 @@ def build_cases(
                     day=str(day),
                     customer_id=customer,
                     score=float(pays["score"].max()),
+                    # the queue's order (rings first when the file was scored so)
+                    priority=float(pays["priority"].max() if "priority" in pays else pays["score"].max()),
                     n_flagged=len(pays),
                     flagged_amount=float(pays["amount"].sum()),
                     first=pays["timestamp"].min(),
@@ -201,9 +205,10 @@ def build_cases(
                     context=ctx.reset_index(drop=True),
                 )
             )
-        built.sort(key=lambda c: (-c["score"], -c["flagged_amount"], str(c["customer_id"])))
+        built.sort(key=lambda c: (-c["priority"], -c["score"], -c["flagged_amount"], str(c["customer_id"])))
         for rank, c in enumerate(built, start=1):
-            cases.append(Case(case_id=f"{day}/{c['customer_id']}", rank=rank, **c))
+            fields = {k: v for k, v in c.items() if k != "priority"}
+            cases.append(Case(case_id=f"{day}/{c['customer_id']}", rank=rank, **fields))
     return cases
 
 

@@ -65,6 +65,20 @@ def test_cases_group_a_customers_flagged_payments_of_the_local_day() -> None:
     assert cases[0].devices == []  # C2's payment has no device
 
 
+def test_cases_follow_the_queue_order_of_a_file_scored_rings_first() -> None:
+    """C1's payment 4 is in a ring (priority = score + 1): its case comes before C2's, whose
+    score is higher; the case's score stays the model's."""
+    scored = _scored()
+    scored["priority"] = scored["score"] + (scored["transaction_id"] == 4)
+    cases = build_cases(scored, "Asia/Shanghai", lookback="30D")
+    assert [(c.day, c.rank, c.customer_id) for c in cases] == [
+        ("2026-03-01", 1, "C1"),
+        ("2026-03-01", 2, "C2"),
+        ("2026-03-02", 1, "C3"),
+    ]
+    assert cases[0].score == 0.80
+
+
 def test_a_longer_lookback_reaches_further_and_the_time_zone_decides_the_day() -> None:
     later = build_cases(_scored(), "UTC", lookback="40D")
     c1 = next(c for c in later if c.customer_id == "C1")

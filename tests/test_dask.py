@@ -364,6 +364,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def test_the_queue_reads_group_sizes_where_they_are_and_none_without_devices(caplog) -> None:
+    """queue_frame: from the transactions (built beside the features), else the features (the
+    graph family given to the model), else NaN with a warning (data without device_id)."""
+    from okml.jobs.distributed import queue_frame
+
+    name = "graph_group_size_7d"
+    tx = pd.DataFrame({"transaction_id": [1, 2], name: [4.0, 1.0]}, index=[7, 8])
+    X = pd.DataFrame({name: [5.0, 2.0]})
+    assert queue_frame(name, tx, X)[name].tolist() == [4.0, 1.0]
+    assert queue_frame(name, tx.drop(columns=name), X)[name].tolist() == [5.0, 2.0]
+    with caplog.at_level("WARNING", logger="okml.evaluate.scoring"):
+        none = queue_frame(name, tx.drop(columns=name), X.drop(columns=name))
+    assert none[name].isna().all() and len(none) == 2 and "no device_id column" in caplog.text
+
+
 def test_local_cluster_is_sized_from_the_machine() -> None:
     sizes = cluster.local_sizes(DaskParams())
     cores, memory = cluster.machine()

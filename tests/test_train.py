@@ -134,14 +134,17 @@ def test_pyfunc_equals_direct_prediction(trained):
     np.testing.assert_allclose(got.to_numpy(), direct.scored["score"].to_numpy(), rtol=1e-6)
 
 
-def test_champion_is_compared_with_feedback_like_the_challenger(trained, project):
+@pytest.mark.parametrize("queue", ["score order", "rings first"])
+def test_champion_is_compared_with_feedback_like_the_challenger(trained, project, queue):
     """With split.feedback a retrain walks the champion's test window as the challenger's: the
-    champion compared with its own retraining gives the same numbers, feedback ones included."""
+    champion compared with its own retraining gives the same numbers, feedback ones included;
+    with evaluate.rings_first both are ranked in the challenger's queue order."""
     from okml.data import load
     from okml.features import feature_matrix
     from okml.jobs.train import compare_champion
 
-    params = load_params(project, ["split.feedback=true"])
+    rings = ["evaluate.rings_first=true"] if queue == "rings first" else []
+    params = load_params(project, ["split.feedback=true", *rings])
     tx = load(params.data.path, params=params.data)
     X = feature_matrix(tx, params.features)
     result = train_model(tx, params, features=X)

@@ -1,7 +1,7 @@
 """All evaluation metrics for one set of test scores, as a flat ``dict`` (MLflow-ready).
 
 The queue order: reviewers work a day's payments from the highest *priority* down. It is the
-score, unless ``evaluate.rings_first`` (the default): then :func:`ranking_priority` puts every
+score, unless ``evaluate.rings_first`` is on (it is off by default): then :func:`ranking_priority` puts every
 payment of a ring (a hard group of at least :data:`okml.features.graph.MIN_SIZE` customers)
 above the day's other payments, since reviewers work a ring as one case. The group sizes come
 from :func:`group_sizes`, computed for the queue whether or not the model has the graph
@@ -78,12 +78,18 @@ def group_sizes(
     if features is not None and name in features:
         return pd.DataFrame({name: features[name].to_numpy(dtype=float)}, index=index)
     if "device_id" not in tx:
-        log.warning(
-            "evaluate.rings_first: the data has no device_id column, so no payment is in a group of "
-            "accounts linked by devices: the queue is in score order"
-        )
-        return pd.DataFrame({name: np.full(len(tx), np.nan)}, index=index)
+        return no_rings(index, name)
     return build_features(tx, ring_feature_params(params), names=[name])
+
+
+def no_rings(index: pd.Index, name: str) -> pd.DataFrame:
+    """Group sizes for data without ``device_id``: NaN (no payment is in a ring, so the queue
+    is in score order), with a warning that says so."""
+    log.warning(
+        "evaluate.rings_first: the data has no device_id column, so no payment is in a group of "
+        "accounts linked by devices: the queue is in score order"
+    )
+    return pd.DataFrame({name: np.full(len(index), np.nan)}, index=index)
 
 
 def ring_rows(sizes: pd.DataFrame) -> np.ndarray:

@@ -293,6 +293,18 @@ def queue_features(rings_first: bool, features: FeatureParams) -> tuple[FeatureP
     return ring_feature_params(features), group_size_name(features)
 
 
+def queue_frame(name: str, *frames: pd.DataFrame) -> pd.DataFrame:
+    """The group sizes ``name`` of the first of ``frames`` (same rows) that has them, as one
+    column; NaN with a warning when none has (data without ``device_id``: no rings, score
+    order, as :func:`okml.evaluate.scoring.group_sizes`)."""
+    from okml.evaluate.scoring import no_rings
+
+    for frame in frames:
+        if name in frame:
+            return frame[[name]].reset_index(drop=True)
+    return no_rings(pd.RangeIndex(len(frames[0])), name)
+
+
 def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = False) -> DaskRun:
     """:func:`okml.jobs.train.train_model` on the dask engine (XGBoost only)."""
     from okml import cluster
@@ -368,7 +380,7 @@ def train_model_dask(params: Params, as_of: str | None = None, quiet: bool = Fal
     if len(test_tx) == 0 or test_tx["is_fraud"].sum() == 0:
         raise OkmlError(f"{fold.name}: no fraud among the {len(test_tx):,} test transactions")
     feats = test_local[names].astype("float64").reset_index(drop=True)
-    queue = None if queue_name is None else test_local[[queue_name]].reset_index(drop=True)
+    queue = None if queue_name is None else queue_frame(queue_name, test_local)
     metrics, scored, threshold = evaluate_test(test_tx, scores, params, queue)
     timings["evaluate_s"] = time.perf_counter() - t0
     return DaskRun(
@@ -450,7 +462,7 @@ def _score_part(
     order = np.lexsort((df["transaction_id"].to_numpy(), df["timestamp"].to_numpy()))
     df = df.iloc[order].reset_index(drop=True)
     new = df[[c for c in df.columns if c not in columns or c == "amount"]].drop(columns=[NEW, DAY])
-    queue = None if queue_name is None else df[[queue_name]]
+    queue = None if queue_name is None else queue_frame(queue_name, df)
     out = score_features(model, new, df[columns].astype("float64"), params, top_k=top_k, queue=queue)
     out[DAY] = df[DAY].to_numpy()
     return out.iloc[:0] if example else out
@@ -609,7 +621,7 @@ class DaskFolds:
     def queue(self, rows: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame | None:
         # dask_folds built the group size beside the features (queue_features): rows hold it
         _, name = queue_features(self.params.evaluate.rings_first, self.params.features)
-        return None if name is None else rows[[name]]
+        return None if name is None else queue_frame(name, rows, X)
 
 
 # ---------------------------------------------------------------------------- validation

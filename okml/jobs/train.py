@@ -44,6 +44,7 @@ from okml.config import FeatureParams, Params, dump_params
 from okml.errors import ConfigError, NotebookError, OkmlError
 from okml.evaluate.scoring import group_sizes, operating_threshold, ring_rows
 from okml.evaluate.splits import Fold, as_of_day, split_fold, training_fold, training_labels
+from okml.features.graph import MIN_SIZE, group_size_name
 from okml.jobs.data import ensure_data
 from okml.paths import DATA_DIR, NOTEBOOKS_DIR, PROJECT_ROOT, resolve
 
@@ -673,10 +674,12 @@ def compare_champion(
     test = test.reset_index().assign(is_fraud=result.scored["is_fraud"].to_numpy())
     order = pd.Series(np.arange(len(rows)), index=tx["transaction_id"].iloc[rows].to_numpy())
     pick = order.loc[result.scored["transaction_id"]].to_numpy()
-    # the same queue as the challenger's (evaluate.rings_first: the same group sizes)
+    # the same queue as the challenger's (evaluate.rings_first): its rings, from its scored
+    # rows (either engine: the dask engine's tx holds only the test window's columns)
     queue = None
     if params.evaluate.rings_first:
-        queue = group_sizes(tx, params.features, features).iloc[rows[pick]]
+        ring = (result.scored["priority"] - result.scored["score"]).to_numpy() > 0.5
+        queue = pd.DataFrame({group_size_name(params.features): np.where(ring, float(MIN_SIZE), 1.0)})
     m = evaluate_scores(test, scores[pick], params, features=queue)
     if params.split.feedback:
         # the same walk as the challenger's: its own features, labels known at the as-of day

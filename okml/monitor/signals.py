@@ -564,10 +564,9 @@ class CalibrationPool:
         t = t.assign(label_time=t["label_time"] if "label_time" in t else t["timestamp"])
         t = t if "flag" in t else t.assign(flag=True)  # no flags: every fraud's delay counts
         cols = ["timestamp", "label_time", "flag"]
-        frauds = pd.concat(
-            [g.loc[g["is_fraud"].to_numpy() == 1, cols] for g in (t, f) if "is_fraud" in g],
-            ignore_index=True,
-        ).reindex(columns=cols)
+        labelled = [g.loc[g["is_fraud"].to_numpy() == 1, cols] for g in (t, f) if "is_fraud" in g]
+        # no labels at all: no fraud, so no day gets a rolling calibration
+        frauds = (pd.concat(labelled, ignore_index=True) if labelled else t.iloc[:0]).reindex(columns=cols)
         frauds = frauds.loc[frauds["label_time"].notna().to_numpy()]
         return cls(
             day=_naive(f["day"]),
