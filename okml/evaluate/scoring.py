@@ -98,6 +98,16 @@ def ring_rows(sizes: pd.DataFrame) -> np.ndarray:
     return sizes.iloc[:, 0].to_numpy(dtype=float) >= MIN_SIZE
 
 
+def ring_payments(scored: pd.DataFrame) -> np.ndarray:
+    """Which payments of a scored frame the queue put first for their ring: those whose
+    ``priority`` is their score plus 1 (:func:`ranking_priority`); none without a
+    ``priority`` column. The way back from the queue order to the rings, for code that has the
+    scored rows but not the group sizes."""
+    if "priority" not in scored:
+        return np.zeros(len(scored), dtype=bool)
+    return (scored["priority"].to_numpy(dtype=float) - scored["score"].to_numpy(dtype=float)) > 0.5
+
+
 def ranking_priority(
     scores: Any, features: pd.DataFrame | None, feature_params: FeatureParams, rings_first: bool = True
 ) -> np.ndarray:
@@ -122,10 +132,10 @@ def ranking_priority(
             f"evaluate.rings_first: no {name} for the payments (okml.evaluate.scoring.group_sizes "
             "computes it; it needs a device_id column)"
         )
-    size = features[name].to_numpy(dtype=float)
-    if size.shape != values.shape:
-        raise ValueError(f"{len(size)} feature rows for {len(values)} scores")
-    return values + (size >= MIN_SIZE)  # a NaN size (no device) is no ring (as ring_rows)
+    ring = ring_rows(features[[name]])
+    if ring.shape != values.shape:
+        raise ValueError(f"{len(ring)} feature rows for {len(values)} scores")
+    return values + ring
 
 
 def scored_frame(test_frame: pd.DataFrame, scores: Any, priority: Any = None) -> pd.DataFrame:

@@ -436,7 +436,7 @@ def scored_frame_dask(
     from okml.score import operating_point
 
     fparams = model.feature_params
-    built, _ = queue_features(operating_point(model, params).rings_first, fparams)
+    built, queue_name = queue_features(operating_point(model, params).rings_first, fparams)
     parts = [new.assign(**{NEW: True})]
     if history is not None:
         parts.insert(0, history.assign(**{NEW: False}))
@@ -446,17 +446,23 @@ def scored_frame_dask(
     rows = enriched[enriched[NEW]]
     rows = rows.assign(**{DAY: _day_of(rows["timestamp"])})
     by_day = rows.shuffle(DAY, npartitions=n)
-    sample = _score_part(by_day._meta, model, params, top_k, example=True)
-    return by_day.map_partitions(_score_part, model, params, top_k, meta=sample)
+    sample = _score_part(by_day._meta, model, params, top_k, queue_name, example=True)
+    return by_day.map_partitions(_score_part, model, params, top_k, queue_name, meta=sample)
 
 
 def _score_part(
-    df: pd.DataFrame, model: Any, params: Params, top_k: bool, example: bool = False
+    df: pd.DataFrame,
+    model: Any,
+    params: Params,
+    top_k: bool,
+    queue_name: str | None = None,
+    example: bool = False,
 ) -> pd.DataFrame:
-    from okml.score import operating_point, score_features
+    """One partition of whole days scored; ``queue_name``: the group-size column the queue
+    reads (rings first, :func:`queue_features`), built beside the features."""
+    from okml.score import score_features
 
     columns = list(model.columns)
-    _, queue_name = queue_features(operating_point(model, params).rings_first, model.feature_params)
     if example:  # the columns of a scored partition, from one made-up flagged payment
         df = _example(df)
     order = np.lexsort((df["transaction_id"].to_numpy(), df["timestamp"].to_numpy()))

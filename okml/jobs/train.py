@@ -42,7 +42,7 @@ import pandas as pd
 
 from okml.config import FeatureParams, Params, dump_params
 from okml.errors import ConfigError, NotebookError, OkmlError
-from okml.evaluate.scoring import group_sizes, operating_threshold, ring_rows
+from okml.evaluate.scoring import group_sizes, operating_threshold, ring_payments, ring_rows
 from okml.evaluate.splits import Fold, as_of_day, split_fold, training_fold, training_labels
 from okml.features.graph import MIN_SIZE, group_size_name
 from okml.jobs.data import ensure_data
@@ -123,13 +123,16 @@ def train_model(
     t0 = time.perf_counter()
     scores = est.predict_proba(X.iloc[data.test])[:, 1]
     # evaluate.rings_first: the queue reads the group sizes, given to the model or not
-    queue = group_sizes(tx, params.features, X).iloc[data.test] if params.evaluate.rings_first else None
+    sizes = group_sizes(tx, params.features, X) if params.evaluate.rings_first else None
+    queue = None if sizes is None else sizes.iloc[data.test]
     metrics, scored, threshold = evaluate_test(test_tx, scores, params, queue)
     timings["evaluate_s"] = time.perf_counter() - t0
     if params.split.feedback:
         t0 = time.perf_counter()
         known = as_of_day(as_of) if as_of is not None else None
-        metrics.update(feedback_evaluation(tx, X, params.features, fold, data.test, est, params, known))
+        metrics.update(
+            feedback_evaluation(tx, X, params.features, fold, data.test, est, params, known, sizes)
+        )
         timings["feedback_s"] = time.perf_counter() - t0
     return TrainResult(
         fold,
@@ -160,17 +163,22 @@ def feedback_evaluation(
     model: Any,
     params: Params,
     known_at: pd.Timestamp | None = None,
+    sizes: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """The feedback metrics (``cp_at_k_feedback``, ...) of ``model`` on the test rows
     ``test_rows`` of ``tx`` (features ``X`` built with ``feature_params``), in the rows'
-    order. ``known_at`` (a retrain's as-of day): alerts reveal only labels known by then."""
+    order. ``known_at`` (a retrain's as-of day): alerts reveal only labels known by then.
+    ``sizes``: the group sizes of ``tx`` (:func:`okml.evaluate.scoring.group_sizes`) when
+    the caller has them; computed here with ``evaluate.rings_first`` otherwise."""
     from okml.evaluate import evaluate_scores
     from okml.evaluate.feedback import FeedbackFeatures, feedback_metrics, with_feedback
 
     labelled = tx if known_at is None else tx.assign(is_fraud=training_labels(tx, known_at))
-    sizes = None  # evaluate.rings_first: the walk's alerts and the metrics in the queue order
-    if params.evaluate.rings_first:
+    # evaluate.rings_first: the walk's alerts and the metrics in the queue order
+    if params.evaluate.rings_first and sizes is None:
         sizes = group_sizes(tx, params.features, X if feature_params == params.features else None)
+    elif not params.evaluate.rings_first:
+        sizes = None
     features = FeedbackFeatures(labelled, X, feature_params, None if sizes is None else ring_rows(sizes))
     run = with_feedback(
         features, fold, test_rows, model, params.evaluate.k, params.split.remove_known_compromised
@@ -678,7 +686,7 @@ def compare_champion(
     # rows (either engine: the dask engine's tx holds only the test window's columns)
     queue = None
     if params.evaluate.rings_first:
-        ring = (result.scored["priority"] - result.scored["score"]).to_numpy() > 0.5
+        ring = ring_payments(result.scored)
         queue = pd.DataFrame({group_size_name(params.features): np.where(ring, float(MIN_SIZE), 1.0)})
     m = evaluate_scores(test, scores[pick], params, features=queue)
     if params.split.feedback:

@@ -352,11 +352,9 @@ def model_flags(frame: pd.DataFrame) -> np.ndarray:
     queue put first for their ring (``evaluate.rings_first``: a priority of the score plus 1).
     A ring day flags its members beside the model's usual alerts, so the baselines of the
     model's explanations and precision (``top_reason_shift``, ``precision_drop``) read these."""
-    flags = frame["flag"].to_numpy(dtype=bool)
-    if "priority" not in frame:
-        return flags
-    ring = (frame["priority"].to_numpy(dtype=float) - frame["score"].to_numpy(dtype=float)) > 0.5
-    return flags & ~ring
+    from okml.evaluate.scoring import ring_payments
+
+    return frame["flag"].to_numpy(dtype=bool) & ~ring_payments(frame)
 
 
 def known_labels(frame: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
